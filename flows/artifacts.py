@@ -1,0 +1,49 @@
+"""Where each stage reads and writes: ``build/<model>/``, written atomically."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_root() -> Path:
+    return Path(os.environ.get("FQSR_BUILD", REPO_ROOT / "build"))
+
+
+def model_dir(cfg, root: Path | None = None) -> Path:
+    """``build/<model>``; per-layer bit overrides get their own folder (a hash of them)."""
+    name = cfg.name
+    if cfg.bits:
+        digest = hashlib.sha1(repr(cfg.bits).encode()).hexdigest()[:6]
+        name = f"{name}-mp{digest}"
+    return Path(root or build_root()) / name
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; it becomes ``path`` only if the block succeeds.
+
+    A stage that fails half-way leaves nothing a later stage could mistake
+    for a finished artifact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, data: dict) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return Path(path)

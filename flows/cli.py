@@ -1,0 +1,203 @@
+"""The ``fqsr`` command: one sub-command per stage, each a thin layer over a stage function."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from fqsr.models.errors import FqsrError
+
+DEFAULT_MODEL = "tiny_w4a4"
+
+
+def user_errors(func):
+    """Turn an FqsrError into one line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except FqsrError as exc:
+            click.echo(f"fqsr: error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def emit(report: dict, as_json: bool, lines: list[str]):
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        click.echo("\n".join(lines))
+
+
+def resolve_config(model: str, bits: str | None):
+    from fqsr.models.registry import get_config, parse_bits
+
+    cfg = get_config(model)
+    if bits:
+        if not cfg.quantized:
+            raise FqsrError(f"{model} is a float model; --bits applies to quantized models")
+        cfg = cfg.replace(bits=parse_bits(bits))
+    return cfg
+
+
+bits_option = click.option(
+    "--bits", default=None, metavar="PATTERN=N,...",
+    help="Per-layer bit widths, e.g. 'head=8,tail=8,body.*.conv1=3' (fnmatch over layer names).")
+checkpoint_option = click.option(
+    "--checkpoint", type=click.Path(dir_okay=False), default=None,
+    help="Checkpoint file (default: the shipped one for MODEL).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """fqsr: fully quantized super-resolution networks to verified FPGA hardware."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+
+
+@main.command("list")
+@json_option
+@user_errors
+def list_models(as_json):
+    """List the model zoo with sizes and shipped checkpoints."""
+    from fqsr.models.checkpoint import shipped_checkpoint
+    from fqsr.models.registry import ARCHS, ZOO, build_model, get_config
+
+    rows = []
+    for name in ZOO:
+        cfg = get_config(name)
+        params = sum(p.numel() for p in build_model(cfg).parameters())
+        rows.append({
+            "model": name, "arch": ARCHS[cfg.arch].summary, "scale": cfg.scale,
+            "weight_bits": cfg.weight_bits, "act_bits": cfg.act_bits, "params": params,
+            "checkpoint": shipped_checkpoint(name).is_file(),
+            "float_twin": cfg.twin_name, "float_checkpoint": shipped_checkpoint(cfg.twin_name).is_file(),
+        })
+    lines = [f"{'model':16} {'params':>9}  ckpt  twin-ckpt  architecture"]
+    lines += [f"{r['model']:16} {r['params']:>9}  {'yes' if r['checkpoint'] else 'no ':4}  "
+              f"{'yes' if r['float_checkpoint'] else 'no ':9}  {r['arch']}" for r in rows]
+    emit({"models": rows}, as_json, lines)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--float-iters", type=int, default=None, help="Float pre-training iterations of the twin.")
+@click.option("--qat-iters", type=int, default=None, help="Quantization-aware training iterations.")
+@click.option("--batch", type=int, default=None, help="Patches per batch.")
+@click.option("--patch", type=int, default=None, help="LR patch side in pixels.")
+@click.option("--data", default=None, help="Folder of training images (default: SunHays80 if present, else embedded).")
+@click.option("--out", type=click.Path(file_okay=False), default="build/train", show_default=True,
+              help="Where checkpoints and resume state go.")
+@click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Start QAT from this float twin instead of training one.")
+@click.option("--device", default=None, help="torch device (default: cuda if present, else cpu).")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+@bits_option
+@user_errors
+def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, device, threads, bits):
+    """Train MODEL: float twin first, then QAT from it (resumes if interrupted)."""
+    import dataclasses
+
+    import torch
+
+    from fqsr.models.train import TrainSettings
+    from fqsr.models.train import train as run_train
+
+    if threads:
+        torch.set_num_threads(threads)
+    given = {"float_iters": float_iters, "qat_iters": qat_iters, "batch": batch, "lr_patch": patch, "data": data}
+    settings = dataclasses.replace(TrainSettings(), **{k: v for k, v in given.items() if v is not None})
+    result = run_train(resolve_config(model, bits), settings, Path(out), float_checkpoint, device)
+    click.echo(json.dumps(result, indent=2))
+
+
+@main.command("eval")
+@click.argument("model")
+@click.option("--data", default="embedded", show_default=True,
+              help="Folder of HR images, or 'embedded' for scikit-image's photographs.")
+@checkpoint_option
+@click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Float twin checkpoint (default: the shipped one).")
+@click.option("--per-image", is_flag=True, help="Include per-image scores in the JSON.")
+@json_option
+@user_errors
+def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, as_json):
+    """PSNR/SSIM (Y channel) of MODEL, its float twin and bicubic."""
+    from fqsr.models.evaluate import evaluate
+
+    report = evaluate(model, data, checkpoint, float_checkpoint)
+    if not per_image:
+        report.pop("per_image")
+    lines = [f"{report['model']} on {report['data']} (x{report['scale']}, {report['images']} images)"]
+    for label in ("quant", "model", "float", "bicubic"):
+        if f"psnr_y_{label}" in report:
+            lines.append(f"  {label:8} PSNR-Y {report[f'psnr_y_{label}']:.3f} dB  SSIM-Y {report[f'ssim_y_{label}']:.4f}")
+    emit(report, as_json, lines)
+
+
+@main.command()
+@click.argument("model")
+@checkpoint_option
+@click.option("--tile", default="32x32", show_default=True, help="LR tile the graph is exported for (HxW).")
+@click.option("--random-tiles", type=int, default=2, show_default=True, help="Random tiles in the equality check.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@bits_option
+@user_errors
+def export(model, checkpoint, tile, random_tiles, out_dir, bits):
+    """Export MODEL to QONNX and prove QONNX execution equals Brevitas, element for element."""
+    from fqsr.models.checkpoint import load_model
+
+    from .export import export as run_export
+    from .export import parse_tile
+
+    from fqsr.models.calibrate import calibrate, image_batches
+
+    net, meta = load_model(resolve_config(model, bits), checkpoint)
+    if not meta:
+        click.echo(f"fqsr: warning: no checkpoint for {model}; exporting untrained weights "
+                   f"with activation ranges calibrated on the embedded images", err=True)
+        calibrate(net, image_batches(net.config))
+    report = run_export(net, parse_tile(tile), random_tiles, Path(out_dir) if out_dir else None, meta)
+    report.pop("config")
+    click.echo(json.dumps(report, indent=2))
+
+
+@main.command()
+@click.option("--model", default=DEFAULT_MODEL, show_default=True)
+@click.option("--data", default=None, help="Evaluation images (default: Set5 if present, else embedded).")
+@user_errors
+def demo(model, data):
+    """The main job on an embedded default: load (or train) MODEL, evaluate it, export it."""
+    from fqsr.models.checkpoint import load_model, shipped_checkpoint
+    from fqsr.models.data import shared_data_dir
+    from fqsr.models.evaluate import evaluate
+    from fqsr.models.train import TrainSettings
+    from fqsr.models.train import train as run_train
+
+    from .export import export as run_export
+
+    checkpoint = None
+    if not shipped_checkpoint(model).is_file():
+        click.echo(f"no shipped checkpoint for {model}: a short training run on the embedded images")
+        result = run_train(model, TrainSettings(float_iters=300, qat_iters=100, data="embedded:train"),
+                           Path("build/train"))
+        checkpoint = result["checkpoint"]
+    if data is None:
+        shared = shared_data_dir()
+        data = str(shared / "Set5") if shared and (shared / "Set5").is_dir() else "embedded"
+    report = evaluate(model, data, checkpoint)
+    report.pop("per_image")
+    click.echo(json.dumps({"eval": report}, indent=2))
+    net, meta = load_model(model, checkpoint)
+    click.echo(json.dumps({"export": {k: v for k, v in run_export(net, meta=meta).items() if k != "config"}}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Checkpoints: saving, loading with clear errors, and the shipped ones.
+
+A checkpoint is a torch file holding ``{"format": "fqsr-1", "config": ...,
+"state_dict": ..., "meta": ...}``. The config travels with the weights so a
+checkpoint trained for one model is never silently loaded into another.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import FqsrError
+from .registry import ModelConfig, build_model, get_config
+
+FORMAT = "fqsr-1"
+SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+def shipped_checkpoint(name: str) -> Path:
+    return SHIPPED_DIR / f"{name}.pt"
+
+
+def atomic_save(obj, path: Path) -> Path:
+    """torch.save through a temporary file, so a crash never leaves a half-written checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def save_checkpoint(path, model, meta=None, extra=None) -> Path:
+    payload = {
+        "format": FORMAT,
+        "config": model.config.to_dict(),
+        "state_dict": model.state_dict(),
+        "meta": dict(meta or {}),
+    }
+    payload.update(extra or {})
+    return atomic_save(payload, path)
+
+
+def read_checkpoint(path) -> dict:
+    """Load a checkpoint file; anything unreadable is one clear FqsrError."""
+    path = Path(path)
+    if not path.is_file():
+        raise FqsrError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise FqsrError(f"checkpoint {path} is corrupt or not a torch file ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise FqsrError(f"checkpoint {path} is not an fqsr checkpoint (no '{FORMAT}' format tag)")
+    return payload
+
+
+def _same_network(a: ModelConfig, b: ModelConfig) -> bool:
+    """Configs are compatible when everything but the name matches."""
+    return a.replace(name="") == b.replace(name="")
+
+
+def load_weights(model, path) -> dict:
+    """Load a checkpoint into ``model``; a checkpoint of another model is refused. Returns its meta."""
+    payload = read_checkpoint(path)
+    saved = ModelConfig.from_dict(payload["config"])
+    if not _same_network(saved, model.config):
+        raise FqsrError(
+            f"checkpoint {path} was trained for {saved.name}, not {model.config.name}; "
+            f"pass the matching checkpoint or model name"
+        )
+    try:
+        result = model.load_state_dict(payload["state_dict"], strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        detail = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))
+        raise FqsrError(f"checkpoint {path} does not fit {model.config.name}: {detail}") from None
+    if result.missing_keys or result.unexpected_keys:
+        keys = result.missing_keys or result.unexpected_keys
+        raise FqsrError(
+            f"checkpoint {path} does not fit {model.config.name}: {len(result.missing_keys)} "
+            f"tensors missing and {len(result.unexpected_keys)} unexpected (e.g. {keys[0]})"
+        )
+    return payload.get("meta", {})
+
+
+def load_model(name_or_cfg, checkpoint=None, require_trained=False):
+    """Build a model and load its checkpoint (given, else the shipped one if present).
+
+    Returns ``(model, meta)`` with the model in eval mode; ``meta`` is ``{}``
+    for an untrained model (only allowed when ``require_trained`` is false).
+    """
+    cfg = name_or_cfg if isinstance(name_or_cfg, ModelConfig) else get_config(name_or_cfg)
+    model = build_model(cfg)
+    path = Path(checkpoint) if checkpoint else shipped_checkpoint(cfg.name)
+    meta = {}
+    if checkpoint or path.is_file():
+        meta = load_weights(model, path)
+        meta["checkpoint"] = str(path)
+    elif require_trained:
+        raise FqsrError(
+            f"no checkpoint for {cfg.name}: train one with 'fqsr train {cfg.name}' "
+            f"or pass --checkpoint FILE"
+        )
+    model.eval()
+    return model, meta

@@ -1,0 +1,115 @@
+"""Layer factories: one network definition builds both the quantized model and its float twin.
+
+Every network in :mod:`fqsr.models.nets` asks a factory for its layers by
+name (the module path it will have, e.g. ``body.0.conv1``). The quantized
+factory looks the name up in the config's per-layer bit widths, so mixed
+precision is a config, never a fork of the network code.
+"""
+from __future__ import annotations
+
+import fnmatch
+
+import brevitas.nn as qnn
+from torch import nn
+
+from .errors import FqsrError
+from .quantizers import BIAS_QUANT, PixelQuant, recipe
+
+
+class FloatLayers:
+    """The float twin: the same topology with plain torch layers."""
+
+    quantized = False
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.names: list[str] = []
+
+    def _named(self, name):
+        self.names.append(name)
+
+    def conv(self, name, c_in, c_out, kernel, bias=True):
+        self._named(name)
+        return nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=bias)
+
+    def relu(self, name):
+        self._named(name)
+        return nn.ReLU()
+
+    def quant(self, name):
+        """A requantization point (residual branches, conv inputs): identity in float."""
+        self._named(name)
+        return nn.Identity()
+
+    def pixels(self, name):
+        """The 8-bit pixel quantizer at the input and output: identity in float."""
+        self._named(name)
+        return nn.Identity()
+
+    def batch_norm(self, name, channels):
+        return nn.BatchNorm2d(channels)
+
+
+class QuantLayers(FloatLayers):
+    """Brevitas layers; every tensor between input and output is quantized."""
+
+    quantized = True
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.weight_quant, self.signed_quant, self.unsigned_quant = recipe(cfg.scaling)
+
+    def bits(self, name, default):
+        """Bit width of layer ``name``: the last matching per-layer override, else ``default``."""
+        width = default
+        for pattern, value in self.cfg.bits:
+            if fnmatch.fnmatchcase(name, pattern):
+                width = value
+        if not 2 <= width <= 8:
+            raise FqsrError(f"layer {name} asks for {width} bits; fqsr supports 2 to 8")
+        return width
+
+    def conv(self, name, c_in, c_out, kernel, bias=True):
+        self._named(name)
+        return qnn.QuantConv2d(
+            c_in, c_out, kernel, padding=kernel // 2, bias=bias,
+            weight_quant=self.weight_quant,
+            weight_bit_width=self.bits(name, self.cfg.weight_bits),
+            bias_quant=BIAS_QUANT if bias else None,
+            return_quant_tensor=True,
+        )
+
+    def relu(self, name):
+        self._named(name)
+        return qnn.QuantReLU(
+            act_quant=self.unsigned_quant,
+            bit_width=self.bits(name, self.cfg.act_bits),
+            return_quant_tensor=True,
+        )
+
+    def quant(self, name):
+        self._named(name)
+        return qnn.QuantIdentity(
+            act_quant=self.signed_quant,
+            bit_width=self.bits(name, self.cfg.act_bits),
+            return_quant_tensor=True,
+        )
+
+    def pixels(self, name):
+        self._named(name)
+        return qnn.QuantIdentity(act_quant=PixelQuant, return_quant_tensor=True)
+
+
+def layers_for(cfg):
+    """The factory for a config; checks afterwards that every override matched a layer."""
+    return QuantLayers(cfg) if cfg.quantized else FloatLayers(cfg)
+
+
+def check_overrides(cfg, names):
+    """Fail on per-layer bit-width patterns that match no layer (a typo would be silent)."""
+    for pattern, _ in cfg.bits:
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            raise FqsrError(
+                f"bit-width override '{pattern}' matches no layer of {cfg.name}; "
+                f"layers are e.g. {', '.join(names[:6])}"
+            )

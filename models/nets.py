@@ -1,0 +1,154 @@
+"""The super-resolution networks, each readable top to bottom.
+
+Every network takes pixels as ``k / 256`` (k the 8-bit value), quantizes them
+at the input, and ends in the 8-bit pixel quantizer, so the quantized model's
+output is an integer image. Layer names passed to the factory are the module
+paths, so per-layer bit widths can address them (``body.3.conv2``).
+
+Residual adds follow one rule (see :class:`ResBlock`): both operands of an add
+leave the same quantizer instance, which gives them the same scale and sign —
+what an integer adder in hardware needs.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+
+class ResBlock(nn.Module):
+    """x + conv(act(conv(x))), EDSR style (SRResNet adds batch norm)."""
+
+    def __init__(self, layers, name, features, batch_norm=False):
+        super().__init__()
+        # One quantizer for both add operands: equal scale and sign on both sides.
+        self.quant = layers.quant(f"{name}.quant")
+        self.conv1 = layers.conv(f"{name}.conv1", features, features, 3, bias=not batch_norm)
+        self.bn1 = layers.batch_norm(f"{name}.bn1", features) if batch_norm else nn.Identity()
+        self.act = layers.relu(f"{name}.act")
+        self.conv2 = layers.conv(f"{name}.conv2", features, features, 3, bias=not batch_norm)
+        self.bn2 = layers.batch_norm(f"{name}.bn2", features) if batch_norm else nn.Identity()
+
+    def forward(self, x):
+        x = self.quant(x)
+        body = self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
+        return x + self.quant(body)
+
+
+def upsampler(layers, name, features, scale, activation):
+    """conv -> quantize -> pixel shuffle, once for x2/x3, twice (x2 each) for x4."""
+    factors = [2, 2] if scale == 4 else [scale]
+    stages = []
+    for r in factors:
+        stages.append(layers.conv(f"{name}.{len(stages)}", features, features * r * r, 3))
+        make_act = layers.relu if activation else layers.quant
+        stages.append(make_act(f"{name}.{len(stages)}"))
+        stages.append(nn.PixelShuffle(r))
+    return nn.Sequential(*stages)
+
+
+class EDSR(nn.Module):
+    """EDSR-baseline: head conv, residual blocks, body conv + global skip, upsampler, tail conv."""
+
+    def __init__(self, cfg, layers):
+        super().__init__()
+        f, c = cfg.features, cfg.channels
+        self.inp = layers.pixels("inp")
+        self.head = layers.conv("head", c, f, 3)
+        # Shared by both operands of the global skip add.
+        self.skip_quant = layers.quant("skip_quant")
+        self.body = nn.Sequential(*[ResBlock(layers, f"body.{i}", f) for i in range(cfg.blocks)])
+        self.body_quant = layers.quant("body_quant")
+        self.body_end = layers.conv("body_end", f, f, 3)
+        self.up_quant = layers.quant("up_quant")
+        self.up = upsampler(layers, "up", f, cfg.scale, activation=False)
+        self.tail = layers.conv("tail", f, c, 3)
+        self.out = layers.pixels("out")
+
+    def forward(self, x):
+        head = self.skip_quant(self.head(self.inp(x)))
+        body = self.body_end(self.body_quant(self.body(head)))
+        features = self.up_quant(head + self.skip_quant(body))
+        return self.out(self.tail(self.up(features)))
+
+
+class SRResNet(nn.Module):
+    """SRResNet as quantized in FQSR: 9x9 head, BN residual blocks, global skip, 9x9 tail.
+
+    PReLU becomes a quantized ReLU (a monotone activation maps to thresholds).
+    """
+
+    def __init__(self, cfg, layers):
+        super().__init__()
+        f, c = cfg.features, cfg.channels
+        self.inp = layers.pixels("inp")
+        self.head = layers.conv("head", c, f, 9)
+        self.head_act = layers.relu("head_act")
+        self.skip_quant = layers.quant("skip_quant")
+        self.body = nn.Sequential(
+            *[ResBlock(layers, f"body.{i}", f, batch_norm=True) for i in range(cfg.blocks)]
+        )
+        self.body_quant = layers.quant("body_quant")
+        self.body_end = layers.conv("body_end", f, f, 3, bias=False)
+        self.body_bn = layers.batch_norm("body_bn", f)
+        self.up_quant = layers.quant("up_quant")
+        self.up = upsampler(layers, "up", f, cfg.scale, activation=True)
+        self.tail = layers.conv("tail", f, c, 9)
+        self.out = layers.pixels("out")
+
+    def forward(self, x):
+        head = self.skip_quant(self.head_act(self.head(self.inp(x))))
+        body = self.body_bn(self.body_end(self.body_quant(self.body(head))))
+        features = self.up_quant(head + self.skip_quant(body))
+        return self.out(self.tail(self.up(features)))
+
+
+class ESPCN(nn.Module):
+    """ESPCN: three convs at LR resolution, the last one sub-pixel (pixel shuffle)."""
+
+    def __init__(self, cfg, layers):
+        super().__init__()
+        f, c, r = cfg.features, cfg.channels, cfg.scale
+        self.inp = layers.pixels("inp")
+        self.conv1 = layers.conv("conv1", c, f, 5)
+        self.act1 = layers.relu("act1")
+        self.conv2 = layers.conv("conv2", f, f // 2, 3)
+        self.act2 = layers.relu("act2")
+        self.conv3 = layers.conv("conv3", f // 2, c * r * r, 3)
+        self.out = layers.pixels("out")
+        self.shuffle = nn.PixelShuffle(r)
+
+    def forward(self, x):
+        x = self.act2(self.conv2(self.act1(self.conv1(self.inp(x)))))
+        return self.shuffle(self.out(self.conv3(x)))
+
+
+class FSRCNN(nn.Module):
+    """FSRCNN-style: extract, shrink, map, expand; a sub-pixel conv replaces the 9x9 deconv.
+
+    The deconvolution's stride-r zero insertion wastes r**2 of the MACs in
+    hardware; a conv to c*r*r channels plus pixel shuffle computes the same
+    family of functions at LR resolution.
+    """
+
+    def __init__(self, cfg, layers):
+        super().__init__()
+        d, s, c, r = cfg.features, cfg.shrink, cfg.channels, cfg.scale
+        self.inp = layers.pixels("inp")
+        self.extract = layers.conv("extract", c, d, 5)
+        self.extract_act = layers.relu("extract_act")
+        self.shrink = layers.conv("shrink", d, s, 1)
+        self.shrink_act = layers.relu("shrink_act")
+        mapping = []
+        for _ in range(cfg.blocks):
+            mapping.append(layers.conv(f"mapping.{len(mapping)}", s, s, 3))
+            mapping.append(layers.relu(f"mapping.{len(mapping)}"))
+        self.mapping = nn.Sequential(*mapping)
+        self.expand = layers.conv("expand", s, d, 1)
+        self.expand_act = layers.relu("expand_act")
+        self.subpixel = layers.conv("subpixel", d, c * r * r, 3)
+        self.out = layers.pixels("out")
+        self.shuffle = nn.PixelShuffle(r)
+
+    def forward(self, x):
+        x = self.shrink_act(self.shrink(self.extract_act(self.extract(self.inp(x)))))
+        x = self.expand_act(self.expand(self.mapping(x)))
+        return self.shuffle(self.out(self.subpixel(x)))

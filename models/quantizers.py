@@ -1,0 +1,56 @@
+"""Quantizer recipes: which Brevitas quantizer every kind of tensor gets.
+
+Two scale families:
+
+* ``po2`` (default): power-of-two scales, learned in the log2 domain (FQSR's
+  learnable ranges, rounded to a power of two). Float32 arithmetic on such
+  tensors is exact and the hardware requantizes with shifts only.
+* ``float``: learned non-power-of-two scales (better accuracy at very low bit
+  widths, but float rounding at ties can differ between frameworks).
+
+Pixels at the input and output use a constant scale of 2**-8 so that an 8-bit
+image ``k`` (0..255) enters the network as exactly ``k / 256``.
+"""
+from __future__ import annotations
+
+from brevitas.inject.enum import ScalingImplType
+from brevitas.quant import (
+    Int8ActPerTensorFixedPoint,
+    Int8ActPerTensorFloat,
+    Int8WeightPerChannelFloat,
+    Int32Bias,
+    Uint8ActPerTensorFixedPoint,
+    Uint8ActPerTensorFloat,
+)
+from brevitas.quant.fixed_point import Int8WeightPerChannelFixedPoint
+
+from .errors import FqsrError
+
+
+class PixelQuant(Uint8ActPerTensorFixedPoint):
+    """Unsigned 8-bit, constant scale 2**-8: uint8 pixel k <-> k / 256 exactly."""
+
+    scaling_impl_type = ScalingImplType.CONST
+    scaling_const = 1.0
+    max_val = 1.0
+
+
+# scale family -> (weight, signed activation, unsigned activation)
+RECIPES = {
+    "po2": (Int8WeightPerChannelFixedPoint, Int8ActPerTensorFixedPoint, Uint8ActPerTensorFixedPoint),
+    "float": (Int8WeightPerChannelFloat, Int8ActPerTensorFloat, Uint8ActPerTensorFloat),
+}
+
+# Accumulator-width bias: with the input and weight scales known, an int32
+# bias is exact in the integer domain and folds into thresholds downstream.
+BIAS_QUANT = Int32Bias
+
+
+def recipe(scaling: str):
+    """Return (weight_quant, signed_act_quant, unsigned_act_quant) for a scale family."""
+    try:
+        return RECIPES[scaling]
+    except KeyError:
+        raise FqsrError(
+            f"unknown scale family '{scaling}'; choose one of {', '.join(sorted(RECIPES))}"
+        ) from None

@@ -1,0 +1,154 @@
+"""Training: float pre-training of the twin, then quantization-aware training from it.
+
+L1 loss on random aligned patches with flips/rotations (EDSR's recipe, scaled
+to what a CPU can do). Both stages save their state every ``save_every``
+iterations, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .calibrate import calibrate
+from .checkpoint import load_weights, read_checkpoint, save_checkpoint
+from .data import PatchSampler, list_images, shared_data_dir
+from .errors import FqsrError
+from .infer import as_tensor
+from .registry import ModelConfig, build_model, get_config
+
+
+@dataclass
+class TrainSettings:
+    float_iters: int = 3000
+    qat_iters: int = 3000
+    batch: int = 16
+    lr_patch: int = 24  # LR patch side; the HR patch is scale times larger
+    float_lr: float = 5e-4
+    qat_lr: float = 1e-4
+    data: str | None = None  # a folder of images; None: SunHays80 if present, else embedded
+    seed: int = 0
+    save_every: int = 100
+
+
+def default_train_source() -> str:
+    shared = shared_data_dir()
+    if shared is not None and (shared / "SunHays80").is_dir():
+        return str(shared / "SunHays80")
+    return "embedded:train"
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def transfer_float_weights(quant_model, float_state: dict) -> None:
+    """Start QAT from the float twin: same parameter names, plus quantizer state to learn.
+
+    Only quantizer parameters may be missing (they initialise from activation
+    statistics during the first training steps); anything else means the twin
+    is not the same network.
+    """
+    result = quant_model.load_state_dict(float_state, strict=False)
+    not_quantizer = [k for k in result.missing_keys if "_quant" not in k]
+    if not_quantizer or result.unexpected_keys:
+        raise FqsrError(
+            f"float checkpoint does not match {quant_model.config.name}: "
+            f"missing {not_quantizer[:3]}, unexpected {result.unexpected_keys[:3]}"
+        )
+
+
+def fit(model, sampler, settings: TrainSettings, iters: int, lr: float, state_path: Path,
+        device, stage: str) -> dict:
+    """Train ``model`` for ``iters`` iterations, resuming from ``state_path`` if it exists."""
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(iters, 1), eta_min=lr / 20)
+    rng = np.random.default_rng(settings.seed)
+    start, seconds = 0, 0.0
+    if state_path.is_file():
+        payload = read_checkpoint(state_path)
+        load_weights(model, state_path)
+        optimizer.load_state_dict(payload["optimizer"])
+        schedule.load_state_dict(payload["schedule"])
+        rng.bit_generator.state = payload["rng"]
+        start, seconds = payload["iteration"], payload["meta"]["seconds"]
+        model.to(device).train()
+
+    def save(iteration):
+        meta = {"stage": stage, "iterations": iteration, "seconds": seconds, "device": str(device),
+                "settings": dataclasses.asdict(settings)}
+        extra = {"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                 "rng": rng.bit_generator.state, "iteration": iteration}
+        save_checkpoint(state_path, model, meta, extra)
+        return meta
+
+    loss_fn = torch.nn.L1Loss()
+    bar = tqdm(range(start, iters), initial=start, total=iters, desc=f"{stage} {model.config.name}",
+               unit="it", dynamic_ncols=True, mininterval=5.0)
+    tick = time.monotonic()
+    for iteration in bar:
+        lr_batch, hr_batch = sampler.sample(settings.batch, settings.lr_patch, rng)
+        sr = as_tensor(model(torch.from_numpy(lr_batch).to(device)))
+        loss = loss_fn(sr, torch.from_numpy(hr_batch).to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        bar.set_postfix(l1=f"{loss.item() * 256:.2f}", refresh=False)
+        if (iteration + 1) % settings.save_every == 0 or iteration + 1 == iters:
+            now = time.monotonic()
+            seconds, tick = seconds + now - tick, now
+            save(iteration + 1)
+    model.eval()
+    return save(iters)
+
+
+def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
+          float_checkpoint: Path | None = None, device: str | None = None) -> dict:
+    """Train ``name`` (and its float twin first, unless one is given or already trained).
+
+    Writes ``<out_dir>/<twin>.pt`` and ``<out_dir>/<name>.pt`` (weights and
+    metadata only) and ``*.state.pt`` files used to resume. Returns the paths.
+    """
+    cfg = name if isinstance(name, ModelConfig) else get_config(name)
+    twin_cfg = get_config(cfg.twin_name).replace(
+        features=cfg.features, blocks=cfg.blocks, shrink=cfg.shrink, channels=cfg.channels)
+    out_dir = Path(out_dir)
+    dev = pick_device(device)
+    torch.manual_seed(settings.seed)
+    source = settings.data or default_train_source()
+    images = [img for _, img in list_images(source)]
+    sampler = PatchSampler(images, cfg.scale, channels=cfg.channels)
+    results = {"data": source, "device": str(dev)}
+
+    twin = build_model(twin_cfg)
+    twin_path = Path(float_checkpoint) if float_checkpoint else out_dir / f"{twin_cfg.name}.pt"
+    if twin_path.is_file():
+        load_weights(twin, twin_path)
+    else:
+        meta = fit(twin, sampler, settings, settings.float_iters, settings.float_lr,
+                   out_dir / f"{twin_cfg.name}.state.pt", dev, "float")
+        save_checkpoint(twin_path, twin.cpu(), meta)
+    results["float_checkpoint"] = str(twin_path)
+    if not cfg.quantized:
+        return results
+
+    model = build_model(cfg)
+    state_path = out_dir / f"{cfg.name}.state.pt"
+    if not state_path.is_file():
+        transfer_float_weights(model, twin.state_dict())
+        # Activation ranges start from data statistics, not from defaults.
+        calibrate(model, [torch.from_numpy(sampler.sample(settings.batch, settings.lr_patch, rng)[0])
+                          for rng in map(np.random.default_rng, range(8))])
+    meta = fit(model, sampler, settings, settings.qat_iters, settings.qat_lr, state_path, dev, "qat")
+    meta["float_twin"] = twin_cfg.name
+    results["checkpoint"] = str(save_checkpoint(out_dir / f"{cfg.name}.pt", model.cpu(), meta))
+    return results

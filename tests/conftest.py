@@ -1,0 +1,37 @@
+"""Shared helpers: small calibrated models so tests exercise real integer ranges."""
+import warnings
+
+import pytest
+import torch
+
+from fqsr.models.calibrate import calibrate
+from fqsr.models.registry import build_model, get_config
+
+warnings.filterwarnings("ignore")
+
+
+def calibrated(cfg, steps=3, tile=12, seed=0):
+    """Build ``cfg`` and let its activation quantizers see data, so scales are not defaults.
+
+    An uncalibrated quantized net can output a constant image, which would
+    make an equality check pass for the wrong reason.
+    """
+    torch.manual_seed(seed)
+    model = build_model(cfg)
+    last_conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():  # a trained net's output sits around mid-gray, not at 0
+        last_conv.weight.mul_(8.0)
+        last_conv.bias.fill_(0.5)
+    calibrate(model, [torch.rand(2, cfg.channels, tile, tile) for _ in range(steps)])
+    return model
+
+
+def small(name, **changes):
+    """A registry config shrunk for tests: same code path, fewer features and blocks."""
+    return get_config(name).replace(**changes)
+
+
+@pytest.fixture
+def tmp_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("FQSR_BUILD", str(tmp_path / "build"))
+    return tmp_path / "build"

@@ -1,0 +1,116 @@
+"""Every registry model builds, runs, and is quantized where it says it is."""
+import brevitas.nn as qnn
+import pytest
+import torch
+from brevitas.quant_tensor import QuantTensor
+
+from conftest import calibrated
+from fqsr.models.errors import FqsrError
+from fqsr.models.nets import ResBlock
+from fqsr.models.registry import ZOO, build_model, get_config, parse_bits
+
+VARIANTS = ZOO + ["edsr_w4a4_x3", "edsr_w4a4_x4", "espcn_w3a5_x3", "fsrcnn_w6a2_x4", "tiny_w4a4_fs"]
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_quantized_model_outputs_8bit_integer_image(name):
+    cfg = get_config(name)
+    model = calibrated(cfg)
+    out = model(torch.rand(1, cfg.channels, 6, 7))
+    assert isinstance(out, QuantTensor)
+    assert tuple(out.shape) == (1, cfg.channels, 6 * cfg.scale, 7 * cfg.scale)
+    assert float(out.scale) == 2.0 ** -8
+    ints = out.int()
+    assert 0 <= int(ints.min()) and int(ints.max()) <= 255
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_float_twin_has_same_parameters(name):
+    cfg = get_config(name)
+    twin = build_model(get_config(cfg.twin_name))
+    quant = build_model(cfg)
+    float_names = {k for k, _ in twin.named_parameters()}
+    quant_names = {k for k, _ in quant.named_parameters() if "_quant" not in k}
+    assert float_names == quant_names
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_layer_names_are_module_paths(name):
+    model = build_model(get_config(name))
+    modules = dict(model.named_modules())
+    assert set(model.layer_names) <= set(modules)
+    quant_layers = {n for n, m in modules.items() if isinstance(m, (qnn.QuantConv2d, qnn.QuantReLU, qnn.QuantIdentity))}
+    assert quant_layers == set(model.layer_names)
+
+
+def test_no_float_op_between_input_and_output():
+    """Every conv is quantized with its configured width; every activation is a quantizer."""
+    model = build_model(get_config("edsr_w4a4"))
+    quant_types = (qnn.QuantConv2d, qnn.QuantReLU, qnn.QuantIdentity)
+    inside_quant = tuple(f"{n}." for n, m in model.named_modules() if isinstance(m, quant_types))
+    convs = 0
+    for name, module in model.named_modules():
+        if name.startswith(inside_quant):
+            continue  # a quant layer's own internals (its ReLU implementation, proxies)
+        if isinstance(module, torch.nn.Conv2d):
+            assert isinstance(module, qnn.QuantConv2d), name
+            assert int(module.quant_weight().bit_width) == 4, name
+            assert module.bias_quant.is_quant_enabled, name
+            convs += 1
+        assert not isinstance(module, torch.nn.ReLU) or isinstance(module, qnn.QuantReLU), name
+    assert convs == 1 + 2 * 16 + 1 + 1 + 1
+
+
+@pytest.mark.parametrize("name", ["edsr_w4a4", "srresnet_w4a4", "tiny_w2a2"])
+def test_residual_adds_stay_integer_with_equal_scales(name):
+    """Both add operands come from one quantizer, so the sum is still a QuantTensor of that scale."""
+    cfg = get_config(name).replace(blocks=2, features=8)
+    model = calibrated(cfg)
+    seen = []
+
+    def check(block, inputs, output):
+        assert isinstance(output, QuantTensor), "add fell back to float: operand scales differ"
+        assert torch.equal(output.scale, block.quant(inputs[0]).scale)
+        seen.append(int(output.bit_width))
+
+    for block in model.modules():
+        if isinstance(block, ResBlock):
+            block.register_forward_hook(check)
+    model(torch.rand(1, cfg.channels, 8, 8))
+    assert seen == [cfg.act_bits + 1] * 2
+
+
+def test_per_layer_bit_widths():
+    cfg = get_config("tiny_w4a4").replace(bits=parse_bits("body.*.conv1=3, tail=8, body.1.act=6"))
+    model = build_model(cfg)
+    assert int(model.body[0].conv1.quant_weight().bit_width) == 3
+    assert int(model.body[3].conv1.quant_weight().bit_width) == 3
+    assert int(model.body[0].conv2.quant_weight().bit_width) == 4
+    assert int(model.tail.quant_weight().bit_width) == 8
+    model.eval()
+    model(torch.rand(1, 3, 4, 4))
+    assert int(model.body[1].act.act_quant.bit_width()) == 6
+    assert int(model.body[0].act.act_quant.bit_width()) == 4
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nosuchlayer=3", "matches no layer"),
+    ("tail=9", "supports 2 to 8"),
+    ("tail", "LAYER_PATTERN=BITS"),
+])
+def test_bad_bit_overrides(spec, message):
+    with pytest.raises(FqsrError, match=message):
+        build_model(get_config("tiny_w4a4").replace(bits=parse_bits(spec)))
+
+
+@pytest.mark.parametrize("name", ["edsr", "foo_w4a4", "edsr_w1a4", "edsr_w4a9", "edsr_w4a4_x5", "edsr_w4a4_y"])
+def test_unknown_names(name):
+    with pytest.raises(FqsrError):
+        get_config(name)
+
+
+def test_names_parse():
+    cfg = get_config("espcn_w3a5_x3_fs")
+    assert (cfg.arch, cfg.weight_bits, cfg.act_bits, cfg.scale, cfg.scaling, cfg.channels) == ("espcn", 3, 5, 3, "float", 1)
+    assert cfg.twin_name == "espcn_float_x3"
+    assert not get_config("edsr_float").quantized
