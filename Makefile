@@ -8,7 +8,7 @@ MODEL ?= tiny_w4a4
 DATA ?= ../shared/data
 STAMP := $(VENV)/.fqsr-installed
 
-.PHONY: help install demo test train eval export eval-zoo clean
+.PHONY: help install demo test train eval export eval-zoo export-zoo clean
 
 help:
 	@echo "make install               create $(VENV) with the pinned stack (torch CPU, brevitas, qonnx, finn-plus)"
@@ -18,6 +18,7 @@ help:
 	@echo "make eval MODEL=...        PSNR/SSIM on Set5 and Set14 (DATA=$(DATA))"
 	@echo "make export MODEL=...      QONNX export + Brevitas==QONNX proof into build/MODEL/"
 	@echo "make eval-zoo              regenerate benchmarks/psnr.md for every shipped checkpoint"
+	@echo "make export-zoo            full-size export + equality check of every zoo model"
 
 # The order matters (see README, Installation): the CPU torch wheel first, then the
 # declared dependencies with torch pinned, then brevitas/finn-plus without their pins
@@ -52,6 +53,9 @@ export: $(STAMP)
 
 eval-zoo: $(STAMP)
 	$(PY) benchmarks/eval_zoo.py --data $(DATA) --out benchmarks/psnr.md
+
+export-zoo: $(STAMP)
+	$(PY) benchmarks/export_zoo.py --tile 32x32
 
 clean:
 	rm -rf build

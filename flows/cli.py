@@ -99,9 +99,10 @@ def list_models(as_json):
               help="Start QAT from this float twin instead of training one.")
 @click.option("--device", default=None, help="torch device (default: cuda if present, else cpu).")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+@click.option("--ship", is_flag=True, help="Also write compact copies into models/checkpoints/.")
 @bits_option
 @user_errors
-def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, device, threads, bits):
+def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, device, threads, ship, bits):
     """Train MODEL: float twin first, then QAT from it (resumes if interrupted)."""
     import dataclasses
 
@@ -115,6 +116,11 @@ def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoi
     given = {"float_iters": float_iters, "qat_iters": qat_iters, "batch": batch, "lr_patch": patch, "data": data}
     settings = dataclasses.replace(TrainSettings(), **{k: v for k, v in given.items() if v is not None})
     result = run_train(resolve_config(model, bits), settings, Path(out), float_checkpoint, device)
+    if ship:
+        from fqsr.models.checkpoint import ship_checkpoint
+
+        result["shipped"] = [str(ship_checkpoint(result[key]))
+                             for key in ("float_checkpoint", "checkpoint") if key in result]
     click.echo(json.dumps(result, indent=2))
 
 
@@ -197,6 +203,39 @@ def demo(model, data):
     click.echo(json.dumps({"eval": report}, indent=2))
     net, meta = load_model(model, checkpoint)
     click.echo(json.dumps({"export": {k: v for k, v in run_export(net, meta=meta).items() if k != "config"}}, indent=2))
+
+
+@main.command("compile")
+@click.argument("model")
+@click.option("--tile", default=None, help="LR tile (HxW) the hardware is compiled for; must match the export.")
+@click.option("--target-fps", type=float, default=None, help="Fold for this frame rate (tiles per second).")
+@click.option("--clock-mhz", type=float, default=200.0, show_default=True, help="Clock for --target-fps and fps estimates.")
+@click.option("--folding", type=click.Path(dir_okay=False), default=None,
+              help="Apply this folding JSON (e.g. an edited build/<model>/folding.json).")
+@click.option("--random-tiles", type=int, default=2, show_default=True, help="Random tiles in the equality check.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@bits_option
+@user_errors
+def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_dir, bits):
+    """Compile MODEL's QONNX export to a folded FINN dataflow graph and prove it equal, element for element."""
+    from .artifacts import model_dir
+    from .compile import compile_model
+    from .export import ONNX_NAME, load_qonnx, parse_tile
+
+    folder = Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
+    onnx_path = folder / ONNX_NAME
+    if not onnx_path.is_file():
+        raise FqsrError(f"{onnx_path} does not exist; run `fqsr export {model}"
+                        f"{' --tile ' + tile if tile else ''}` first")
+    if tile:
+        wrapper = load_qonnx(onnx_path)
+        exported = tuple(wrapper.get_tensor_shape(wrapper.graph.input[0].name)[2:])
+        if exported != parse_tile(tile):
+            raise FqsrError(f"{onnx_path} was exported for tile {exported[0]}x{exported[1]}; "
+                            f"run `fqsr export {model} --tile {tile}` first")
+    report = compile_model(onnx_path, folder, folding=Path(folding) if folding else None,
+                           target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=random_tiles)
+    click.echo(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -111,3 +111,55 @@ def load_model(name_or_cfg, checkpoint=None, require_trained=False):
         )
     model.eval()
     return model, meta
+
+
+def _quant_convs(model):
+    import brevitas.nn as qnn
+
+    return {name: m for name, m in model.named_modules() if isinstance(m, qnn.QuantConv2d)}
+
+
+def compact_state_dict(model) -> tuple[dict, str]:
+    """A smaller state dict for shipping, and how it was made.
+
+    Quantized nets: each conv weight k*s (k integer, s its power-of-two
+    scale) is stored as (k + sign(k)/4)*s in float16, which is exact. The
+    quarter step keeps the per-channel maximum inside the same power-of-two
+    bracket, so reloading derives the same scale and rounds back to the same
+    k. Every layer is checked after reloading; one that does not give back
+    the very same integers and scales keeps its float32 weights.
+    Float twins: every float tensor in float16 (a reference, not bit-exact).
+    """
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if not model.config.quantized:
+        return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, "float16"
+    originals = _quant_convs(model)
+    candidate = dict(state)
+    for name, conv in originals.items():
+        weight = conv.quant_weight()
+        ints = weight.int().float()
+        nudged = (ints + 0.25 * torch.sign(ints)) * weight.scale.detach()
+        if torch.equal(nudged.half().float(), nudged):
+            candidate[f"{name}.weight"] = nudged.half()
+    reloaded = build_model(model.config)
+    reloaded.load_state_dict(candidate)
+    reloaded.eval()
+    for name, conv in _quant_convs(reloaded).items():
+        got, want = conv.quant_weight(), originals[name].quant_weight()
+        if not (torch.equal(got.int(), want.int()) and torch.equal(got.scale, want.scale)):
+            candidate[f"{name}.weight"] = state[f"{name}.weight"]
+    return candidate, "quantized conv weights as exact float16 values"
+
+
+def ship_checkpoint(src, dst=None) -> Path:
+    """Copy a trained checkpoint into ``models/checkpoints/`` in compact form (meta kept)."""
+    payload = read_checkpoint(src)
+    cfg = ModelConfig.from_dict(payload["config"])
+    model = build_model(cfg)
+    load_weights(model, src)
+    model.eval()
+    state, how = compact_state_dict(model)
+    meta = {k: v for k, v in payload["meta"].items() if k != "checkpoint"}
+    meta["stored_as"] = how
+    dst = Path(dst or shipped_checkpoint(cfg.name))
+    return atomic_save({"format": FORMAT, "config": cfg.to_dict(), "state_dict": state, "meta": meta}, dst)

@@ -1,0 +1,45 @@
+"""Shipped checkpoints: compact storage that reproduces the same integers, and the shipped zoo."""
+import pytest
+import torch
+
+from conftest import calibrated, small
+from fqsr.models.checkpoint import (load_model, read_checkpoint, save_checkpoint, ship_checkpoint,
+                                    shipped_checkpoint)
+from fqsr.models.evaluate import evaluate
+from fqsr.models.registry import get_config
+
+SHIPPED = ["tiny_w4a4", "espcn_w4a4", "edsr_w4a4"]
+
+
+@pytest.mark.parametrize("name, compact", [
+    ("tiny_w4a4", True), ("tiny_w2a2", True), ("espcn_w8a3", True), ("tiny_w4a4_fs", False),
+])
+def test_compact_checkpoint_reproduces_integers(name, compact, tmp_path):
+    model = calibrated(small(name, blocks=1) if name.startswith("tiny") else get_config(name))
+    full = save_checkpoint(tmp_path / "full.pt", model, {"iterations": 1})
+    shipped = ship_checkpoint(full, tmp_path / "ship.pt")
+    reloaded, meta = load_model(model.config, shipped)
+    x = torch.rand(2, model.config.channels, 9, 7)
+    assert torch.equal(model(x).int(), reloaded(x).int())
+    assert meta["iterations"] == 1
+    state = read_checkpoint(shipped)["state_dict"]
+    halves = [k for k, v in state.items() if k.endswith("conv1.weight") or k == "head.weight" if v.dtype == torch.float16]
+    assert bool(halves) == compact  # power-of-two scales store exactly in float16, float scales do not
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoints_load(name):
+    cfg = get_config(name)
+    for model_name in (name, cfg.twin_name):
+        assert shipped_checkpoint(model_name).is_file(), f"{model_name} checkpoint is not shipped"
+        model, meta = load_model(model_name, require_trained=True)
+        assert meta["iterations"] > 0 and meta["seconds"] > 0
+        out = model(torch.rand(1, cfg.channels, 8, 8))
+        assert out.shape[-1] == 8 * cfg.scale
+
+
+def test_shipped_small_model_beats_bicubic_on_embedded_photos():
+    report = evaluate("tiny_w4a4", "embedded")
+    assert report["images"] == 4
+    assert report["psnr_y_quant"] > report["psnr_y_bicubic"] + 1.0
+    assert report["psnr_y_quant"] > report["psnr_y_float"] - 0.5
