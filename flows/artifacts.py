@@ -16,9 +16,11 @@ def build_root() -> Path:
 
 
 def model_dir(cfg, root: Path | None = None) -> Path:
-    """``build/<model>``; per-layer bit overrides get their own folder (a hash of them)."""
+    """``build/<model>``; extra per-layer bit overrides get their own folder (a hash of them)."""
+    from fqsr.models.registry import get_config
+
     name = cfg.name
-    if cfg.bits:
+    if cfg.bits != get_config(cfg.name).bits:
         digest = hashlib.sha1(repr(cfg.bits).encode()).hexdigest()[:6]
         name = f"{name}-mp{digest}"
     return Path(root or build_root()) / name

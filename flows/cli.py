@@ -41,7 +41,7 @@ def resolve_config(model: str, bits: str | None):
     if bits:
         if not cfg.quantized:
             raise FqsrError(f"{model} is a float model; --bits applies to quantized models")
-        cfg = cfg.replace(bits=parse_bits(bits))
+        cfg = cfg.replace(bits=cfg.bits + parse_bits(bits))
     return cfg
 
 

@@ -1,6 +1,8 @@
 """Named model configs: ``<arch>_w<W>a<A>`` (quantized) or ``<arch>_float`` (its twin).
 
 Suffixes: ``_x3`` / ``_x4`` for other upscaling factors (x2 is the default),
+``_mp`` for multi-precision (8 bits in the stages most sensitive to
+quantization: the first and last layers and the upsampler, W/A elsewhere),
 ``_fs`` for learned non-power-of-two ("float") scales instead of powers of
 two. Any W and A from 2 to 8 is valid; :data:`ZOO` lists the configs the
 project trains, tests and ships.
@@ -23,14 +25,19 @@ class Arch:
     features: int
     blocks: int
     summary: str
+    sensitive: tuple[str, ...]  # layer patterns that `_mp` keeps at 8 bits
 
+
+_RESNET_EDGES = ("head", "skip_quant", "up_quant", "up.*", "tail")
 
 ARCHS = {
-    "edsr": Arch(EDSR, 3, 64, 16, "EDSR-baseline: 16 residual blocks x 64 features, no BN"),
-    "tiny": Arch(EDSR, 3, 32, 4, "small real-time EDSR: 4 residual blocks x 32 features"),
-    "srresnet": Arch(SRResNet, 3, 64, 16, "SRResNet: 16 BN residual blocks x 64 features"),
-    "espcn": Arch(ESPCN, 1, 64, 0, "ESPCN on Y: 5x5/64, 3x3/32, sub-pixel 3x3"),
-    "fsrcnn": Arch(FSRCNN, 1, 56, 4, "FSRCNN-style on Y: d=56, s=12, m=4, sub-pixel tail"),
+    "edsr": Arch(EDSR, 3, 64, 16, "EDSR-baseline: 16 residual blocks x 64 features, no BN", _RESNET_EDGES),
+    "tiny": Arch(EDSR, 3, 32, 4, "small real-time EDSR: 4 residual blocks x 32 features", _RESNET_EDGES),
+    "srresnet": Arch(SRResNet, 3, 64, 16, "SRResNet: 16 BN residual blocks x 64 features",
+                     _RESNET_EDGES + ("head_act",)),
+    "espcn": Arch(ESPCN, 1, 64, 0, "ESPCN on Y: 5x5/64, 3x3/32, sub-pixel 3x3", ("conv1", "conv3")),
+    "fsrcnn": Arch(FSRCNN, 1, 56, 4, "FSRCNN-style on Y: d=56, s=12, m=4, sub-pixel tail",
+                   ("extract", "subpixel")),
 }
 
 ZOO = [
@@ -40,7 +47,7 @@ ZOO = [
 
 NAME_RE = re.compile(
     r"^(?P<arch>[a-z]+)_(?:w(?P<w>\d)a(?P<a>\d)|(?P<float>float))"
-    r"(?:_x(?P<scale>\d))?(?P<fs>_fs)?$"
+    r"(?:_x(?P<scale>\d))?(?P<mp>_mp)?(?P<fs>_fs)?$"
 )
 
 
@@ -84,7 +91,7 @@ def get_config(name: str) -> ModelConfig:
     m = NAME_RE.match(name)
     if not m or m["arch"] not in ARCHS:
         raise FqsrError(
-            f"unknown model '{name}'; names look like <arch>_w<W>a<A>[_x3|_x4][_fs] or "
+            f"unknown model '{name}'; names look like <arch>_w<W>a<A>[_x3|_x4][_mp][_fs] or "
             f"<arch>_float with arch in {', '.join(ARCHS)} (e.g. {', '.join(ZOO[:3])})"
         )
     arch = ARCHS[m["arch"]]
@@ -95,10 +102,13 @@ def get_config(name: str) -> ModelConfig:
     w, a = (int(m["w"]), int(m["a"])) if quantized else (32, 32)
     if quantized and not (2 <= w <= 8 and 2 <= a <= 8):
         raise FqsrError(f"model '{name}' asks for w{w}a{a}; bit widths go from 2 to 8")
+    if m["mp"] and not quantized:
+        raise FqsrError(f"model '{name}': multi-precision (_mp) applies to quantized models only")
     return ModelConfig(
         name=name, arch=m["arch"], scale=scale, channels=arch.channels,
         features=arch.features, blocks=arch.blocks, quantized=quantized,
         weight_bits=w, act_bits=a, scaling="float" if m["fs"] else "po2",
+        bits=tuple((pattern, 8) for pattern in arch.sensitive) if m["mp"] else (),
     )
 
 

@@ -9,7 +9,7 @@ from fqsr.models.errors import FqsrError
 from fqsr.models.nets import ResBlock
 from fqsr.models.registry import ZOO, build_model, get_config, parse_bits
 
-VARIANTS = ZOO + ["edsr_w4a4_x3", "edsr_w4a4_x4", "espcn_w3a5_x3", "fsrcnn_w6a2_x4", "tiny_w4a4_fs"]
+VARIANTS = ZOO + ["tiny_w3a3_x4_mp", "edsr_w4a4_x3", "edsr_w4a4_x4", "espcn_w3a5_x3", "fsrcnn_w6a2_x4", "tiny_w4a4_fs"]
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -107,6 +107,18 @@ def test_bad_bit_overrides(spec, message):
 def test_unknown_names(name):
     with pytest.raises(FqsrError):
         get_config(name)
+
+
+def test_multi_precision_config_keeps_edges_at_8_bits():
+    model = build_model(get_config("edsr_w4a4_mp"))
+    assert int(model.head.quant_weight().bit_width) == 8
+    assert int(model.tail.quant_weight().bit_width) == 8
+    assert int(model.up[0].quant_weight().bit_width) == 8
+    assert int(model.body[5].conv1.quant_weight().bit_width) == 4
+    espcn = build_model(get_config("espcn_w2a2_mp"))
+    assert [int(c.quant_weight().bit_width) for c in (espcn.conv1, espcn.conv2, espcn.conv3)] == [8, 2, 8]
+    with pytest.raises(FqsrError, match="quantized models only"):
+        get_config("edsr_float_mp")
 
 
 def test_names_parse():

@@ -1,0 +1,196 @@
+"""Stage 2 -> 3: ``model.qonnx.onnx`` -> ``dataflow.onnx`` (FINN hardware nodes, folded), proven equal.
+
+QONNX -> integer graph (our exact-rounding lowering, :mod:`.finn.integer_graph`)
+-> FINN hardware layers (FINN's Infer* passes + our PixelShuffle) ->
+SpecializeLayers + bit-width minimization -> folding (SetFolding for a frame
+rate, or a folding JSON) -> FINN estimates. FINN's Python execution of the
+result must equal the reference integers element for element on random tiles
+and a real-image tile, otherwise no ``dataflow.onnx`` is left behind.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fqsr.models.errors import FqsrError
+
+from .artifacts import atomic_path, write_json
+from .equality import compare, merge, to_integers
+from .export import equality_tiles, load_qonnx, run_qonnx
+
+DATAFLOW_NAME = "dataflow.onnx"
+FOLDING_NAME = "folding.json"
+ESTIMATES_NAME = "estimates.json"
+DEFAULT_FPGAPART = "xczu7ev-ffvc1156-2-e"  # ZCU104: FINN's usual estimate target
+DEFAULT_CLOCK_MHZ = 200.0
+
+
+class _Timer:
+    def __init__(self):
+        self.timing = {}
+
+    def __call__(self, stage, fn, *args):
+        start = time.monotonic()
+        result = fn(*args)
+        self.timing[f"{stage}_s"] = round(time.monotonic() - start, 3)
+        return result
+
+
+def lower_and_convert(wrapper, fpgapart: str):
+    """QONNX ModelWrapper -> (integer graph, specialized hardware graph)."""
+    from .finn.hardware import convert_to_hardware, specialize
+    from .finn.integer_graph import QonnxToIntegerDataflow
+
+    integer = wrapper.transform(QonnxToIntegerDataflow())
+    hardware = convert_to_hardware(copy.deepcopy(integer))
+    return integer, specialize(hardware, fpgapart)
+
+
+def fold(model, folding=None, target_fps=None, clock_mhz=DEFAULT_CLOCK_MHZ):
+    from .finn.folding import apply_folding_file, check_folding, fold_for_fps
+
+    if folding is not None and target_fps is not None:
+        raise FqsrError("give either --folding FILE or --target-fps, not both")
+    if folding is not None:
+        model = apply_folding_file(model, folding)
+    elif target_fps is not None:
+        model = fold_for_fps(model, target_fps, clock_mhz)
+    check_folding(model)
+    return model
+
+
+def python_view(model):
+    """A copy of the dataflow graph whose HW nodes execute in Python (FINN's generic op classes)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from .finn.hardware import PythonExecutionView
+
+    return ModelWrapper(copy.deepcopy(model.model)).transform(PythonExecutionView())
+
+
+def run_dataflow(view, pixels: np.ndarray, full=False):
+    """Execute on NCHW integer pixels; the host applies the layout permutations around the dataflow."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from .finn.hardware import HOST_LAYOUT_KEY
+
+    layout = json.loads(view.get_metadata_prop(HOST_LAYOUT_KEY) or "{}")
+    pixels = pixels.transpose(layout.get("input_perm", [0, 1, 2, 3]))
+    context = execute_onnx(view, {view.graph.input[0].name: pixels}, return_full_exec_context=full)
+    out = context[view.graph.output[0].name].transpose(layout.get("output_perm", [0, 1, 2, 3]))
+    return context if full else out
+
+
+def reference_integers(reference, qonnx_model, x):
+    """The integer output of the Brevitas model (if given) or else of the proven QONNX export."""
+    if reference is not None:
+        from fqsr.models.infer import integer_output
+
+        expected, _ = integer_output(reference, x)
+        return np.asarray(expected)
+    from .finn.integer_graph import PIXEL_SCALE
+
+    return to_integers(run_qonnx(qonnx_model, x.numpy()), PIXEL_SCALE, "QONNX output")
+
+
+def first_differing_layer(qonnx_model, view, x) -> dict | None:
+    """Run both graphs layer by layer; the first quantizer output whose integers differ."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from .finn.integer_graph import LAYER_MAP_KEY, NCHW_TO_NHWC
+
+    src = execute_onnx(qonnx_model, {qonnx_model.graph.input[0].name: x.numpy()}, return_full_exec_context=True)
+    got = run_dataflow(view, np.round(x.numpy() * 256), full=True)
+    for name, qonnx_name, scale in json.loads(view.get_metadata_prop(LAYER_MAP_KEY) or "[]"):
+        if name not in got or qonnx_name not in src:
+            continue
+        expected = to_integers(src[qonnx_name], scale, qonnx_name).transpose(NCHW_TO_NHWC)
+        report = compare(expected, np.asarray(got[name]).astype(np.int64), "qonnx->finn", layer=qonnx_name)
+        if not report["equal"]:
+            producer = view.find_producer(name)
+            report["node"] = producer.name if producer is not None else name
+            report["op_type"] = producer.op_type if producer is not None else ""
+            return report
+    return None
+
+
+def check_dataflow(model, qonnx_model, tiles, reference=None) -> dict:
+    view = python_view(model)
+    reports = []
+    for name, x in tiles:
+        expected = reference_integers(reference, qonnx_model, x)
+        got = np.asarray(run_dataflow(view, np.round(x.numpy() * 256).astype(np.float32))).astype(np.int64)
+        reports.append(compare(expected, got, stage=f"{'brevitas' if reference is not None else 'qonnx'}->finn[{name}]"))
+    verdict = merge(reports)
+    if not verdict["equal"]:
+        failed = next(x for (name, x), r in zip(tiles, reports) if not r["equal"])
+        verdict["first_layer"] = first_differing_layer(qonnx_model, view, failed)
+    return verdict
+
+
+def scales_are_powers_of_two(model) -> bool:
+    from .finn.integer_graph import LAYER_MAP_KEY
+
+    scales = [s for _, _, s in json.loads(model.get_metadata_prop(LAYER_MAP_KEY) or "[]")]
+    return all(float(np.log2(s)).is_integer() for s in scales)
+
+
+def compile_model(onnx_path, out_dir=None, folding=None, target_fps=None, clock_mhz=DEFAULT_CLOCK_MHZ,
+                  fpgapart=DEFAULT_FPGAPART, random_tiles=2, reference=None) -> dict:
+    """Compile an exported model; returns the JSON report (also written as ``compile.json``).
+
+    ``reference``: the Brevitas model the export came from; without it the
+    proof compares against QONNX execution of the export (itself proven equal
+    to Brevitas by the export stage).
+    """
+    from . import finn  # noqa: F401 (registers fqsr's custom ops)
+    from .finn.estimates import estimates
+    from .finn.folding import folding_config
+    from .finn.hardware import hardware_op_types
+
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise FqsrError(f"{onnx_path} does not exist; run `fqsr export MODEL` first")
+    out_dir = Path(out_dir or onnx_path.parent)
+    timer = _Timer()
+    qonnx_model = load_qonnx(onnx_path)
+    _, channels, h, w = qonnx_model.get_tensor_shape(qonnx_model.graph.input[0].name)
+    dataflow_path = out_dir / DATAFLOW_NAME
+    dataflow_path.unlink(missing_ok=True)  # a failed compile must not leave an old graph looking current
+    _, model = timer("lower_convert", lower_and_convert, qonnx_model, fpgapart)
+    model = timer("fold", fold, model, folding, target_fps, clock_mhz)
+    report_estimates = timer("estimate", estimates, model, fpgapart, clock_mhz)
+    tiles = equality_tiles(channels, (h, w), random_tiles)
+    verdict = timer("check", check_dataflow, model, qonnx_model, tiles, reference)
+    po2 = scales_are_powers_of_two(model)
+    report = {
+        "onnx": str(onnx_path), "dataflow": str(dataflow_path), "tile": [h, w],
+        "reference": "brevitas" if reference is not None else "qonnx",
+        **verdict,
+        "power_of_two_scales": po2,
+        "hardware_ops": hardware_op_types(model),
+        "fps": report_estimates["fps"], "cycles_per_frame": report_estimates["cycles_per_frame"],
+        "clock_mhz": clock_mhz, "totals": report_estimates["totals"],
+        "timing": timer.timing,
+    }
+    if not verdict["equal"] and po2:
+        write_json(out_dir / "compile.json", {**report, "dataflow": None})
+        layer = verdict.get("first_layer") or {}
+        raise FqsrError(
+            f"FINN execution differs from the reference in {verdict['mismatches']} of {verdict['elements']} "
+            f"elements; first differing layer {layer.get('layer', '?')} (node {layer.get('node', '?')}, "
+            f"{layer.get('op_type', '?')}); no {DATAFLOW_NAME} written"
+        )
+    if not verdict["equal"]:
+        # Learned non-power-of-two scales: float rounding at ties may legitimately differ; count them.
+        report["float_tie_mismatches"] = verdict["mismatches"]
+    with atomic_path(dataflow_path) as tmp:
+        model.save(str(tmp))
+    write_json(out_dir / FOLDING_NAME, folding_config(model))
+    write_json(out_dir / ESTIMATES_NAME, report_estimates)
+    write_json(out_dir / "compile.json", report)
+    return report

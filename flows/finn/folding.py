@@ -1,0 +1,86 @@
+"""Folding: FINN's SetFolding for a frame rate, or a folding JSON (FINN's ApplyConfig format) fed back."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fqsr.models.errors import FqsrError
+
+from .pixel_shuffle import FoldPixelShuffle
+
+# The parallelism attributes FINN's folding configs carry, plus our PixelShuffle's PE.
+FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode")
+
+
+def target_cycles(target_fps: float, clock_mhz: float) -> int:
+    if target_fps <= 0 or clock_mhz <= 0:
+        raise FqsrError("--target-fps and --clock-mhz must be positive")
+    return max(1, int(clock_mhz * 1e6 // target_fps))
+
+
+def fold_for_fps(model, target_fps: float, clock_mhz: float):
+    """SetFolding (FINN) on its ops, FoldPixelShuffle (ours) on the pixel shuffles."""
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+
+    cycles = target_cycles(target_fps, clock_mhz)
+    model = model.transform(SetFolding(cycles, two_pass_relaxation=True))
+    return model.transform(FoldPixelShuffle(cycles))
+
+
+def apply_folding_file(model, path: Path):
+    """Apply an edited folding.json; a node name that is not in the graph is an error, not a no-op."""
+    from finn.transformation.general import ApplyConfig
+
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise FqsrError(f"folding file {path} is not readable JSON ({exc.__class__.__name__})") from None
+    names = {n.name for n in model.graph.node}
+    unknown = sorted(set(config) - names - {"Defaults"})
+    if unknown:
+        raise FqsrError(f"folding file {path} names nodes that are not in the graph: {', '.join(unknown)}")
+    return model.transform(ApplyConfig(config))
+
+
+def check_folding(model) -> None:
+    """Every folded node must satisfy its divisibility rules (FINN's verify_node / shape checks)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in model.graph.node:
+        if not node.domain.startswith("finn.custom_op.fpgadataflow"):
+            continue
+        inst = getCustomOp(node)
+        try:
+            inst.get_folded_input_shape()
+            inst.get_folded_output_shape()
+        except Exception as exc:  # FINN raises assertion/internal errors for bad PE/SIMD
+            raise FqsrError(f"node {node.name} ({node.op_type}): invalid folding ({exc})") from None
+        for attr, dims in (("PE", _pe_bound(inst)), ("SIMD", _simd_bound(inst))):
+            if dims and attr in inst.get_nodeattr_types():
+                value = inst.get_nodeattr(attr)
+                if value < 1 or dims % value:
+                    raise FqsrError(f"node {node.name} ({node.op_type}): {attr}={value} must divide {dims}")
+
+
+def _pe_bound(inst):
+    for attr in ("MH", "NumChannels"):
+        if attr in inst.get_nodeattr_types():
+            return inst.get_nodeattr(attr)
+    return None
+
+
+def _simd_bound(inst):
+    for attr in ("MW", "IFMChannels"):
+        if attr in inst.get_nodeattr_types():
+            return inst.get_nodeattr(attr)
+    return None
+
+
+def folding_config(model) -> dict:
+    """The folding as FINN's ApplyConfig JSON: node name -> attributes (editable, fed back with --folding)."""
+    from finn.util.config import extract_model_config
+
+    config = extract_model_config(model, None, FOLDING_ATTRS)
+    config.pop("Defaults", None)
+    return config

@@ -1,0 +1,204 @@
+"""QONNX -> FINN dataflow: every node a FINN hardware node, folded, estimated, bit-exact to Brevitas."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import calibrated, small
+from fqsr.flows.compile import DATAFLOW_NAME, compile_model
+from fqsr.flows.export import ONNX_NAME, export, load_qonnx
+from fqsr.flows.finn.pixel_shuffle import PixelShuffle, pixel_shuffle_nhwc
+from fqsr.flows.finn.thresholds import QuantSpec, search_thresholds
+from fqsr.models.errors import FqsrError
+from fqsr.models.registry import parse_bits
+
+
+def exported(name, out_dir, tile=(5, 6), **changes):
+    changes.setdefault("features", 8)
+    changes.setdefault("blocks", 1)
+    model = calibrated(small(name, **changes))
+    export(model, tile=tile, random_tiles=1, out_dir=out_dir)
+    return model, out_dir / ONNX_NAME
+
+
+def dataflow_nodes(out_dir):
+    return list(load_qonnx(out_dir / DATAFLOW_NAME).graph.node)
+
+
+def op_count(nodes, op_type):
+    return sum(n.op_type == op_type for n in nodes)
+
+
+def assert_all_hardware(nodes):
+    leftovers = [(n.name, n.op_type) for n in nodes if not n.domain.startswith("finn.custom_op.fpgadataflow")]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("name, r", [("espcn_w4a4", 2), ("espcn_w4a4_x3", 3), ("espcn_w4a4_x4", 4)])
+def test_espcn_pixel_shuffle_is_bit_exact(name, r, tmp_path):
+    model, onnx_path = exported(name, tmp_path)
+    report = compile_model(onnx_path, random_tiles=2, reference=model)
+    assert report["equal"] and report["mismatches"] == 0
+    assert report["elements"] == 3 * 1 * 5 * 6 * r * r and report["reference"] == "brevitas"
+    nodes = dataflow_nodes(tmp_path)
+    assert_all_hardware(nodes)
+    (shuffle,) = [n for n in nodes if n.op_type == "PixelShuffle_rtl"]
+    assert {a.name: a.i for a in shuffle.attribute}["Upscale"] == r
+    assert op_count(nodes, "MVAU_hls") + op_count(nodes, "MVAU_rtl") == 3
+    for artifact in ("folding.json", "estimates.json", "compile.json"):
+        assert (tmp_path / artifact).is_file()
+
+
+def test_residual_net_adds_and_forks_are_hardware(tmp_path):
+    """EDSR topology with 2 blocks: 2 block adds + the global skip, each fed by a fork."""
+    model, onnx_path = exported("tiny_w4a4", tmp_path, blocks=2)
+    report = compile_model(onnx_path, random_tiles=1, reference=model)
+    assert report["equal"] and report["elements"] == 2 * 3 * 10 * 12
+    nodes = dataflow_nodes(tmp_path)
+    assert_all_hardware(nodes)
+    assert op_count(nodes, "ElementwiseAdd_hls") == 3
+    assert op_count(nodes, "DuplicateStreams_hls") == 3
+    assert op_count(nodes, "PixelShuffle_rtl") == 1
+
+
+@pytest.mark.parametrize("name", ["edsr_w2a2", "edsr_w8a8", "srresnet_w4a4", "fsrcnn_w4a4"])
+def test_bit_widths_and_architectures(name, tmp_path):
+    model, onnx_path = exported(name, tmp_path, tile=(6, 6))
+    report = compile_model(onnx_path, random_tiles=1, reference=model)
+    assert report["equal"] and report["mismatches"] == 0 and report["power_of_two_scales"]
+    assert_all_hardware(dataflow_nodes(tmp_path))
+
+
+def test_mixed_precision(tmp_path):
+    bits = parse_bits("head=8,body.0.*=2,body.1.conv2=6,up.*=5")
+    model, onnx_path = exported("tiny_w4a4", tmp_path, blocks=2, bits=bits)
+    report = compile_model(onnx_path, random_tiles=1, reference=model)
+    assert report["equal"]
+    graph = load_qonnx(tmp_path / DATAFLOW_NAME)
+    weight_types = {graph.get_tensor_datatype(n.input[1]).name for n in graph.graph.node if n.op_type.startswith("MVAU")}
+    assert "INT2" in weight_types and len(weight_types) >= 3  # several weight widths survive
+
+
+def test_rounding_ties_go_to_even():
+    """Scale 1/2: every odd input is a tie. The searched thresholds reproduce np.round exactly;
+    FINN's (k - 1/2)-style thresholds would send 1/2 -> 1 and 5/2 -> 3."""
+    spec = QuantSpec(scale=1.0, bits=4, signed=True, narrow=False)
+    lo, hi = np.array([-40]), np.array([40])
+    thresholds = search_thresholds(lambda v, ch: v * 0.5, spec, lo, hi, np.array([1]))
+    v = np.arange(-40, 41)
+    got = spec.qmin + np.searchsorted(thresholds[0], v, side="right")
+    assert np.array_equal(got, np.clip(np.round(v * 0.5), -8, 7))
+    assert got[v == 1][0] == 0 and got[v == 5][0] == 2 and got[v == 3][0] == 2
+    ties_up = spec.qmin + np.searchsorted(np.arange(-15, 15, 2) + 0.0, v, side="right")  # FINN-style
+    assert not np.array_equal(ties_up, got)
+
+
+def test_pixel_shuffle_op_matches_torch_and_estimates():
+    x = np.arange(2 * 3 * 4 * 3 * 9).reshape(2, 3, 4, 27)
+    expected = torch.nn.functional.pixel_shuffle(torch.from_numpy(x).permute(0, 3, 1, 2), 3).permute(0, 2, 3, 1)
+    assert np.array_equal(pixel_shuffle_nhwc(x, 3), expected.numpy())
+    from onnx import helper
+
+    node = helper.make_node("PixelShuffle", ["i"], ["o"], domain="finn.custom_op.fpgadataflow",
+                            backend="fpgadataflow", NumChannels=3, Upscale=3, ImgDim=[3, 4], PE=1, dataType="INT4")
+    op = PixelShuffle(node)
+    assert op.get_exp_cycles() == (3 + 1) * 4 * 27
+    op.set_nodeattr("PE", 3)
+    assert op.get_exp_cycles() == (3 + 1) * 4 * 9 and op.get_outstream_width() == 12
+    assert op.get_folded_output_shape() == (1, 9, 12, 1, 3)
+    op.set_nodeattr("PE", 2)
+    assert op.verify_node() == ["PE=2 must divide NumChannels=3"]
+
+
+def test_target_fps_folding_and_folding_file_round_trip(tmp_path):
+    model, onnx_path = exported("espcn_w4a4", tmp_path)
+    slow = compile_model(onnx_path, random_tiles=1)
+    fast = compile_model(onnx_path, random_tiles=1, target_fps=200_000, clock_mhz=200)
+    assert fast["equal"] and fast["cycles_per_frame"] < slow["cycles_per_frame"]
+    assert fast["fps"] == pytest.approx(200e6 / fast["cycles_per_frame"], rel=1e-6)
+    folding = json.loads((tmp_path / "folding.json").read_text())
+    estimates = json.loads((tmp_path / "estimates.json").read_text())
+    assert estimates["cycles_per_frame"] == fast["cycles_per_frame"]
+    assert set(estimates["totals"]) == {"lut", "bram18", "uram", "dsp"} and estimates["totals"]["lut"] > 0
+    # Edit the written folding and feed it back.
+    shuffle = next(name for name in folding if name.startswith("PixelShuffle"))
+    folding[shuffle]["PE"] = 1
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(folding))
+    again = compile_model(onnx_path, random_tiles=1, folding=edited)
+    assert again["equal"]
+    node = next(n for n in dataflow_nodes(tmp_path) if n.name == shuffle)
+    assert {a.name: a.i for a in node.attribute}["PE"] == 1
+
+
+def test_bad_folding_is_refused_and_leaves_no_dataflow(tmp_path):
+    _, onnx_path = exported("espcn_w4a4", tmp_path)
+    compile_model(onnx_path, random_tiles=0)
+    folding = json.loads((tmp_path / "folding.json").read_text())
+    mvau = next(name for name in folding if name.startswith("MVAU"))
+    folding[mvau]["PE"] = 7  # divides no channel count here
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(folding))
+    with pytest.raises(FqsrError, match=f"{mvau}.*PE=7"):
+        compile_model(onnx_path, folding=bad)
+    assert not (tmp_path / DATAFLOW_NAME).exists()
+    bad.write_text(json.dumps({"NoSuchNode_0": {"PE": 1}}))
+    with pytest.raises(FqsrError, match="NoSuchNode_0"):
+        compile_model(onnx_path, folding=bad)
+
+
+def test_unmappable_node_names_node_and_op_type(tmp_path):
+    _, onnx_path = exported("espcn_w4a4", tmp_path)
+    compile_model(onnx_path, random_tiles=0)
+    graph = load_qonnx(onnx_path)
+    relu = next(n for n in graph.graph.node if n.op_type == "Relu")
+    relu.op_type = "Sigmoid"
+    graph.save(str(onnx_path))
+    with pytest.raises(FqsrError, match=f"node {relu.name} has op type Sigmoid"):
+        compile_model(onnx_path)
+    assert not (tmp_path / DATAFLOW_NAME).exists()
+
+
+def test_mismatch_names_first_differing_layer(tmp_path, monkeypatch):
+    """Shift one requantizer's thresholds by one step: the report names that layer, nothing is written."""
+    import fqsr.flows.finn.integer_graph as integer_graph
+
+    model, onnx_path = exported("espcn_w4a4", tmp_path)
+    real = integer_graph.search_thresholds
+    calls = []
+
+    def off_by_one(*args):
+        thresholds = real(*args)
+        calls.append(1)
+        return thresholds + (1 if len(calls) == 2 else 0)  # the second quantizer: act2 after conv2
+
+    monkeypatch.setattr(integer_graph, "search_thresholds", off_by_one)
+    monkeypatch.setattr(integer_graph, "check_monotone", lambda *a: None)
+    with pytest.raises(FqsrError, match=r"first differing layer Quant_\d+_out0 \(node MVAU_hls_1"):
+        compile_model(onnx_path, random_tiles=1, reference=model)
+    assert not (tmp_path / DATAFLOW_NAME).exists()
+    report = json.loads((tmp_path / "compile.json").read_text())
+    assert report["mismatches"] > 0 and report["dataflow"] is None
+
+
+def test_missing_export_is_one_clear_error(tmp_path):
+    with pytest.raises(FqsrError, match="run `fqsr export MODEL` first"):
+        compile_model(tmp_path / ONNX_NAME)
+
+
+def test_cli_compile(tmp_path):
+    from fqsr.flows.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["compile", "espcn_w4a4", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "fqsr export espcn_w4a4" in result.output
+    exported("espcn_w4a4", tmp_path)
+    result = runner.invoke(main, ["compile", "espcn_w4a4", "--out-dir", str(tmp_path), "--tile", "4x4"])
+    assert result.exit_code == 2 and "exported for tile 5x6" in result.output
+    result = runner.invoke(main, ["compile", "espcn_w4a4", "--out-dir", str(tmp_path), "--tile", "5x6",
+                                  "--target-fps", "100000", "--clock-mhz", "150", "--random-tiles", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["equal"] and report["clock_mhz"] == 150
