@@ -8,7 +8,7 @@ MODEL ?= tiny_w4a4
 DATA ?= ../shared/data
 STAMP := $(VENV)/.fqsr-installed
 
-.PHONY: help install demo test train eval export eval-zoo export-zoo clean
+.PHONY: help install demo test train eval export eval-zoo export-zoo compile compile-zoo clean
 
 help:
 	@echo "make install               create $(VENV) with the pinned stack (torch CPU, brevitas, qonnx, finn-plus)"
@@ -17,6 +17,8 @@ help:
 	@echo "make train MODEL=...       float twin + QAT training into build/train/"
 	@echo "make eval MODEL=...        PSNR/SSIM on Set5 and Set14 (DATA=$(DATA))"
 	@echo "make export MODEL=...      QONNX export + Brevitas==QONNX proof into build/MODEL/"
+	@echo "make compile MODEL=...     FINN dataflow graph of an exported model (TARGET_FPS=n to fold)"
+	@echo "make compile-zoo           full-size FINN compile + equality check of every zoo model"
 	@echo "make eval-zoo              regenerate benchmarks/psnr.md for every shipped checkpoint"
 	@echo "make export-zoo            full-size export + equality check of every zoo model"
 
@@ -53,6 +55,13 @@ export: $(STAMP)
 
 eval-zoo: $(STAMP)
 	$(PY) benchmarks/eval_zoo.py --data $(DATA) --out benchmarks/psnr.md
+
+compile: $(STAMP)
+	test -f build/$(MODEL)/model.qonnx.onnx || $(FQSR) export $(MODEL)
+	$(FQSR) compile $(MODEL) $(if $(TARGET_FPS),--target-fps $(TARGET_FPS))
+
+compile-zoo: $(STAMP)
+	$(PY) benchmarks/compile_zoo.py --tile 8x8 --target-fps 2000
 
 export-zoo: $(STAMP)
 	$(PY) benchmarks/export_zoo.py --tile 32x32

@@ -233,8 +233,16 @@ def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_d
         if exported != parse_tile(tile):
             raise FqsrError(f"{onnx_path} was exported for tile {exported[0]}x{exported[1]}; "
                             f"run `fqsr export {model} --tile {tile}` first")
-    report = compile_model(onnx_path, folder, folding=Path(folding) if folding else None,
-                           target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=random_tiles)
+    from tqdm import tqdm
+
+    from .compile import STAGES
+
+    with tqdm(total=len(STAGES), desc=f"compile {model}", unit="stage", leave=False) as bar:
+        report = compile_model(onnx_path, folder, folding=Path(folding) if folding else None,
+                               target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=random_tiles, progress=bar)
+    if report["target_met"] is False:
+        click.echo(f"fqsr: warning: --target-fps {target_fps:g} not reached; the estimate is {report['fps']:g} fps "
+                   f"(bottleneck in estimates.json)", err=True)
     click.echo(json.dumps(report, indent=2))
 
 

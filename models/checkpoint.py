@@ -123,10 +123,11 @@ def compact_state_dict(model) -> tuple[dict, str]:
     """A smaller state dict for shipping, and how it was made.
 
     Quantized nets: each conv weight k*s (k integer, s its power-of-two
-    scale) is stored as (k + sign(k)/4)*s in float16, which is exact. The
-    quarter step keeps the per-channel maximum inside the same power-of-two
-    bracket, so reloading derives the same scale and rounds back to the same
-    k. Every layer is checked after reloading; one that does not give back
+    scale) is stored as (k + sign(k)*7/16)*s in float16, which is exact. The
+    nudge keeps the per-channel maximum inside the same power-of-two bracket
+    (scales round log2(max) to the nearest integer; k_max >= 2**(b-1)/sqrt(2)
+    - 7/16 for every width b), so reloading derives the same scale and rounds
+    back to the same k. Every layer is checked after reloading; one that does not give back
     the very same integers and scales keeps its float32 weights.
     Float twins: every float tensor in float16 (a reference, not bit-exact).
     """
@@ -138,7 +139,7 @@ def compact_state_dict(model) -> tuple[dict, str]:
     for name, conv in originals.items():
         weight = conv.quant_weight()
         ints = weight.int().float()
-        nudged = (ints + 0.25 * torch.sign(ints)) * weight.scale.detach()
+        nudged = (ints + 0.4375 * torch.sign(ints)) * weight.scale.detach()
         if torch.equal(nudged.half().float(), nudged):
             candidate[f"{name}.weight"] = nudged.half()
     reloaded = build_model(model.config)

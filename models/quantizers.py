@@ -13,6 +13,7 @@ image ``k`` (0..255) enters the network as exactly ``k / 256``.
 """
 from __future__ import annotations
 
+from brevitas.core.function_wrapper import RoundSte
 from brevitas.inject.enum import ScalingImplType
 from brevitas.quant import (
     Int8ActPerTensorFixedPoint,
@@ -35,9 +36,26 @@ class PixelQuant(Uint8ActPerTensorFixedPoint):
     max_val = 1.0
 
 
+# Brevitas' fixed-point quantizers round log2 of the range *up* to a power of
+# two, so the largest value may use only half of the levels: at 4 bits that
+# costs a third of the resolution. Rounding log2 to the nearest power clips
+# the few values beyond the range instead (PTQ of tiny_w4a4 on Set5: 26.0 dB
+# instead of 22.7 dB before QAT).
+class Po2WeightPerChannel(Int8WeightPerChannelFixedPoint):
+    restrict_value_float_to_int_impl = RoundSte
+
+
+class Po2SignedAct(Int8ActPerTensorFixedPoint):
+    restrict_value_float_to_int_impl = RoundSte
+
+
+class Po2UnsignedAct(Uint8ActPerTensorFixedPoint):
+    restrict_value_float_to_int_impl = RoundSte
+
+
 # scale family -> (weight, signed activation, unsigned activation)
 RECIPES = {
-    "po2": (Int8WeightPerChannelFixedPoint, Int8ActPerTensorFixedPoint, Uint8ActPerTensorFixedPoint),
+    "po2": (Po2WeightPerChannel, Po2SignedAct, Po2UnsignedAct),
     "float": (Int8WeightPerChannelFloat, Int8ActPerTensorFloat, Uint8ActPerTensorFloat),
 }
 

@@ -30,7 +30,7 @@ class TrainSettings:
     batch: int = 16
     lr_patch: int = 24  # LR patch side; the HR patch is scale times larger
     float_lr: float = 5e-4
-    qat_lr: float = 1e-4
+    qat_lr: float = 2e-4
     data: str | None = None  # a folder of images; None: SunHays80 if present, else embedded
     seed: int = 0
     save_every: int = 100

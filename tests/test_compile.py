@@ -202,3 +202,131 @@ def test_cli_compile(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
     assert report["equal"] and report["clock_mhz"] == 150
+
+
+def skip_fifo_depths(graph):
+    """ElementwiseAdd name -> depth of the StreamingFIFO on its skip input (None if there is none)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    depths = {}
+    for add in (n for n in graph.graph.node if n.op_type.startswith("ElementwiseAdd")):
+        producers = [graph.find_producer(i) for i in add.input]
+        fifos = [p for p in producers if p is not None and p.op_type.startswith("StreamingFIFO")]
+        depths[add.name] = getCustomOp(fifos[0]).get_nodeattr("depth") if len(fifos) == 1 else None
+    return depths
+
+
+def test_dataflow_is_stitchable_with_sized_skip_fifos(tmp_path):
+    """Every edge has one word width (DWCs where the PE differs), every skip a FIFO by the documented rule,
+    and FINN's execution of the stitched graph is still bit-exact."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from fqsr.flows.finn.stitching import check_stream_widths, held_pixels
+
+    model, onnx_path = exported("tiny_w4a4", tmp_path, blocks=2, tile=(8, 12))
+    report = compile_model(onnx_path, random_tiles=1, reference=model, target_fps=30_000)
+    assert report["equal"] and report["mismatches"] == 0
+    graph = load_qonnx(tmp_path / DATAFLOW_NAME)
+    check_stream_widths(graph)
+    nodes = list(graph.graph.node)
+    assert_all_hardware(nodes)
+    assert report["dwc"] == op_count(nodes, "StreamingDataWidthConverter_rtl") > 0
+    assert report["fifo"] == op_count(nodes, "StreamingFIFO_rtl") == 3
+    depths = skip_fifo_depths(graph)
+    assert None not in depths.values() and sorted(depths.values()) == sorted(report["fifo_depths"].values())
+    frame_beats = 8 * 12 * 8  # pixels x channels at PE=1 (the adds stay at PE 1 for this target)
+    inner = [depths["ElementwiseAdd_hls_0"], depths["ElementwiseAdd_hls_1"]]
+    # One block's conv branch: two sliding windows hold 2 x ((3-1) x 14 + 3 + 1) pixels of the padded
+    # 10x14 map, plus ~1 pixel per other node; the global skip spans both blocks and is capped at a frame.
+    swg = [n for n in nodes if n.op_type.startswith("ConvolutionInputGenerator")][1]
+    assert held_pixels(swg) == 2 * 14 + 3 + 1
+    for depth in inner:
+        assert 2 * 32 * 8 <= depth < frame_beats
+    assert depths["ElementwiseAdd_hls_2"] == frame_beats
+    dup = next(n for n in nodes if n.op_type.startswith("DuplicateStreams"))
+    assert getCustomOp(dup).get_nodeattr("PE") == 1
+
+
+def test_target_fps_is_met_and_every_slow_node_is_folded(tmp_path):
+    """tiny, 5x6: the 960-cycle MVAUs bound it (4-bit weights: SIMD <= 9 under FINN's 36-bit weight-width
+    cap); 1000 cycles is reachable, and every node slower than that unfolded (MVAU, the sliding window
+    at the output resolution, the pixel shuffle) is folded to meet it."""
+    model, onnx_path = exported("tiny_w4a4", tmp_path)
+    slow = compile_model(onnx_path, random_tiles=0)
+    slow_layers = json.loads((tmp_path / "estimates.json").read_text())["layers"]
+    target_fps = 200_000  # 1000 cycles at 200 MHz
+    report = compile_model(onnx_path, random_tiles=1, reference=model, target_fps=target_fps)
+    assert report["equal"] and report["target_met"] and report["fps"] >= target_fps
+    assert report["finn_warnings"] == [] and slow["cycles_per_frame"] > 1000
+    layers = json.loads((tmp_path / "estimates.json").read_text())["layers"]
+    assert all(layer["cycles"] <= 1000 for layer in layers.values())
+    folded = {layer["op_type"] for name, layer in layers.items() if slow_layers.get(name, layer)["cycles"] > 1000}
+    assert {"MVAU_hls", "ConvolutionInputGenerator_rtl", "PixelShuffle_rtl"} <= folded
+
+
+def test_set_folding_folds_adds_forks_and_thresholds(tmp_path):
+    """Adds, forks and standalone thresholds (240 cycles at PE 1 here) are folded by FINN's SetFolding
+    like any PE op: with a 100-cycle target each gets the smallest PE that meets it (PE 3 of 8 channels
+    is not a divisor, so PE 4 -> 60 cycles)."""
+    from finn.transformation.fpgadataflow.set_folding import SetFolding
+    from qonnx.custom_op.registry import getCustomOp
+
+    from fqsr.flows.compile import lower_and_convert
+
+    _, onnx_path = exported("tiny_w4a4", tmp_path)
+    _, graph = lower_and_convert(load_qonnx(onnx_path), "xczu7ev-ffvc1156-2-e")
+    graph = graph.transform(SetFolding(100, two_pass_relaxation=False))
+    for prefix in ("Thresholding", "ElementwiseAdd", "DuplicateStreams"):
+        nodes = [getCustomOp(n) for n in graph.graph.node if n.op_type.startswith(prefix)]
+        assert nodes and all(n.get_nodeattr("PE") == 4 and n.get_exp_cycles() == 60 for n in nodes), prefix
+
+
+def test_unreachable_target_fps_is_reported(tmp_path):
+    _, onnx_path = exported("espcn_w4a4", tmp_path)
+    report = compile_model(onnx_path, random_tiles=0, target_fps=1e9)
+    assert report["target_met"] is False and report["fps"] < 1e9
+    assert any("did not meet the target" in w for w in report["finn_warnings"])
+
+
+def test_folding_file_round_trip_regenerates_dwc_and_fifos(tmp_path):
+    _, onnx_path = exported("tiny_w4a4", tmp_path)
+    first = compile_model(onnx_path, random_tiles=0, target_fps=50_000)
+    folding = (tmp_path / "folding.json").read_text()
+    assert "StreamingFIFO" not in folding and "StreamingDataWidthConverter" not in folding
+    saved = tmp_path / "saved.json"
+    saved.write_text(folding)
+    nodes = [(n.name, n.op_type) for n in dataflow_nodes(tmp_path)]
+    again = compile_model(onnx_path, random_tiles=1, folding=saved)
+    assert again["equal"] and (tmp_path / "folding.json").read_text() == folding
+    assert [(n.name, n.op_type) for n in dataflow_nodes(tmp_path)] == nodes
+    assert again["fifo_depths"] == first["fifo_depths"] and again["cycles_per_frame"] == first["cycles_per_frame"]
+
+
+def test_learned_scales_count_float_ties_within_budget(tmp_path, monkeypatch):
+    """``_fs`` (non-power-of-two) scales: real compile, then the tie counting and its budget."""
+    import fqsr.flows.compile as compile_stage
+
+    model, onnx_path = exported("tiny_w4a4_fs", tmp_path)
+    report = compile_model(onnx_path, random_tiles=1, reference=model)
+    assert report["power_of_two_scales"] is False
+    assert report["float_tie_mismatches"] == report["mismatches"] <= 4
+    graph = load_qonnx(tmp_path / DATAFLOW_NAME)
+    scales = [s for _, _, s in json.loads(graph.get_metadata_prop("fqsr_layers"))]
+    assert any(not float(np.log2(s)).is_integer() for s in scales)
+
+    real = compile_stage.reference_integers
+    flips = {"count": 1}
+
+    def tie_flipped(*args):  # a reference that rounded `count` elements the other way
+        expected = real(*args).copy()
+        expected.reshape(-1)[: flips["count"]] += 1
+        return expected
+
+    monkeypatch.setattr(compile_stage, "reference_integers", tie_flipped)
+    report = compile_model(onnx_path, random_tiles=1, reference=model)
+    assert report["float_tie_mismatches"] == report["mismatches"] == 2 and not report["equal"]
+    assert (tmp_path / DATAFLOW_NAME).exists()
+    flips["count"] = 100  # 200 of 720: far beyond float32 ties, a bug
+    with pytest.raises(FqsrError, match=r"200 of 720 elements \(more than the 4 float32 rounding ties"):
+        compile_model(onnx_path, random_tiles=1, reference=model)
+    assert not (tmp_path / DATAFLOW_NAME).exists()

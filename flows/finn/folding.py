@@ -7,6 +7,7 @@ from pathlib import Path
 from fqsr.models.errors import FqsrError
 
 from .pixel_shuffle import FoldPixelShuffle
+from .stitching import DERIVED_OPS
 
 # The parallelism attributes FINN's folding configs carry, plus our PixelShuffle's PE.
 FOLDING_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "resType", "mem_mode")
@@ -23,12 +24,18 @@ def fold_for_fps(model, target_fps: float, clock_mhz: float):
     from finn.transformation.fpgadataflow.set_folding import SetFolding
 
     cycles = target_cycles(target_fps, clock_mhz)
-    model = model.transform(SetFolding(cycles, two_pass_relaxation=True))
-    return model.transform(FoldPixelShuffle(cycles))
+    # Pixel shuffles first: SetFolding's second (relaxation) pass re-targets everything to the
+    # slowest node it sees, which would otherwise be a still-unfolded pixel shuffle.
+    model = model.transform(FoldPixelShuffle(cycles))
+    return model.transform(SetFolding(cycles, two_pass_relaxation=True))
 
 
 def apply_folding_file(model, path: Path):
-    """Apply an edited folding.json; a node name that is not in the graph is an error, not a no-op."""
+    """Apply an edited folding.json; a node name that is not in the graph is an error, not a no-op.
+
+    Width converters and FIFOs are derived from the folding (:mod:`.stitching`) and
+    regenerated after it, so entries for them are skipped rather than refused.
+    """
     from finn.transformation.general import ApplyConfig
 
     path = Path(path)
@@ -37,6 +44,7 @@ def apply_folding_file(model, path: Path):
     except (OSError, ValueError) as exc:
         raise FqsrError(f"folding file {path} is not readable JSON ({exc.__class__.__name__})") from None
     names = {n.name for n in model.graph.node}
+    config = {name: attrs for name, attrs in config.items() if not name.startswith(DERIVED_OPS)}
     unknown = sorted(set(config) - names - {"Defaults"})
     if unknown:
         raise FqsrError(f"folding file {path} names nodes that are not in the graph: {', '.join(unknown)}")
@@ -78,9 +86,12 @@ def _simd_bound(inst):
 
 
 def folding_config(model) -> dict:
-    """The folding as FINN's ApplyConfig JSON: node name -> attributes (editable, fed back with --folding)."""
+    """The folding as FINN's ApplyConfig JSON: node name -> attributes (editable, fed back with --folding).
+
+    Compute nodes only: width converters and FIFOs follow from it (see :mod:`.stitching`).
+    """
     from finn.util.config import extract_model_config
 
     config = extract_model_config(model, None, FOLDING_ATTRS)
     config.pop("Defaults", None)
-    return config
+    return {name: attrs for name, attrs in config.items() if not name.startswith(DERIVED_OPS)}

@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
+import qonnx.core.data_layout as DataLayout
 from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -135,9 +136,10 @@ class _Lowering:
         self.dst.graph.node.append(node)
         return node
 
-    def set_tensor(self, name, shape, dtype: DataType):
+    def set_tensor(self, name, shape, dtype: DataType, layout=DataLayout.NHWC):
         self.dst.set_tensor_shape(name, list(shape))
         self.dst.set_tensor_datatype(name, dtype)
+        self.dst.set_tensor_layout(name, layout)  # FINN's InferThresholdingLayer checks it
 
     def source(self, name: str, node) -> IntTensor:
         if name not in self.tensors:
@@ -328,9 +330,9 @@ class _Lowering:
         dt = self.dst.get_tensor_datatype(t.name)
         nchw, shuffled, out = self.fresh("d2s_in"), self.fresh("d2s_out"), node.output[0]
         self.add_node("Transpose", [t.name], [nchw], perm=NHWC_TO_NCHW)
-        self.set_tensor(nchw, (n, c, h, w), dt)
+        self.set_tensor(nchw, (n, c, h, w), dt, DataLayout.NCHW)
         self.add_node("DepthToSpace", [nchw], [shuffled], blocksize=r, mode="CRD")
-        self.set_tensor(shuffled, (n, c // (r * r), h * r, w * r), dt)
+        self.set_tensor(shuffled, (n, c // (r * r), h * r, w * r), dt, DataLayout.NCHW)
         self.add_node("Transpose", [shuffled], [out], perm=NCHW_TO_NHWC)
         self.set_tensor(out, (n, h * r, w * r, c // (r * r)), dt)
         ones = np.ones(c // (r * r))
