@@ -17,7 +17,6 @@ from pathlib import Path
 
 from fqsr.flows.compile import DEFAULT_CLOCK_MHZ, compile_model
 from fqsr.flows.export import ONNX_NAME, export, parse_tile
-from fqsr.models.calibrate import calibrate, image_batches
 from fqsr.models.checkpoint import load_model
 from fqsr.models.registry import ZOO
 
@@ -36,9 +35,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     failures = 0
     for name in args.models.split(","):
-        model, meta = load_model(name)
-        if not meta:
-            calibrate(model, image_batches(model.config))
+        model, meta = load_model(name, calibrate_untrained=True)
         with tempfile.TemporaryDirectory() as out:
             export(model, tile, random_tiles=0, out_dir=out, meta=meta)
             start = time.monotonic()

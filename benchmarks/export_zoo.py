@@ -12,7 +12,6 @@ import tempfile
 import warnings
 
 from fqsr.flows.export import export, parse_tile
-from fqsr.models.calibrate import calibrate, image_batches
 from fqsr.models.checkpoint import load_model
 from fqsr.models.registry import ZOO
 
@@ -24,13 +23,11 @@ def main() -> int:
     parser.add_argument("--models", default=",".join(ZOO))
     args = parser.parse_args()
     tile = parse_tile(args.tile)
-    print(f"| model | weights | tile | elements | mismatches | export s | check s |")
+    print("| model | weights | tile | elements | mismatches | export s | check s |")
     print("|---|---|---|---|---|---|---|")
     failures = 0
     for name in args.models.split(","):
-        model, meta = load_model(name)
-        if not meta:
-            calibrate(model, image_batches(model.config))
+        model, meta = load_model(name, calibrate_untrained=True)
         with tempfile.TemporaryDirectory() as out:
             r = export(model, tile, random_tiles=2, out_dir=out, meta=meta)
         failures += not r["equal"]

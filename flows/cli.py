@@ -163,13 +163,10 @@ def export(model, checkpoint, tile, random_tiles, out_dir, bits):
     from .export import export as run_export
     from .export import parse_tile
 
-    from fqsr.models.calibrate import calibrate, image_batches
-
-    net, meta = load_model(resolve_config(model, bits), checkpoint)
+    net, meta = load_model(resolve_config(model, bits), checkpoint, calibrate_untrained=True)
     if not meta:
         click.echo(f"fqsr: warning: no checkpoint for {model}; exporting untrained weights "
                    f"with activation ranges calibrated on the embedded images", err=True)
-        calibrate(net, image_batches(net.config))
     report = run_export(net, parse_tile(tile), random_tiles, Path(out_dir) if out_dir else None, meta)
     report.pop("config")
     click.echo(json.dumps(report, indent=2))

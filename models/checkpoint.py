@@ -91,11 +91,13 @@ def load_weights(model, path) -> dict:
     return payload.get("meta", {})
 
 
-def load_model(name_or_cfg, checkpoint=None, require_trained=False):
+def load_model(name_or_cfg, checkpoint=None, require_trained=False, calibrate_untrained=False):
     """Build a model and load its checkpoint (given, else the shipped one if present).
 
     Returns ``(model, meta)`` with the model in eval mode; ``meta`` is ``{}``
-    for an untrained model (only allowed when ``require_trained`` is false).
+    for an untrained model (only allowed when ``require_trained`` is false),
+    whose activation ranges are calibrated on the embedded photographs when
+    ``calibrate_untrained`` is set (untrained weights, real integer ranges).
     """
     cfg = name_or_cfg if isinstance(name_or_cfg, ModelConfig) else get_config(name_or_cfg)
     model = build_model(cfg)
@@ -110,6 +112,10 @@ def load_model(name_or_cfg, checkpoint=None, require_trained=False):
             f"or pass --checkpoint FILE"
         )
     model.eval()
+    if not meta and calibrate_untrained:
+        from .calibrate import calibrate, image_batches
+
+        calibrate(model, image_batches(cfg))
     return model, meta
 
 
