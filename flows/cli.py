@@ -199,7 +199,14 @@ def demo(model, data):
     report.pop("per_image")
     click.echo(json.dumps({"eval": report}, indent=2))
     net, meta = load_model(model, checkpoint)
-    click.echo(json.dumps({"export": {k: v for k, v in run_export(net, meta=meta).items() if k != "config"}}, indent=2))
+    exported = run_export(net, meta=meta)
+    click.echo(json.dumps({"export": {k: v for k, v in exported.items() if k != "config"}}, indent=2))
+    from .compile import compile_model
+
+    compiled = compile_model(exported["onnx"], reference=net)
+    keys = ("dataflow", "equal", "elements", "mismatches", "hardware_ops", "cycles_per_frame", "fps",
+            "clock_mhz", "totals", "timing")
+    click.echo(json.dumps({"compile": {k: compiled[k] for k in keys if k in compiled}}, indent=2))
 
 
 @main.command("compile")
