@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
+
+from fqsr.models.files import atomic_path  # noqa: F401 (the stages' one atomic writer)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,25 +24,6 @@ def model_dir(cfg, root: Path | None = None) -> Path:
         digest = hashlib.sha1(repr(cfg.bits).encode()).hexdigest()[:6]
         name = f"{name}-mp{digest}"
     return Path(root or build_root()) / name
-
-
-@contextmanager
-def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; it becomes ``path`` only if the block succeeds.
-
-    A stage that fails half-way leaves nothing a later stage could mistake
-    for a finished artifact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_json(path: Path, data: dict) -> Path:

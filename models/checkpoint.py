@@ -6,13 +6,12 @@ checkpoint trained for one model is never silently loaded into another.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .errors import FqsrError
+from .files import atomic_path
 from .registry import ModelConfig, build_model, get_config
 
 FORMAT = "fqsr-1"
@@ -25,17 +24,9 @@ def shipped_checkpoint(name: str) -> Path:
 
 def atomic_save(obj, path: Path) -> Path:
     """torch.save through a temporary file, so a crash never leaves a half-written checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def save_checkpoint(path, model, meta=None, extra=None) -> Path:

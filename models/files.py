@@ -1,0 +1,26 @@
+"""Writing artifacts atomically: the one mechanism every stage and checkpoint uses."""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; it becomes ``path`` only if the block succeeds.
+
+    A stage that fails half-way leaves nothing a later stage could mistake
+    for a finished artifact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
