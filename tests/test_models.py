@@ -130,3 +130,24 @@ def test_names_parse():
     assert (cfg.arch, cfg.weight_bits, cfg.act_bits, cfg.scale, cfg.scaling, cfg.channels) == ("espcn", 3, 5, 3, "float", 1)
     assert cfg.twin_name == "espcn_float_x3"
     assert not get_config("edsr_float").quantized
+
+
+def test_quantizer_report_measures_clipping_and_scale_choice():
+    """The range diagnostics see every quantizer, and a range forced too narrow shows up as clipping."""
+    from fqsr.models.calibrate import quantizer_report
+
+    cfg = get_config("espcn_w4a4")
+    model = calibrated(cfg)
+    batches = [torch.rand(2, 1, 10, 10) for _ in range(2)]
+    report = quantizer_report(model, batches)
+    assert set(report["activations"]) == {"inp", "act1", "act2", "out"}
+    assert set(report["weights"]) == {"conv1", "conv2", "conv3"}
+    pixels = report["activations"]["inp"]
+    assert pixels["bits"] == 8 and pixels["log2_scale"] == -8 and pixels["clipped"] == 0.0
+    assert all(0.0 <= w["channels_off_best_scale"] <= 1.0 for w in report["weights"].values())
+    before = report["activations"]["act1"]
+    with torch.no_grad():  # four powers of two narrower than calibration chose
+        model.act1.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl.value.sub_(4)
+    after = quantizer_report(model, batches)["activations"]["act1"]
+    assert after["log2_scale"] == before["log2_scale"] - 4
+    assert after["clipped"] > before["clipped"] and after["sqnr_db"] < before["sqnr_db"]
