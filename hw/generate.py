@@ -11,7 +11,10 @@ sources under ``hw/rtl`` the wrapper instantiates, then the ROM files it
 reads. ROM contents (weights, thresholds) go to ``$readmemh`` files next to
 the wrapper (``<node>_<rom>.mem``, one word per line, lane 0 in the LSBs;
 Verilator cannot take constants over 64 kbit, which a 288x128 4-bit weight
-matrix already exceeds); the wrapper names them by absolute path.
+matrix already exceeds). The wrapper names them by bare file name, so the
+folder can be moved anywhere: simulators and Yosys run with the folder of the
+``.mem`` files as their working directory (``fqsr.sim.runner`` copies them into
+the simulation's directory), vendor tools find them as project files.
 """
 from __future__ import annotations
 
@@ -149,9 +152,13 @@ def _sliding_window(model, node, inst):
                         f"non-depthwise windows only")
     h, w = inst.get_nodeattr("IFMDim")
     k_h, k_w = inst.get_nodeattr("ConvKernelDim")
+    simd, channels = inst.get_nodeattr("SIMD"), inst.get_nodeattr("IFMChannels")
+    parallel = int("parallel_window" in inst.get_nodeattr_types() and inst.get_nodeattr("parallel_window"))
+    if parallel and simd != channels:
+        raise FqsrError(f"{node.name}: a parallel window needs SIMD = IFMChannels ({simd} != {channels})")
     return Instance("sliding_window", {
-        "SIMD": inst.get_nodeattr("SIMD"), "BITS": inst.get_input_datatype().bitwidth(),
-        "CHANNELS": inst.get_nodeattr("IFMChannels"), "H": h, "W": w, "K_H": k_h, "K_W": k_w},
+        "SIMD": simd, "BITS": inst.get_input_datatype().bitwidth(),
+        "CHANNELS": channels, "H": h, "W": w, "K_H": k_h, "K_W": k_w, "PARALLEL": parallel},
         [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
 
 
@@ -268,7 +275,7 @@ def emit_node(model, node, out_dir) -> tuple[str, str, list[Path]]:
     for param, (words, bits) in instance.roms.items():
         path = out_dir / f"{name}_{param.lower().removesuffix('_file')}.mem"
         path.write_text(rom_text(words, bits))
-        instance.params[param] = f'"{path}"'
+        instance.params[param] = f'"{path.name}"'  # relative: the folder stays relocatable
         roms.append(path)
     text = wrapper_text(name, instance)
     (out_dir / f"{name}.v").write_text(text)

@@ -11,12 +11,14 @@ output its ``m_axis``::
     module fqsr_top (ap_clk, ap_rst_n,
                      s_axis_tdata/_tvalid/_tready, m_axis_tdata/_tvalid/_tready);
 
-The folder holds copies of the generic modules (``hw/rtl``), the node
-wrappers, the ROM ``.mem`` files (named by absolute path inside the wrappers,
-as ``emit_node`` does, pointing at the final folder), ``top.v`` and
-``filelist.f`` (one source per line, relative to the folder, in compile
-order). The folder is built beside its destination and renamed into place,
-so a failed run leaves the previous ``rtl/`` (or none), never half of one.
+The folder is self-contained and relocatable: copies of the generic modules
+(``hw/rtl``), the node wrappers, the ROM ``.mem`` files (named by bare file
+name inside the wrappers, as ``emit_node`` does: tools read them from their
+working directory, the folder itself for Yosys, a copy for the simulators),
+``top.v`` and ``filelist.f`` (one source per line, relative to the folder, in
+compile order). No Verilog source names an absolute path. The folder is built
+beside its destination and renamed into place, so a failed run leaves the
+previous ``rtl/`` (or none), never half of one.
 """
 from __future__ import annotations
 
@@ -157,9 +159,6 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
                     generic.append(f.name)
                     shutil.copy(f, tmp / f.name)
             wrappers.append(f"{name}.v")
-        for wrapper in wrappers:  # ROM paths: the temporary folder -> the final one
-            path = tmp / wrapper
-            path.write_text(path.read_text().replace(f'"{tmp}/', f'"{final}/'))
         text, interface = top_text(model, widths)
         (tmp / "top.v").write_text(text)
         sources = generic + wrappers + ["top.v"]
@@ -188,3 +187,8 @@ def rtl_sources(rtl_dir) -> list[Path]:
     if not filelist.is_file():
         raise FqsrError(f"{filelist} does not exist; run `fqsr rtl MODEL` first")
     return [rtl_dir / line.strip() for line in filelist.read_text().splitlines() if line.strip()]
+
+
+def rom_files(rtl_dir) -> list[Path]:
+    """The ``$readmemh`` files of a generated ``rtl/`` folder (read from the tool's working directory)."""
+    return sorted(Path(rtl_dir).glob("*.mem"))

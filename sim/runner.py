@@ -8,10 +8,13 @@ reuses a stale model.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 from fqsr.flows.artifacts import build_root
@@ -91,6 +94,12 @@ def _runner(sim: str):
 
         def _build_command(self):
             verilate, *rest = super()._build_command()
+            # cocotb makes every signal VPI-visible; the benches touch only the top's ports and
+            # its stream wires (marked /*verilator public_flat_rd*/), and a network with only
+            # those public builds and simulates several times faster
+            control = Path(self.build_dir) / "public_ports.vlt"
+            control.write_text(f'`verilator_config\npublic_flat_rw -module "{self.hdl_toplevel}" -var "*"\n')
+            verilate = [arg for arg in verilate if arg != "--public-flat-rw"] + [str(control)]
             touch = ["find", str(self.build_dir), "-maxdepth", "1", "-name", "verilated*.o", "-exec", "touch", "{}", "+"]
             return [verilate, touch, *rest]
 
@@ -114,6 +123,9 @@ def _keep_verilator_runtime(build_dir: Path) -> None:
                 shutil.copy(build_dir / f"{obj}{ext}", cache / f"{obj}{ext}")
 
 
+BUILD_FLAGS_VERSION = 2  # bump when the simulator flags change: cached builds are then rebuilt
+
+
 def build_hash(sim: str, sources, toplevel: str, parameters: dict) -> str:
     digest = hashlib.sha256(json.dumps([sim, toplevel, sorted(parameters.items())], default=str).encode())
     for src in sources:
@@ -124,21 +136,39 @@ def build_hash(sim: str, sources, toplevel: str, parameters: dict) -> str:
 
 def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | None = None,
                sim: str = "verilator", extra_env: dict | None = None, seed: int = 0,
-               waves: bool = False) -> Path:
+               waves: bool = False, test_dir=None, data_files=(), timings: dict | None = None) -> Path:
     """Build ``sources`` with ``toplevel`` (cached) and run the cocotb ``test_module`` on it.
 
-    Raises AssertionError when a cocotb test fails (so pytest reports it) and
-    FqsrError when the simulator is missing. Returns the results XML path.
+    The simulation runs in ``test_dir`` (default: the build directory), the working
+    directory relative ``$readmemh`` paths resolve against; ``data_files`` (ROM
+    ``.mem`` files) are copied there first. With ``waves`` the run dumps a waveform
+    into ``test_dir``, see :func:`waveform_path`. Raises AssertionError when a cocotb test fails (so pytest
+    reports it) and FqsrError when the simulator is missing. Returns the results XML path.
+    ``timings`` (a dict) receives ``build_s`` (0 when the cached build was used) and ``test_s``.
     """
     from cocotb_tools.runner import get_results
 
     parameters = dict(parameters or {})
     sources = [Path(s).resolve() for s in sources]
-    build_dir = sim_build_root() / f"{sim}-{toplevel}-{build_hash(sim, sources, toplevel, parameters)}"
+    waves_format = waveform_path(sim, toplevel, ".").suffix if waves else None
+    key = build_hash(sim, sources, toplevel, {**parameters, "__waves": waves_format, "__flags": BUILD_FLAGS_VERSION})
+    build_dir = sim_build_root() / f"{sim}-{toplevel}-{key}"
+    test_dir = Path(test_dir).resolve() if test_dir else build_dir
+    test_dir.mkdir(parents=True, exist_ok=True)
+    for data in data_files:
+        if Path(data).resolve().parent != test_dir:
+            shutil.copy(data, test_dir / Path(data).name)
     build_args = ["--no-timing", "-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"] if sim == "verilator" else ["-g2012"]
+    if waves and sim == "verilator" and verilator_fst_supported():
+        build_args.append("--trace-fst")  # with the runner's --trace: FST, not VCD
+    plusargs = [f"+dumpfile_path={waveform_path(sim, toplevel, test_dir)}"] if waves and sim == "icarus" else []
+    if waves:
+        waveform_path(sim, toplevel, test_dir).unlink(missing_ok=True)  # a stale dump never stands in
     with simulator_env(sim):
         runner = _runner(sim)
         stamp = build_dir / ".built"  # written only after a successful build
+        cached = stamp.exists()
+        started = time.monotonic()
         build_dir.mkdir(parents=True, exist_ok=True)
         if sim == "verilator" and not stamp.exists():
             _reuse_verilator_runtime(build_dir)
@@ -153,14 +183,18 @@ def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | N
         if sim == "verilator":
             _keep_verilator_runtime(build_dir)
         stamp.write_text("ok\n")
-        log_path, results_xml = build_dir / f"test-{seed}.log", build_dir / f"results-{seed}.xml"
+        built = time.monotonic()
+        log_path, results_xml = test_dir / f"test-{seed}.log", test_dir / f"results-{seed}.xml"
         results_xml.unlink(missing_ok=True)  # a stale pass must never stand in for this run
         try:
             results = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir,
-                                  test_dir=build_dir, seed=seed, extra_env=dict(extra_env or {}), waves=waves,
-                                  results_xml=str(results_xml), log_file=log_path)
+                                  test_dir=test_dir, seed=seed, extra_env=dict(extra_env or {}), waves=waves,
+                                  plusargs=plusargs, results_xml=str(results_xml), log_file=log_path)
         except (SystemExit, RuntimeError):  # Icarus' vvp exits non-zero when a test failed
             results = None
+        if timings is not None:
+            timings.update(build_s=0.0 if cached else round(built - started, 2),
+                           test_s=round(time.monotonic() - built, 2))
     total, failed = get_results(results) if results and Path(results).exists() else (0, 0)
     if total == 0 or failed:
         log = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []
@@ -168,3 +202,22 @@ def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | N
         raise AssertionError(f"cocotb test {test_module} failed on {sim} for {toplevel} "
                              f"(log {log_path}):\n" + "\n".join(reasons))
     return results
+
+
+def waveform_path(sim: str, toplevel: str, test_dir) -> Path:
+    """Where a ``waves=True`` run of :func:`run_cocotb` leaves its waveform: ``<toplevel>.fst`` (Icarus),
+    ``dump.fst`` (Verilator; ``dump.vcd`` where the LZ4 headers its FST writer compiles against are missing)."""
+    if sim == "verilator":
+        return Path(test_dir) / ("dump.fst" if verilator_fst_supported() else "dump.vcd")
+    return Path(test_dir) / f"{toplevel}.fst"
+
+
+@functools.lru_cache(maxsize=None)
+def verilator_fst_supported() -> bool:
+    """Verilator's FST writer is compiled into the model and includes ``lz4.h`` (apt-get install liblz4-dev)."""
+    compiler = shutil.which("c++") or shutil.which("g++")
+    if compiler is None:
+        return False
+    probe = subprocess.run([compiler, "-E", "-x", "c++", "-", "-o", os.devnull], input="#include <lz4.h>\n",
+                           capture_output=True, text=True)
+    return probe.returncode == 0

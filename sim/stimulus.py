@@ -118,7 +118,7 @@ def verify_node(model: ModelWrapper, *, sim: str = "verilator", seed: int = 0, p
     spec_path = work / "spec.json"
     spec_path.write_text(json.dumps(spec))
     run_cocotb([*rtl, work / f"{name}.v"], name, "fqsr.sim.bench", sim=sim, seed=seed,
-               extra_env={"FQSR_BENCH_SPEC": str(spec_path)})
+               extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, test_dir=work)  # ROM files are in work
     cycles = json.loads((work / "result.json").read_text())["cycles"]
     return BenchResult(sum(map(len, inputs.values())), sum(map(len, outputs.values())), sim, cycles,
                        frames * _expected_cycles(inst))

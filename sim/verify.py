@@ -11,7 +11,9 @@ A second, stall-free phase streams frames back to back to measure the steady
 state: ``cycles_per_frame`` is the number of cycles between the first output
 beats of the last two consecutive frames. ``estimated_cycles_per_frame`` is
 FINN's ``get_exp_cycles`` of the slowest node. The report is also written to
-``<model_dir>/sim/verify.json``.
+``<model_dir>/sim/verify.json``. With ``waves`` the run's waveform is copied to
+``<model_dir>/sim/waves-<sim>.fst`` (a ``.vcd`` from Verilator where liblz4-dev,
+which its FST writer needs, is missing), named by the report's ``waves`` key.
 """
 from __future__ import annotations
 
@@ -44,21 +46,31 @@ def nchw_tile(model) -> tuple[int, tuple[int, int]]:
     return nchw[1], (nchw[2], nchw[3])
 
 
-def estimated_cycles(model, model_dir: Path) -> int:
+def layer_cycles(model, model_dir: Path) -> dict:
+    """FINN's cycle estimate of one frame per node (``estimates.json`` when the compile wrote it)."""
     estimates = model_dir / "estimates.json"
     if estimates.is_file():
-        return int(json.loads(estimates.read_text())["cycles_per_frame"])
+        return {name: int(layer["cycles"]) for name, layer in json.loads(estimates.read_text())["layers"].items()}
     from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
 
-    return int(max(model.analysis(exp_cycles_per_layer).values()))
+    return {name: int(cycles) for name, cycles in model.analysis(exp_cycles_per_layer).items()}
+
+
+def estimated_cycles(model, model_dir: Path) -> int:
+    """FINN's estimate of the slowest node: the steady-state cycles per frame of the pipeline."""
+    return max(layer_cycles(model, model_dir).values())
 
 
 def _ensure_rtl(model_dir: Path, dataflow: Path) -> Path:
+    """``rtl/``, regenerated when missing, older than ``dataflow.onnx`` or holding stale copies of hw/rtl."""
+    from fqsr.hw.generate import RTL_DIR
     from fqsr.hw.stitch import generate_rtl
 
     rtl = model_dir / "rtl"
     top = rtl / "top.v"
-    if not top.is_file() or top.stat().st_mtime < dataflow.stat().st_mtime:
+    stale = any((rtl / src.name).is_file() and (rtl / src.name).read_bytes() != src.read_bytes()
+                for src in RTL_DIR.glob("*.v"))
+    if stale or not top.is_file() or top.stat().st_mtime < dataflow.stat().st_mtime:
         generate_rtl(dataflow, model_dir)
     return rtl
 
@@ -117,16 +129,18 @@ def _compare(frames, beats, out_bits, out_lanes, signed):
     return mismatches, elements, first, max(0, got.size - offset)
 
 
-def _simulate(sources, spec, work: Path, sim: str, seed: int, waves: bool = False):
-    """Run :mod:`fqsr.sim.network_bench` on the stitched top; (its result JSON, the results XML path)."""
-    from fqsr.hw.stitch import TOP_NAME
+def _simulate(sources, spec, work: Path, sim: str, seed: int, waves: bool = False, timings: dict | None = None):
+    """Run :mod:`fqsr.sim.network_bench` on the stitched top in ``work`` (the ROM files of the
+    sources' folder are copied there); (its result JSON, the results XML path)."""
+    from fqsr.hw.stitch import TOP_NAME, rom_files
     from fqsr.sim.runner import run_cocotb
 
     spec_path = work / f"spec-{Path(spec['result']).stem}.json"
     spec_path.write_text(json.dumps(spec))
     Path(spec["result"]).unlink(missing_ok=True)
     results_xml = run_cocotb(sources, TOP_NAME, "fqsr.sim.network_bench", sim=sim, seed=seed, waves=waves,
-                             extra_env={"FQSR_BENCH_SPEC": str(spec_path)})
+                             extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, test_dir=work,
+                             data_files=rom_files(Path(sources[-1]).parent), timings=timings)
     return json.loads(Path(spec["result"]).read_text()), results_xml
 
 
@@ -160,7 +174,11 @@ def first_differing_node(model, context, spec, sources, work, sim, seed) -> dict
 
 
 def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float = 0.3, waves: bool = False,
-           seed: int = 0, taps: bool = True) -> dict:
+           seed: int = 0, taps: bool = True, max_wall_s: float | None = None) -> dict:
+    """Simulate, compare, measure; the report (also ``<model_dir>/sim/verify.json``).
+
+    ``max_wall_s`` stops the simulation after that many seconds (a speed measurement:
+    ``wall_limited`` is then true and ``equal`` false, nothing was proven)."""
     from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
     from fqsr.flows.compile import DATAFLOW_NAME
     from fqsr.flows.export import equality_tiles, load_qonnx
@@ -194,16 +212,20 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
                "p_stall": stall_prob, "seed": seed},
               {"beats": beats_of(timing), "expect": out_beats * len(timing), "p_gap": 0.0, "p_stall": 0.0,
                "seed": seed}]
+    # the deadlock bound: every frame through every node one after the other (the pipeline fully
+    # serialised, a deep network's first-frame latency included), twice over, slowed by the stalls
     slowdown = 1.0 / (1.0 - stall_prob) ** 2
-    max_cycles = int(4 * slowdown * (len(frames) + 1) * estimate + 4 * (len(frames) + 1) * estimate
-                     + 20 * sum(len(p["beats"]) + p["expect"] for p in phases) * slowdown + 20000)
+    serialised = sum(layer_cycles(model, model_dir).values()) + (len(frames) + TIMING_FRAMES) * estimate
+    max_cycles = int(2 * slowdown * serialised + 20 * sum(len(p["beats"]) + p["expect"] for p in phases) * slowdown
+                     + 20000)
     sources = rtl_sources(rtl)
     key = hashlib.sha256(json.dumps([str(dataflow.resolve()), tiles, sim, stall_prob, seed]).encode()).hexdigest()[:12]
     work = sim_build_root() / "network" / key
     work.mkdir(parents=True, exist_ok=True)
-    spec = {"phases": phases, "max_cycles": max_cycles, "result": str(work / "result.json")}
-    start = time.monotonic()
-    result, results_xml = _simulate(sources, spec, work, sim, seed, waves)
+    spec = {"phases": phases, "max_cycles": max_cycles, "result": str(work / "result.json"),
+            "max_wall_s": max_wall_s}
+    start, timings = time.monotonic(), {}
+    result, results_xml = _simulate(sources, spec, work, sim, seed, waves, timings)
     wall = time.monotonic() - start
 
     stalled = result["phases"][0]
@@ -218,12 +240,13 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
         if len(frame_starts) >= 2:
             cycles_per_frame = frame_starts[-1] - frame_starts[-2]
     extra += len(result["extra_beats"])
-    equal = (mismatches == 0 and t_mismatches == 0 and extra == 0 and not result["deadlock"])
+    limited = bool(result.get("wall_limited"))
+    equal = (mismatches == 0 and t_mismatches == 0 and extra == 0 and not result["deadlock"] and not limited)
     report = {
         "model_dir": str(model_dir), "sim": sim, "equal": equal,
         "mismatches": mismatches + t_mismatches, "elements": elements + t_elements,
         "tiles": len(frames), "tile": list(tile), "stall_prob": stall_prob, "seed": seed,
-        "extra_beats": extra, "deadlock": result["deadlock"],
+        "extra_beats": extra, "deadlock": result["deadlock"], "wall_limited": limited,
         "cycles_per_frame": cycles_per_frame, "estimated_cycles_per_frame": estimate,
         "cycles_vs_estimate": round(cycles_per_frame / estimate, 4) if cycles_per_frame and estimate else None,
         "frame_first_output_cycles": frame_starts,
@@ -232,26 +255,32 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
         else None,
         "sim_cycles": result["cycles"],
         "sim_cycles_per_s": round(result["cycles"] / max(result["wall_s"], 1e-9), 1),
+        "sim_build_s": timings.get("build_s"),
         "wall_s": round(wall, 2),
     }
     if first or t_first:
         report["first_mismatch"] = first or {**t_first, "phase": "stall-free"}
-        if taps and not result["deadlock"]:
+        if taps and not result["deadlock"] and not limited:
             name = report["first_mismatch"]["tile"]
             frame = next(f for f in frames if f[0] == name)
             tap_spec = {"phases": [{**phases[0], "beats": beats_of([frame]), "expect": out_beats}],
                         "max_cycles": max_cycles, "result": str(work / "taps.json")}
             report["first_differing_node"] = first_differing_node(
                 model, contexts[name], tap_spec, sources, work, sim, seed)
-    if result["deadlock"]:
+    if result["deadlock"] or limited:
         report["received_beats"] = [len(p["beats"]) for p in result["phases"]]
         report["expected_beats"] = [p["expect"] for p in phases]
     out = model_dir / "sim"
     out.mkdir(parents=True, exist_ok=True)
     if waves:
-        build = Path(results_xml).parent
-        for wave in [*build.glob("*.fst"), *build.glob("*.vcd")]:
-            shutil.copy(wave, out / wave.name)
-            report["waves"] = str(out / wave.name)
+        from fqsr.hw.stitch import TOP_NAME
+        from fqsr.sim.runner import waveform_path
+
+        wave = waveform_path(sim, TOP_NAME, work)
+        if not wave.is_file() or wave.stat().st_size == 0:
+            raise FqsrError(f"{sim} wrote no waveform ({wave}); check the simulator's log in {work}")
+        target = out / f"waves-{sim}{wave.suffix}"
+        shutil.copy(wave, target)
+        report["waves"] = str(target)
     write_json(out / "verify.json", report)
     return report

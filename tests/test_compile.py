@@ -237,12 +237,13 @@ def test_dataflow_is_stitchable_with_sized_skip_fifos(tmp_path):
     frame_beats = 8 * 12 * 8  # pixels x channels at PE=1 (the adds stay at PE 1 for this target)
     inner = [depths["ElementwiseAdd_hls_0"], depths["ElementwiseAdd_hls_1"]]
     # One block's conv branch: two sliding windows hold 2 x ((3-1) x 14 + 3 + 1) pixels of the padded
-    # 10x14 map, plus ~1 pixel per other node; the global skip spans both blocks and is capped at a frame.
+    # 10x14 map, plus ~1 pixel per other node; the global skip spans both blocks and is sized by its lag,
+    # which on this small tile is more than a frame (a frame cap would throttle the fork).
     swg = [n for n in nodes if n.op_type.startswith("ConvolutionInputGenerator")][1]
     assert held_pixels(swg) == 2 * 14 + 3 + 1
     for depth in inner:
         assert 2 * 32 * 8 <= depth < frame_beats
-    assert depths["ElementwiseAdd_hls_2"] == frame_beats
+    assert depths["ElementwiseAdd_hls_2"] > frame_beats and depths["ElementwiseAdd_hls_2"] >= sum(inner)
     dup = next(n for n in nodes if n.op_type.startswith("DuplicateStreams"))
     assert getCustomOp(dup).get_nodeattr("PE") == 1
 

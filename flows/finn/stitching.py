@@ -29,12 +29,13 @@ def is_derived(node) -> bool:
 def held_pixels(node) -> int:
     """Upper bound of the input pixels ``node`` can hold before its output catches up.
 
-    A sliding-window generator holds its line buffer, FINN's ``get_buffer_depth()``
-    beats of ``IFMChannels/SIMD`` beats per pixel ((K-1) padded rows + K pixels);
-    an MVAU holds the input vector it replays for every PE fold plus the one
-    being read; our pixel shuffle holds its double-buffered input row; every
-    other node (thresholds, adds, forks, padding, width converters) at most one
-    pixel. FIFOs are not counted: they need not be full for data to pass.
+    A sliding-window generator holds what it needs before its first window,
+    FINN's ``get_buffer_depth()`` beats of ``IFMChannels/SIMD`` beats per pixel
+    ((K-1) padded rows + K pixels); an MVAU holds the input vector it replays
+    for every PE fold plus the one being read; our pixel shuffle holds its
+    double-buffered input row; every other node (thresholds, adds, forks,
+    padding, width converters) at most one pixel. FIFOs are not counted: they
+    need not be full for data to pass.
     """
     op = node.op_type
     if op.startswith("StreamingFIFO"):
@@ -70,11 +71,17 @@ class SizeResidualFifos(Transformation):
     :func:`held_pixels` (the line buffers of every sliding-window generator
     on the conv branch dominate: (K-1) padded rows + K pixels per KxK conv,
     2*(W+2)+4 for a 3x3), and ``C/PE`` the beats per pixel of the FIFO's
-    stream (the add's PE on that input). It is capped at one
-    whole frame of the tensor, which is always enough. Deadlock freedom only:
-    FINN sizes FIFOs for full throughput by rtlsim, which needs Vivado.
-    Adds whose short operand does not lead back to a ``DuplicateStreams``
-    through single-input nodes get the whole frame.
+    stream (the add's PE on that input). The same depth keeps the add at the
+    branch's rate: in the steady state the long branch holds about ``L`` pixels
+    in flight, and a shallower skip FIFO makes the fork wait for the add. So it
+    is not capped at a frame, though a frame always avoids the deadlock: on
+    small tiles a conv's line buffer spans most of a frame, and the skip around
+    a deep body holds many frames (measured by ``fqsr verify``: full-size EDSR,
+    16 blocks on a 4x4 tile, ran at 14.7x the slowest node's cycles with its
+    global skip capped at two frames). FINN sizes FIFOs by rtlsim, which needs
+    Vivado. Adds whose short operand does not lead back to a
+    ``DuplicateStreams`` through single-input nodes get ``L`` from the graph
+    input.
     """
 
     def apply(self, model):
@@ -94,8 +101,7 @@ class SizeResidualFifos(Transformation):
         fork = _fork_behind(model, add.input[short])
         _, h, w, c = model.get_tensor_shape(add.input[short])
         inst = getCustomOp(add)
-        frame = h * w
-        pixels = frame if fork is None else min(frame, long_lag - lag[fork] + FIFO_MARGIN_PIXELS)
+        pixels = long_lag - (0 if fork is None else lag[fork]) + FIFO_MARGIN_PIXELS
         beats_per_pixel = math.prod(inst.get_folded_input_shape(short)[1:-1]) // (h * w)
         depths = list(inst.get_nodeattr("inFIFODepths")) + [2] * 2
         depths[short] = max(2, pixels * beats_per_pixel)

@@ -2,9 +2,15 @@
 // Per input vector x (MW elements, SIMD per beat, SF = MW/SIMD beats) it emits
 // y = act(x . Wt) (MH elements, PE per beat, NF = MH/PE beats):
 //   for nf in NF: for sf in SF: acc[p] += sum_s x[sf*SIMD+s] * W[sf*SIMD+s][nf*PE+p]
-// The vector is taken from the stream during nf = 0 and replayed from a SF-beat buffer
-// for nf > 0. act is FINN's multithreshold (BIAS + #{t : acc >= T[ch][t]}) when
-// HAS_THRESHOLDS, else the accumulator itself (noActivation = 1).
+// Input vectors are written into a two-vector buffer (2 x SF beats) as they arrive and read
+// from it for every nf: the computation follows the writer one beat behind on a vector
+// still arriving, and the next vector streams into the other half while the current one is
+// replayed for nf > 0, so an upstream that delivers SF beats spread over NF*SF cycles (a
+// width converter, a slower producer) never stalls the computation. act is FINN's
+// multithreshold (BIAS + #{t : acc >= T[ch][t]}) when HAS_THRESHOLDS, else the accumulator
+// itself (noActivation = 1); it is applied one register stage after the last MAC step, so
+// the MAC adder tree and the threshold compare are separate timing paths (latency + 1 cycle,
+// same throughput: both stages stall together only when the output is back-pressured).
 // ROMs are $readmemh files (one hex word per line, lane 0 in the LSBs):
 //   WEIGHTS_FILE:    NF*SF words of PE*SIMD*W_BITS bits; word nf*SF + sf, lane p*SIMD + s
 //                    holds W[sf*SIMD + s][nf*PE + p] (two's complement / unsigned)
@@ -45,30 +51,52 @@ module mvau #(
 
     reg [PE*SIMD*W_BITS-1:0]     wrom [0:NF*SF-1];
     reg [PE*STEPS*ACC_BITS-1:0] trom [0:NF-1];
-    initial begin
-        $readmemh(WEIGHTS_FILE, wrom);
-        if (HAS_THRESHOLDS) $readmemh(THRESHOLDS_FILE, trom);
-    end
+    // no file (a module elaborated with its defaults, e.g. by Yosys' read_verilog): no ROM contents
+    generate
+        if (WEIGHTS_FILE != "") begin : load_weights
+            initial $readmemh(WEIGHTS_FILE, wrom);
+        end
+        if (HAS_THRESHOLDS && THRESHOLDS_FILE != "") begin : load_thresholds
+            initial $readmemh(THRESHOLDS_FILE, trom);
+        end
+    endgenerate
 
-    reg [SIMD*IN_BITS-1:0] ibuf [0:SF-1];
+    // ---- input side: beat wr_sf of the vector in half wr_half; full[h]: half h holds a whole
+    // vector the computation has not finished with
+    reg [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
+    reg [31:0] wr_sf;
+    reg        wr_half, rd_half;
+    reg [1:0]  full;
+    assign in0_tready = !full[wr_half];
+    wire push      = in0_tvalid && in0_tready;
+    wire push_last = push && wr_sf == SF - 1;
+    always @(posedge ap_clk)
+        if (push) ibuf[wr_half * SF + wr_sf] <= in0_tdata[SIMD*IN_BITS-1:0];
+
+    // ---- computation: fold (nf, sf) of the vector in half rd_half
     reg [31:0] sf, nf;
     reg [PE*ACC_BITS-1:0] acc;  // lane p at [p*ACC_BITS +: ACC_BITS]
 
-    wire advance  = !out0_tvalid || out0_tready;
+    // Two pipeline stages after the MACs, so the adder tree and the threshold compare are
+    // separate paths: `fin` holds a finished accumulator (fold fin_nf), out0 its activation.
+    reg [PE*ACC_BITS-1:0] fin;
+    reg [31:0] fin_nf;
+    reg        fin_valid;
+    wire advance  = !out0_tvalid || out0_tready;   // the output register takes a beat
+    wire fin_free = !fin_valid || advance;         // `fin` takes a new accumulator
     wire last_sf  = sf == SF - 1;
-    wire [SIMD*IN_BITS-1:0] x = nf == 0 ? in0_tdata[SIMD*IN_BITS-1:0] : ibuf[sf];
-    wire step     = (nf != 0 || in0_tvalid) && (!last_sf || advance);
+    wire have     = full[rd_half] || (wr_half == rd_half && wr_sf > sf);  // beat sf is in the buffer
+    wire [SIMD*IN_BITS-1:0] x = ibuf[rd_half * SF + sf];
+    wire step     = have && (!last_sf || fin_free);
+    wire done_vec = step && last_sf && nf == NF - 1;
     wire [PE*SIMD*W_BITS-1:0]     wword = wrom[nf * SF + sf];
-    wire [PE*STEPS*ACC_BITS-1:0]  tword = trom[nf];
-    assign in0_tready = nf == 0 && (!last_sf || advance);
+    wire [PE*STEPS*ACC_BITS-1:0]  tword = trom[fin_nf];
 
-    // one fold step: the new accumulator values and, on the last fold, the output beat
+    // one fold step: the new accumulator values
     reg [PE*ACC_BITS-1:0] sums;
-    reg signed [ACC_BITS-1:0] sum, xe, we, th;
-    reg [OUT_WIDTH-1:0] result;
+    reg signed [ACC_BITS-1:0] sum, xe, we, th, total;
     integer p, s, t, count;
     always @* begin
-        result = 0;
         for (p = 0; p < PE; p = p + 1) begin
             sum = sf == 0 ? 0 : acc[p*ACC_BITS +: ACC_BITS];
             for (s = 0; s < SIMD; s = s + 1) begin
@@ -78,32 +106,57 @@ module mvau #(
                 sum = sum + xe * we;
             end
             sums[p*ACC_BITS +: ACC_BITS] = sum;
+        end
+    end
+
+    // the activation of the finished accumulator in `fin`: the output beat
+    reg [OUT_WIDTH-1:0] result;
+    always @* begin
+        result = 0;
+        for (p = 0; p < PE; p = p + 1) begin
+            total = fin[p*ACC_BITS +: ACC_BITS];
             if (HAS_THRESHOLDS) begin
                 count = BIAS;
                 for (t = 0; t < STEPS; t = t + 1) begin
                     th = tword[(p * STEPS + t) * ACC_BITS +: ACC_BITS];
-                    count = count + (sum >= th);
+                    count = count + (total >= th);
                 end
                 result[p*OUT_BITS +: OUT_BITS] = count;
             end else
-                result[p*OUT_BITS +: OUT_BITS] = sum;
+                result[p*OUT_BITS +: OUT_BITS] = total;
         end
     end
 
     always @(posedge ap_clk) begin
-        if (nf == 0 && step) ibuf[sf] <= x;
         if (step) acc <= sums;
+        if (step && last_sf && fin_free) begin
+            fin <= sums;
+            fin_nf <= nf;
+        end
     end
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             sf <= 0; nf <= 0;
+            wr_sf <= 0;
+            wr_half <= 1'b0; rd_half <= 1'b0;
+            full <= 2'b00;
+            fin_valid <= 1'b0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else begin
-            if (advance) out0_tvalid <= step && last_sf;
+            if (push) begin
+                wr_sf <= push_last ? 0 : wr_sf + 1;
+                if (push_last) wr_half <= !wr_half;
+            end
+            full <= (full | (push_last ? 2'b01 << wr_half : 2'b00)) & ~(done_vec ? 2'b01 << rd_half : 2'b00);
+            if (done_vec) rd_half <= !rd_half;
+            if (fin_free) fin_valid <= step && last_sf;
+            if (advance) begin
+                out0_tvalid <= fin_valid;
+                if (fin_valid) out0_tdata <= result;
+            end
             if (step) begin
-                if (last_sf) out0_tdata <= result;
                 sf <= last_sf ? 0 : sf + 1;
                 if (last_sf) nf <= nf == NF - 1 ? 0 : nf + 1;
             end

@@ -1,9 +1,15 @@
 // Sliding window generator (FINN ConvolutionInputGenerator / Im2Col), stride 1, no dilation,
 // NHWC, SIMD elements per beat. For every output pixel (oh, ow) it emits the window in
 // Im2Col order: for kh, kw, cf in (K_H, K_W, C/SIMD): x[oh+kh, ow+kw, cf*SIMD +: SIMD].
-// Storage: K_H+1 input rows in a ring; row ih is written while the K_H rows oh..oh+K_H-1
-// (oh = ih - K_H) are read, so reads and writes never touch the same row slot. A frame's
-// writes finish before its last window is read; the next frame starts after it.
+// Storage: a ring of SLOTS input rows. Rows are written in stream order across frame
+// boundaries; `rows` counts the complete rows not yet released, starting with row oh of
+// the frame being read. Output row oh is read once K_H rows are there and releases one row
+// (the last output row of a frame releases K_H). The row being written sits at offset
+// `rows` >= K_H from the read rows, so reads and writes never touch the same slot, and with
+// the default 2*K_H slots the next frame's first K_H rows load while the last windows of a
+// frame are read: no bubble between frames.
+// PARALLEL = 1 (FINN's parallel_window, SIMD = CHANNELS): one beat per output pixel holding
+// the whole window, lanes in Im2Col order (kh, kw, channel; element 0 in the LSBs).
 module sliding_window #(
     parameter integer SIMD     = 1,
     parameter integer BITS     = 4,
@@ -12,32 +18,37 @@ module sliding_window #(
     parameter integer W        = 4,   // input columns
     parameter integer K_H      = 3,
     parameter integer K_W      = 3,
-    parameter integer STREAM_WIDTH = (SIMD * BITS + 7) / 8 * 8
+    parameter integer SLOTS    = 2 * K_H,  // at least K_H + 1
+    parameter integer PARALLEL = 0,
+    parameter integer STREAM_WIDTH = (SIMD * BITS + 7) / 8 * 8,
+    parameter integer OUT_WIDTH = PARALLEL ? (K_H * K_W * SIMD * BITS + 7) / 8 * 8 : STREAM_WIDTH
 ) (
     input  wire                    ap_clk,
     input  wire                    ap_rst_n,
     input  wire [STREAM_WIDTH-1:0] in0_tdata,
     input  wire                    in0_tvalid,
     output wire                    in0_tready,
-    output reg  [STREAM_WIDTH-1:0] out0_tdata,
+    output reg  [OUT_WIDTH-1:0]    out0_tdata,
     output reg                     out0_tvalid,
     input  wire                    out0_tready
 );
     localparam integer CF    = CHANNELS / SIMD;
     localparam integer OH    = H - K_H + 1;
     localparam integer OW    = W - K_W + 1;
-    localparam integer SLOTS = K_H + 1;
     localparam integer ROW   = W * CF;           // beats per row
     localparam integer DEPTH = SLOTS * ROW;
     localparam integer AW    = $clog2(DEPTH) > 0 ? $clog2(DEPTH) : 1;
+    localparam integer KH_N  = PARALLEL ? 1 : K_H;  // window positions walked beat by beat
+    localparam integer KW_N  = PARALLEL ? 1 : K_W;
 
     reg [STREAM_WIDTH-1:0] mem [0:DEPTH-1];
 
-    // ---- write side: row ih (== number of complete rows), column iw, fold icf
-    reg [31:0] ih, iw, icf, slot_wr;
+    // ---- write side: column iw, fold icf of the row in slot slot_wr
+    reg [31:0] iw, icf, slot_wr, rows;
     reg [31:0] oh, ow, kh, kw, cf, slot_oh;
-    assign in0_tready = ih < H && ih <= oh + K_H;
+    assign in0_tready = rows < SLOTS;
     wire take = in0_tvalid && in0_tready;
+    wire row_in = take && iw == W - 1 && icf == CF - 1;
     always @(posedge ap_clk)
         if (take) mem[slot_wr * ROW + iw * CF + icf] <= in0_tdata;
 
@@ -45,16 +56,40 @@ module sliding_window #(
     wire [31:0] slot_rd = slot_oh + kh >= SLOTS ? slot_oh + kh - SLOTS : slot_oh + kh;
     wire [AW-1:0] raddr = slot_rd * ROW + (ow + kw) * CF + cf;
     wire advance = !out0_tvalid || out0_tready;
-    wire give = advance && ih >= oh + K_H;
-    wire frame_done = give && oh == OH - 1 && ow == OW - 1 && kh == K_H - 1 && kw == K_W - 1 && cf == CF - 1;
+    wire give = advance && rows >= K_H;
+    wire row_out = give && ow == OW - 1 && kh == KH_N - 1 && kw == KW_N - 1 && cf == CF - 1;
+
+    // the beat: one stored word, or (PARALLEL) the K_H x K_W words of the window
+    wire [OUT_WIDTH-1:0] beat;
+    generate
+        if (PARALLEL) begin : whole_window
+            genvar wh, ww;
+            for (wh = 0; wh < K_H; wh = wh + 1) begin : rows_of_window
+                wire [31:0] slot = slot_oh + wh >= SLOTS ? slot_oh + wh - SLOTS : slot_oh + wh;
+                for (ww = 0; ww < K_W; ww = ww + 1) begin : cols_of_window
+                    wire [STREAM_WIDTH-1:0] word = mem[slot * ROW + (ow + ww) * CF];
+                    assign beat[(wh * K_W + ww) * SIMD * BITS +: SIMD * BITS] = word[SIMD*BITS-1:0];
+                end
+            end
+            if (OUT_WIDTH > K_H * K_W * SIMD * BITS) begin : pad
+                assign beat[OUT_WIDTH-1:K_H * K_W * SIMD * BITS] = 0;
+            end
+        end else begin : one_word
+            assign beat = mem[raddr];
+        end
+    endgenerate
+    wire frame_done = row_out && oh == OH - 1;
+    wire [31:0] released = !row_out ? 0 : frame_done ? K_H : 1;
+    wire [31:0] slot_next = slot_oh + released >= SLOTS ? slot_oh + released - SLOTS : slot_oh + released;
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
-            ih <= 0; iw <= 0; icf <= 0; slot_wr <= 0;
+            iw <= 0; icf <= 0; slot_wr <= 0; rows <= 0;
             oh <= 0; ow <= 0; kh <= 0; kw <= 0; cf <= 0; slot_oh <= 0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else begin
+            rows <= rows + row_in - released;
             if (take) begin
                 if (icf != CF - 1) icf <= icf + 1;
                 else begin
@@ -62,36 +97,31 @@ module sliding_window #(
                     if (iw != W - 1) iw <= iw + 1;
                     else begin
                         iw <= 0;
-                        ih <= ih + 1;
                         slot_wr <= slot_wr == SLOTS - 1 ? 0 : slot_wr + 1;
                     end
                 end
             end
             if (advance) out0_tvalid <= give;
+            slot_oh <= slot_next;
             if (give) begin
-                out0_tdata <= mem[raddr];
+                out0_tdata <= beat;
                 if (cf != CF - 1) cf <= cf + 1;
                 else begin
                     cf <= 0;
-                    if (kw != K_W - 1) kw <= kw + 1;
+                    if (kw != KW_N - 1) kw <= kw + 1;
                     else begin
                         kw <= 0;
-                        if (kh != K_H - 1) kh <= kh + 1;
+                        if (kh != KH_N - 1) kh <= kh + 1;
                         else begin
                             kh <= 0;
                             if (ow != OW - 1) ow <= ow + 1;
                             else begin
                                 ow <= 0;
-                                oh <= oh + 1;
-                                slot_oh <= slot_oh == SLOTS - 1 ? 0 : slot_oh + 1;
+                                oh <= oh == OH - 1 ? 0 : oh + 1;
                             end
                         end
                     end
                 end
-            end
-            if (frame_done) begin  // all H rows are in (ih == H): rewind both sides
-                ih <= 0; slot_wr <= 0;
-                oh <= 0; slot_oh <= 0;
             end
         end
     end

@@ -33,7 +33,11 @@ module thresholding #(
     wire take = in0_tvalid && in0_tready;
 
     reg [PE*STEPS*TH_BITS-1:0] trom [0:FOLDS-1];
-    initial $readmemh(THRESHOLDS_FILE, trom);
+    generate  // no file (a module elaborated with its defaults, e.g. by Yosys' read_verilog): no contents
+        if (THRESHOLDS_FILE != "") begin : load_thresholds
+            initial $readmemh(THRESHOLDS_FILE, trom);
+        end
+    endgenerate
 
     reg [31:0] fold;
     wire [PE*STEPS*TH_BITS-1:0] tword = trom[fold];
