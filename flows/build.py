@@ -1,0 +1,193 @@
+"""``fqsr build MODEL --board B``: every stage from checkpoint to bitstream, skipping what is up to date.
+
+export -> compile -> rtl -> verify (a few tiles) -> synth (Yosys counts of the
+accelerator) -> fit (those counts against the board) -> pnr (board top with the
+UART bridge: Yosys, fit check again, nextpnr-ecp5, ecppack) -> report.
+
+A stage is skipped when its artifact exists, is newer than the artifacts it
+is made from, and was made with the same settings (tile, target fps, board).
+A model that does not fit stops before place and route with the table and
+what to change (:class:`fqsr.hw.synth.DoesNotFit`). Xilinx boards stop after
+the reports: without ``vivado`` on PATH there is no bitstream to make.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from fqsr.models.errors import FqsrError
+
+STAGES = ("export", "compile", "rtl", "verify", "synth", "fit", "pnr", "report")
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _fresh(out: Path, *inputs: Path) -> bool:
+    """``out`` exists and is at least as new as every existing input."""
+    if not out.is_file():
+        return False
+    stamp = out.stat().st_mtime
+    return all(stamp >= p.stat().st_mtime for p in inputs if p.is_file())
+
+
+class Progress:
+    """One line per stage: ``[i/n] name ... ran in s`` or ``skipped (up to date)``."""
+
+    def __init__(self, model: str, echo=print):
+        self.model, self.echo, self.rows = model, echo, {}
+
+    def run(self, name: str, up_to_date: bool, func, *args, **kwargs):
+        index = STAGES.index(name) + 1
+        if up_to_date:
+            self.rows[name] = {"status": "skipped"}
+            self.echo(f"[{index}/{len(STAGES)}] {self.model}: {name:8} skipped (up to date)")
+            return None
+        self.echo(f"[{index}/{len(STAGES)}] {self.model}: {name:8} ...")
+        start = time.monotonic()
+        try:
+            result = func(*args, **kwargs)
+        except FqsrError:
+            self.rows[name] = {"status": "failed", "seconds": round(time.monotonic() - start, 1)}
+            raise
+        seconds = round(time.monotonic() - start, 1)
+        self.rows[name] = {"status": "ran", "seconds": seconds}
+        self.echo(f"[{index}/{len(STAGES)}] {self.model}: {name:8} done in {seconds:.1f} s")
+        return result
+
+
+def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (32, 32), target_fps: float | None = None,
+          verify_tiles: int = 1, out_dir: Path | None = None, echo=print, checkpoint=None) -> dict:
+    """Run the stages for ``cfg`` (a ModelConfig) into ``out_dir`` (default ``build/<model>``)."""
+    from fqsr.hw.board import get_board
+    from fqsr.hw.synth import PNR_NAME, RESOURCES_NAME, DoesNotFit, check_fit, format_fit_table
+
+    from .artifacts import model_dir, write_json
+    from .compile import DATAFLOW_NAME
+    from .export import ONNX_NAME
+
+    spec = get_board(board)
+    if verify_tiles < 1:
+        raise FqsrError("--verify-tiles must be at least 1")
+    folder = Path(out_dir or model_dir(cfg))
+    folder.mkdir(parents=True, exist_ok=True)
+    progress = Progress(cfg.name, echo)
+    onnx, dataflow = folder / ONNX_NAME, folder / DATAFLOW_NAME
+    rtl_json, verify_json = folder / "rtl" / "rtl.json", folder / "sim" / "verify.json"
+    resources, pnr = folder / "synth" / RESOURCES_NAME, folder / "synth" / PNR_NAME
+    wall = time.monotonic()
+
+    exported = _json(folder / "export.json")
+    progress.run("export", onnx.is_file() and exported.get("tile") == list(tile) and exported.get("equal"),
+                 _export, cfg, tile, folder, checkpoint)
+    compiled = _json(folder / "compile.json")
+    progress.run("compile", _fresh(dataflow, onnx) and compiled.get("target_fps") == target_fps
+                 and compiled.get("clock_mhz") == spec.clock_mhz and compiled.get("equal"),
+                 _compile, onnx, folder, target_fps, spec.clock_mhz)
+    progress.run("rtl", _fresh(rtl_json, dataflow) and _rtl_copies_current(folder / "rtl"), _rtl, dataflow, folder)
+    verified = _json(verify_json)
+    progress.run("verify", _fresh(verify_json, rtl_json) and verified.get("equal")
+                 and verified.get("tiles", 0) >= verify_tiles, _verify, folder, verify_tiles)
+    synthesized = _json(resources)
+    progress.run("synth", _fresh(resources, rtl_json) and synthesized.get("target") == spec.target,
+                 _synth, folder, spec.target)
+    total = _json(resources)["total"]
+    summary = {"model": cfg.name, "board": spec.name, "model_dir": str(folder), "resources": total}
+    try:
+        echo(format_fit_table(progress.run("fit", False, check_fit, total, spec, f"{cfg.name}'s accelerator")))
+        if spec.vendor == "lattice":
+            placed = _json(pnr)
+            progress.run("pnr", _fresh(pnr, resources) and placed.get("board") == spec.name
+                         and bool(placed.get("bitstream")) and Path(placed.get("bitstream") or "").is_file(),
+                         _pnr, folder, spec.name)
+            placed = _json(pnr)
+            summary.update({k: placed.get(k) for k in ("fmax_mhz", "clock_mhz", "timing_met", "bitstream")})
+            if placed.get("timing_met") is False:
+                echo(f"warning: nextpnr reached {placed['fmax_mhz']} MHz, below the {spec.clock_mhz:g} MHz "
+                     f"board clock; the bitstream is written but may misbehave (fold more or try another seed)")
+        else:
+            progress.rows["pnr"] = {"status": "not run", "reason": f"{spec.name} is a Xilinx board"}
+    except DoesNotFit:  # the reports still show what was built and why it stops here
+        progress.rows.setdefault("pnr", {"status": "not run", "reason": "does not fit"})
+        progress.run("report", False, _report, folder)
+        write_json(folder / "build.json", {**summary, "fits": False, "stages": progress.rows})
+        raise
+    progress.run("report", False, _report, folder)
+    summary["stages"] = progress.rows
+    summary["fits"] = True
+    summary["wall_s"] = round(time.monotonic() - wall, 1)
+    write_json(folder / "build.json", summary)
+    if spec.vendor != "lattice":
+        if shutil.which("vivado") is None:
+            raise FqsrError(f"reports for {spec.name} are in {folder}; Vivado is needed for a Xilinx bitstream "
+                            f"(vivado is not on PATH)")
+        raise FqsrError(f"vivado is on PATH, but fqsr does not hand dataflow.onnx to FINN's stitched-IP and "
+                        f"bitfile steps yet; the reports for {spec.name} are in {folder}")
+    return summary
+
+
+def _export(cfg, tile, folder, checkpoint):
+    from fqsr.models.checkpoint import load_model
+
+    from .export import export
+
+    net, meta = load_model(cfg, checkpoint, calibrate_untrained=True)
+    return export(net, tile, 1, folder, meta)
+
+
+def _compile(onnx, folder, target_fps, clock_mhz):
+    from .compile import compile_model
+
+    report = compile_model(onnx, folder, target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=1)
+    if not report.get("equal"):
+        raise FqsrError(f"FINN's dataflow graph differs from the export ({report.get('mismatches')} elements); "
+                        f"see {folder / 'compile.json'}")
+    return report
+
+
+def _rtl_copies_current(rtl: Path) -> bool:
+    """The generic modules copied into ``rtl/`` are byte-identical to ``hw/rtl`` (as ``fqsr verify`` checks)."""
+    from fqsr.hw.generate import RTL_DIR
+
+    return all(not (rtl / src.name).is_file() or (rtl / src.name).read_bytes() == src.read_bytes()
+               for src in RTL_DIR.glob("*.v"))
+
+
+def _rtl(dataflow, folder):
+    from fqsr.hw.stitch import generate_rtl
+
+    return generate_rtl(dataflow, folder)
+
+
+def _verify(folder, tiles):
+    from fqsr.sim.verify import verify
+
+    report = verify(folder, tiles=tiles)
+    if not report["equal"]:
+        raise FqsrError(f"the RTL differs from FINN's execution ({report['mismatches']} of {report['elements']} "
+                        f"elements); see {folder / 'sim' / 'verify.json'}; no bitstream is built from it")
+    return report
+
+
+def _synth(folder, target):
+    from fqsr.hw.synth import yosys_resources
+
+    return yosys_resources(folder, target)
+
+
+def _pnr(folder, board):
+    from fqsr.hw.synth import place_and_route
+
+    return place_and_route(folder, board)
+
+
+def _report(folder):
+    from fqsr.reports.report import write_report
+
+    return write_report(folder)

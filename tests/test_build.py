@@ -1,0 +1,82 @@
+"""``fqsr build``: stages skipped when up to date, the fit / does-not-fit paths, a real place and route and
+bitstream of a small network, and bad input."""
+import dataclasses
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from fqsr.flows.cli import main
+from fqsr.hw import board as board_module
+from fqsr.hw.synth import place_and_route
+from fqsr.models.errors import FqsrError
+from test_synth import SMALL_NAME, small_network
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    return small_network(tmp_path_factory.getbasetemp())
+
+
+def fresh_copy(folder, tmp_path):
+    out = tmp_path / folder.name
+    shutil.copytree(folder, out)  # copy2 keeps the mtimes: the stages stay up to date
+    return out
+
+
+def build(folder, *args):
+    return CliRunner().invoke(main, ["build", SMALL_NAME, "--out-dir", str(folder), "--tile", "4x4",
+                                     "--verify-tiles", "1", *args])
+
+
+def test_small_network_fits_the_85f_and_gets_a_bitstream(network, tmp_path):
+    folder = fresh_copy(network, tmp_path)
+    result = build(folder)
+    assert result.exit_code == 0, result.output
+    for stage in ("export", "compile", "rtl", "synth"):
+        assert f"{stage:8} skipped (up to date)" in result.stderr
+    for stage in ("verify", "fit", "pnr", "report"):
+        assert f"{stage:8} done in" in result.stderr
+    summary = json.loads(result.stdout)
+    pnr = json.loads((folder / "synth" / "pnr.json").read_text())
+    bit = folder / "synth" / f"{folder.name}.bit"
+    assert summary["bitstream"] == pnr["bitstream"] == str(bit.resolve())
+    assert bit.stat().st_size > 100_000  # a whole (compressed) ECP5 bitstream, not an empty file
+    nextpnr = json.loads((folder / "synth" / "nextpnr-report.json").read_text())
+    # Fmax and utilization are nextpnr's own numbers, parsed, not re-typed
+    assert pnr["fmax_mhz"] == round(max(v["achieved"] for v in nextpnr["fmax"].values()), 2) > 0
+    assert pnr["timing_met"] == (pnr["fmax_mhz"] >= 25.0)
+    assert pnr["utilization"]["TRELLIS_COMB"]["available"] == 83640
+    assert 0 < pnr["utilization"]["TRELLIS_COMB"]["used"] < 83640
+    assert pnr["utilization"]["TRELLIS_IO"]["used"] == 12  # clock, 2 UART lines, button, 8 LEDs
+    assert (folder / "report.md").is_file()
+    # everything is up to date now: a second build skips to the fit check
+    again = build(folder)
+    assert again.exit_code == 0 and "pnr      skipped (up to date)" in again.stderr, again.output
+
+
+def test_too_small_a_device_stops_before_place_and_route(network, tmp_path, monkeypatch):
+    folder = fresh_copy(network, tmp_path)
+    tiny = dataclasses.replace(board_module.BOARDS["ulx3s-25f"], name="ulx3s-tiny",
+                               capacity={"LUT": 200, "FF": 100_000, "BRAM": 100, "DSP": 100})
+    monkeypatch.setitem(board_module.BOARDS, "ulx3s-tiny", tiny)
+    result = build(folder, "--board", "ulx3s-tiny")
+    assert result.exit_code == 2, result.output
+    assert "does not fit ulx3s-tiny" in result.stderr and "LUT over capacity" in result.stderr
+    assert "<- over" in result.stderr and "lower --target-fps" in result.stderr
+    assert "Place and route was not run" in result.stderr
+    assert not (folder / "synth" / "pnr.json").exists() and not list((folder / "synth").glob("*.bit"))
+    built = json.loads((folder / "build.json").read_text())
+    assert built["fits"] is False and built["stages"]["pnr"]["status"] == "not run"
+
+
+def test_bad_input(network, tmp_path):
+    result = build(tmp_path / "x", "--board", "ulx3s-12f")
+    assert result.exit_code == 2 and "unknown board 'ulx3s-12f'" in result.stderr
+    result = build(tmp_path / "x", "--verify-tiles", "0")
+    assert result.exit_code == 2 and "--verify-tiles must be at least 1" in result.stderr
+    with pytest.raises(FqsrError, match="fqsr rtl MODEL"):
+        place_and_route(tmp_path, "ulx3s-85f")
+    with pytest.raises(FqsrError, match="Vivado is needed for a Xilinx bitstream"):
+        place_and_route(network, "pynq-z2")
