@@ -9,6 +9,10 @@ DATA ?= ../shared/data
 STAMP := $(VENV)/.fqsr-installed
 
 .PHONY: help install demo test train eval export eval-zoo export-zoo compile compile-zoo clean
+.PHONY: build-bitstream
+.PHONY: report sweep
+.PHONY: hil
+.PHONY: verify-edsr verify-zoo sim-speed
 
 help:
 	@echo "make install               create $(VENV) with the pinned stack (torch CPU, brevitas, qonnx, finn-plus)"
@@ -21,6 +25,13 @@ help:
 	@echo "make compile-zoo           full-size FINN compile + equality check of every zoo model"
 	@echo "make eval-zoo              regenerate benchmarks/psnr.md for every shipped checkpoint"
 	@echo "make export-zoo            full-size export + equality check of every zoo model"
+	@echo "make build-bitstream MODEL=... [BOARD=ulx3s-85f] [TILE=32x32] [TARGET_FPS=n]  all stages to a .bit"
+	@echo "make report MODEL=...      build/MODEL/report.md, report.json and plots from the artifacts there"
+	@echo "make hil MODEL=...         whole Set5 images through the stitched RTL in tiles; PSNR == the model's (HIL_DEVICE=rtlsim|python|serial:PORT)"
+	@echo "make sweep                 FINN-estimate sweep of benchmarks/sweep_grid.yaml -> benchmarks/sweep.{csv,md,png}"
+	@echo "make verify-edsr           full-size edsr_w4a4 on a 4x4 tile: rtl + cocotb verify -> benchmarks/verify.md"
+	@echo "make verify-zoo            the same for every full-size zoo model -> benchmarks/verify.md"
+	@echo "make sim-speed             Verilator vs Icarus cycles/s, small model and edsr_w4a4 -> benchmarks/sim_speed.md"
 
 # The order matters (see README, Installation): the CPU torch wheel first, then the
 # declared dependencies with torch pinned, then brevitas/finn-plus without their pins
@@ -66,6 +77,43 @@ compile-zoo: $(STAMP)
 
 export-zoo: $(STAMP)
 	$(PY) benchmarks/export_zoo.py --tile 32x32
+
+# export -> compile -> rtl -> verify -> synth -> fit -> pnr -> bitstream -> report (up-to-date stages skipped)
+BOARD ?= ulx3s-85f
+build-bitstream: $(STAMP)
+	$(FQSR) build $(MODEL) --board $(BOARD) $(if $(TILE),--tile $(TILE)) $(if $(TARGET_FPS),--target-fps $(TARGET_FPS))
+
+report: $(STAMP)
+	$(FQSR) report $(MODEL)
+
+SWEEP_GRID ?= benchmarks/sweep_grid.yaml
+sweep: $(STAMP)
+	$(FQSR) sweep --grid $(SWEEP_GRID) --jobs 2 --out benchmarks --work build/sweep
+
+verify-edsr: $(STAMP)
+	$(PY) benchmarks/verify_zoo.py --models edsr_w4a4 --tile 4x4 --target-fps 10000 --out benchmarks/verify.md
+
+verify-zoo: $(STAMP)
+	$(PY) benchmarks/verify_zoo.py --models $$($(PY) -c "from fqsr.models.registry import ZOO; print(','.join(ZOO))") --tile 4x4 --target-fps 10000 --out benchmarks/verify.md
+
+sim-speed: $(STAMP)
+	$(PY) benchmarks/sim_speed.py --out benchmarks/sim_speed.md
+
+# Hardware in the loop (benchmarks/hil.md): export/compile/rtl for the HIL tile and folding, then `fqsr hil`.
+# The folding file keeps the RTL simulation of Set5 feasible (46 min on 2 busy cores); without one, HIL_FPS folds.
+HIL_TILE ?= 64x64
+HIL_FOLDING ?= benchmarks/hil_folding_$(MODEL).json
+HIL_FPS ?= 3000
+HIL_CLOCK_MHZ ?= 100
+HIL_DATA ?= $(DATA)/Set5
+HIL_DEVICE ?= rtlsim
+HIL_DIR ?= build/$(MODEL)
+hil: $(STAMP)
+	$(FQSR) export $(MODEL) --tile $(HIL_TILE) --out-dir $(HIL_DIR)
+	$(FQSR) compile $(MODEL) --tile $(HIL_TILE) --clock-mhz $(HIL_CLOCK_MHZ) --out-dir $(HIL_DIR) \
+		$(if $(wildcard $(HIL_FOLDING)),--folding $(HIL_FOLDING),--target-fps $(HIL_FPS))
+	$(FQSR) rtl $(MODEL) --out-dir $(HIL_DIR)
+	$(FQSR) hil $(MODEL) --data $(HIL_DATA) --device $(HIL_DEVICE) --out-dir $(HIL_DIR)
 
 clean:
 	rm -rf build

@@ -299,5 +299,126 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits):
         sys.exit(2)
 
 
+@main.command("build")
+@click.argument("model")
+@click.option("--board", default="ulx3s-85f", show_default=True,
+              help="ulx3s-85f, ulx3s-45f, ulx3s-25f (bitstream); kv260, zcu104, pynq-z2 (Yosys counts).")
+@click.option("--tile", default="32x32", show_default=True, help="LR tile (HxW) the hardware is built for.")
+@click.option("--target-fps", type=float, default=None,
+              help="Fold for this many tiles per second at the board clock (default: the most folded).")
+@click.option("--verify-tiles", type=int, default=1, show_default=True, help="Tiles the RTL is verified on.")
+@checkpoint_option
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@bits_option
+@user_errors
+def build_cmd(model, board, tile, target_fps, verify_tiles, checkpoint, out_dir, bits):
+    """export -> compile -> rtl -> verify -> synth -> fit -> pnr -> bitstream -> report, skipping what is up to date.
+
+    Exits 2 when the model does not fit the board (before place and route) and for Xilinx boards without Vivado."""
+    from .build import build
+    from .export import parse_tile
+
+    summary = build(resolve_config(model, bits), board, parse_tile(tile), target_fps, verify_tiles,
+                    Path(out_dir) if out_dir else None, echo=lambda line: click.echo(line, err=True),
+                    checkpoint=checkpoint)
+    click.echo(json.dumps(summary, indent=2))
+
+
+@main.command("report")
+@click.argument("model")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@bits_option
+@user_errors
+def report_cmd(model, out_dir, bits):
+    """Write build/<model>/report.md, report.json and plots from whichever stage artifacts exist."""
+    from fqsr.reports.report import write_report
+
+    from .artifacts import model_dir
+
+    folder = Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
+    report = write_report(folder)
+    click.echo(f"{folder / 'report.md'}: stages " + ", ".join(f"{k} {v}" for k, v in report["stages"].items()))
+
+
+@main.command("sweep")
+@click.option("--grid", "grid_file", type=click.Path(dir_okay=False), default=None,
+              help="Grid YAML/JSON (default: benchmarks/sweep_grid.yaml unless --model is given).")
+@click.option("--model", "models", multiple=True, help="Model name (repeatable); builds the grid from options.")
+@click.option("--bits", "bit_patterns", multiple=True, help="Per-layer bit pattern (repeatable; '' = none).")
+@click.option("--features", type=int, multiple=True, help="Feature width (repeatable).")
+@click.option("--blocks", type=int, multiple=True, help="Residual blocks (repeatable).")
+@click.option("--target-fps", type=float, multiple=True, help="Target tiles/s for folding (repeatable).")
+@click.option("--board", "boards", multiple=True, help="Board of fqsr.hw.board (repeatable; default zcu104).")
+@click.option("--tile", default="32x32", show_default=True, help="LR tile (HxW) for an option-built grid.")
+@click.option("--clock-mhz", type=float, default=200.0, show_default=True, help="Clock for an option-built grid.")
+@click.option("--synth", is_flag=True, help="Full compile + RTL + Yosys counts per point (slow).")
+@click.option("--jobs", type=int, default=2, show_default=True, help="Worker processes (1 or 2).")
+@click.option("--data", default=None, help="PSNR images for trained points (default: Set5 if present, else embedded).")
+@click.option("--out", type=click.Path(file_okay=False), default="build/sweep", show_default=True,
+              help="Where sweep.csv, sweep.json, sweep.md and the Pareto PNGs go.")
+@click.option("--work", type=click.Path(file_okay=False), default=None, help="Per-point files (default: build/sweep).")
+@user_errors
+def sweep_cmd(grid_file, models, bit_patterns, features, blocks, target_fps, boards, tile, clock_mhz, synth, jobs,
+              data, out, work):
+    """Sweep bit widths, width/depth, folding and boards: CSV, summary and Pareto plots (FINN estimates)."""
+    from .sweep import DEFAULT_GRID, grid_from_dict, load_grid, run_sweep
+
+    if models:
+        if grid_file:
+            raise FqsrError("give either --grid FILE or --model options, not both")
+        entry = {"name": list(models)}
+        for key, values in (("bits", bit_patterns), ("features", features), ("blocks", blocks)):
+            if values:
+                entry[key] = list(values)
+        grid = grid_from_dict({"models": [entry], "target_fps": list(target_fps) or [None],
+                               "boards": list(boards) or ["zcu104"], "tile": tile, "clock_mhz": clock_mhz})
+    else:
+        grid = load_grid(Path(grid_file) if grid_file else DEFAULT_GRID)
+    click.echo(f"sweep: {grid.points()} points ({len(grid.configs)} configs) with {jobs} process(es)", err=True)
+    result = run_sweep(grid, Path(out), Path(work) if work else None, jobs=jobs, synth=synth, data=data)
+    click.echo(json.dumps({k: result[k] for k in ("points", "errors", "seconds", "plots")}, indent=2))
+    click.echo(f"{Path(out) / 'sweep.csv'}, {Path(out) / 'sweep.md'}", err=True)
+    if result["errors"]:
+        failed = sorted({r["point"] for r in result["rows"] if r["error"]})
+        raise FqsrError(f"{result['errors']} sweep points failed ({', '.join(failed)}); see the error column of "
+                        f"{Path(out) / 'sweep.csv'}")
+
+
+@main.command("hil")
+@click.argument("model")
+@click.option("--data", required=True, help="Folder of HR images (e.g. ../shared/data/Set5), or 'embedded'.")
+@click.option("--device", default="rtlsim", show_default=True,
+              help="rtlsim (the stitched RTL in cocotb), python (FINN execution of dataflow.onnx) or serial:PORT.")
+@click.option("--sim", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True,
+              help="Simulator of --device rtlsim.")
+@click.option("--stall-prob", type=float, default=0.0, show_default=True,
+              help="rtlsim: probability of an input gap / output back-pressure cycle.")
+@checkpoint_option
+@click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Float twin checkpoint for psnr_y_float (default: the shipped one, if any).")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@bits_option
+@user_errors
+def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, out_dir, bits):
+    """Whole images through the compiled hardware in overlapping tiles; PSNR/SSIM (Y) of what it returns.
+
+    Prints JSON and writes build/<model>/hil.json. Exits 2 unless the assembled hardware output equals the
+    quantized model's whole-image integer output element for element (and so psnr_y_hw == psnr_y_quant_model)."""
+    from fqsr.sim.hil import hil
+
+    report = hil(model, data, device, Path(out_dir) if out_dir else None, checkpoint, float_checkpoint, sim,
+                 stall_prob, bits)
+    report.pop("per_image")
+    click.echo(json.dumps(report, indent=2))
+    if not report["equal"]:
+        first = report["first_mismatch"]
+        raise FqsrError(f"the hardware output differs from the quantized model in {report['mismatches']} elements; "
+                        f"first in image {first['image']} at NCHW index {first['first_index_nchw']} "
+                        f"(got {first['got']}, expected {first['expected']})")
+    if not report["psnr_equal"]:
+        raise FqsrError(f"psnr_y_hw {report['psnr_y_hw']} != psnr_y_quant_model {report['psnr_y_quant_model']} "
+                        "although the integers are equal")
+
+
 if __name__ == "__main__":
     main()
