@@ -8,11 +8,8 @@ MODEL ?= tiny_w4a4_mp
 DATA ?= ../shared/data
 STAMP := $(VENV)/.fqsr-installed
 
-.PHONY: help install demo test train eval export eval-zoo export-zoo compile compile-zoo clean
-.PHONY: build-bitstream
-.PHONY: report sweep
-.PHONY: hil
-.PHONY: verify-edsr verify-zoo sim-speed
+.PHONY: help install demo test train eval export eval-zoo export-zoo compile compile-zoo clean \
+	build-bitstream report sweep hil verify-edsr verify-zoo sim-speed
 
 help:
 	@echo "make install               create $(VENV) with the pinned stack (torch CPU, brevitas, qonnx, finn-plus)"
