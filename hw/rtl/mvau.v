@@ -11,6 +11,10 @@
 // itself (noActivation = 1); it is applied one register stage after the last MAC step, so
 // the MAC adder tree and the threshold compare are separate timing paths (latency + 1 cycle,
 // same throughput: both stages stall together only when the output is back-pressured).
+// Both ROMs are read synchronously (the address one cycle ahead, the word in a register), so
+// synthesis can map them to block RAM: the weight word of the next fold step is read while the
+// current one is used (the read address is the step counter's next value, which holds while the
+// computation stalls), and the threshold word is read into a register together with `fin`.
 // ROMs are $readmemh files (one hex word per line, lane 0 in the LSBs):
 //   WEIGHTS_FILE:    NF*SF words of PE*SIMD*W_BITS bits; word nf*SF + sf, lane p*SIMD + s
 //                    holds W[sf*SIMD + s][nf*PE + p] (two's complement / unsigned)
@@ -48,6 +52,8 @@ module mvau #(
 );
     localparam integer SF = MW / SIMD;
     localparam integer NF = MH / PE;
+    localparam integer WA_BITS = NF * SF > 1 ? $clog2(NF * SF) : 1;
+    localparam integer TA_BITS = NF > 1 ? $clog2(NF) : 1;
 
     reg [PE*SIMD*W_BITS-1:0]     wrom [0:NF*SF-1];
     reg [PE*STEPS*ACC_BITS-1:0] trom [0:NF-1];
@@ -78,9 +84,8 @@ module mvau #(
     reg [PE*ACC_BITS-1:0] acc;  // lane p at [p*ACC_BITS +: ACC_BITS]
 
     // Two pipeline stages after the MACs, so the adder tree and the threshold compare are
-    // separate paths: `fin` holds a finished accumulator (fold fin_nf), out0 its activation.
+    // separate paths: `fin` holds a finished accumulator (its thresholds in tword), out0 its activation.
     reg [PE*ACC_BITS-1:0] fin;
-    reg [31:0] fin_nf;
     reg        fin_valid;
     wire advance  = !out0_tvalid || out0_tready;   // the output register takes a beat
     wire fin_free = !fin_valid || advance;         // `fin` takes a new accumulator
@@ -89,8 +94,23 @@ module mvau #(
     wire [SIMD*IN_BITS-1:0] x = ibuf[rd_half * SF + sf];
     wire step     = have && (!last_sf || fin_free);
     wire done_vec = step && last_sf && nf == NF - 1;
-    wire [PE*SIMD*W_BITS-1:0]     wword = wrom[nf * SF + sf];
-    wire [PE*STEPS*ACC_BITS-1:0]  tword = trom[fin_nf];
+    wire load_fin = step && last_sf && fin_free;
+
+    // weight ROM, synchronous read: waddr = nf*SF + sf (the current fold step), wword = its word
+    reg [WA_BITS-1:0] waddr;
+    wire [WA_BITS-1:0] waddr_next = !ap_rst_n || done_vec ? {WA_BITS{1'b0}}
+                                  : step ? waddr + 1'b1 : waddr;
+    reg [PE*SIMD*W_BITS-1:0] wword;
+    always @(posedge ap_clk) begin
+        waddr <= waddr_next;
+        wword <= wrom[waddr_next];
+    end
+
+    // threshold ROM, synchronous read: the word of fold nf goes into tword as its accumulator into fin
+    wire [TA_BITS-1:0] taddr = nf[TA_BITS-1:0];
+    reg [PE*STEPS*ACC_BITS-1:0] tword;
+    always @(posedge ap_clk)
+        if (HAS_THRESHOLDS && load_fin) tword <= trom[taddr];
 
     // one fold step: the new accumulator values
     reg [PE*ACC_BITS-1:0] sums;
@@ -129,10 +149,7 @@ module mvau #(
 
     always @(posedge ap_clk) begin
         if (step) acc <= sums;
-        if (step && last_sf && fin_free) begin
-            fin <= sums;
-            fin_nf <= nf;
-        end
+        if (load_fin) fin <= sums;
     end
 
     always @(posedge ap_clk) begin

@@ -3,7 +3,9 @@
 // THRESHOLDS_FILE ($readmemh, one hex word per line, lane 0 in the LSBs) holds FOLDS words
 // of PE*STEPS signed TH_BITS-wide integers: word f, lane p*STEPS + t is T[f*PE + p][t]. The generator rounds FINN's thresholds up to
 // integers (x >= t <=> x >= ceil(t) for integer x) and clips them to [min(x), max(x)+1],
-// so TH_BITS = IN_BITS + 2 always holds them.
+// so TH_BITS = IN_BITS + 2 always holds them. The ROM is read synchronously (so synthesis can
+// map it to block RAM): tword holds the word of the current fold, read with the fold counter's
+// next value as the address (which holds while the input waits or the output is back-pressured).
 module thresholding #(
     parameter integer PE        = 1,
     parameter integer CHANNELS  = 2,
@@ -27,6 +29,7 @@ module thresholding #(
     input  wire                 out0_tready
 );
     localparam integer FOLDS = CHANNELS / PE;
+    localparam integer FA_BITS = FOLDS > 1 ? $clog2(FOLDS) : 1;
 
     wire advance = !out0_tvalid || out0_tready;
     assign in0_tready = advance;
@@ -39,8 +42,14 @@ module thresholding #(
         end
     endgenerate
 
-    reg [31:0] fold;
-    wire [PE*STEPS*TH_BITS-1:0] tword = trom[fold];
+    reg [FA_BITS-1:0] fold;
+    wire [FA_BITS-1:0] fold_next = !ap_rst_n || (take && fold == FOLDS - 1) ? {FA_BITS{1'b0}}
+                                 : take ? fold + 1'b1 : fold;
+    reg [PE*STEPS*TH_BITS-1:0] tword;
+    always @(posedge ap_clk) begin
+        fold <= fold_next;
+        tword <= trom[fold_next];
+    end
     reg [OUT_WIDTH-1:0] result;
     reg signed [TH_BITS-1:0] x, th;
     integer lane, t, count;
@@ -60,14 +69,12 @@ module thresholding #(
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
-            fold <= 0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else if (advance) begin
             out0_tvalid <= in0_tvalid;
             if (take) begin
                 out0_tdata <= result;
-                fold <= fold == FOLDS - 1 ? 0 : fold + 1;
             end
         end
     end

@@ -1,0 +1,59 @@
+"""ROMs in mvau / thresholding are read synchronously, so Yosys maps the large ones to block RAM.
+
+An asynchronously read ROM whose address is computed (the MVAU's nf*SF + sf) can only become
+logic: ``synth_ecp5`` built the weights of the 288x32 MVAU below as ~5k LUT4 and no DP16KD.
+Each case emits a node wrapper with real ROM files (``fqsr.hw.generate.emit_node``), runs
+``synth_ecp5`` from the wrapper's folder and reads the cells from ``stat -json``: the ROM's
+bits must fit in the DP16KD cells Yosys placed (each holds 18 Kbit). Yosys folds an address
+register into the read port, so the thresholding case (address = the fold counter) mapped
+before too; it keeps the registered read BRAM-mappable.
+"""
+import json
+import math
+import shutil
+import subprocess
+
+import pytest
+from test_rtl_mvau import mvau_model
+from test_rtl_thresholding import threshold_model
+from test_rtl_yosys import yosys_exe
+
+from fqsr.hw.generate import emit_node
+
+DP16KD_BITS = 18 * 1024
+
+
+def synth_ecp5_cells(model, cwd) -> dict:
+    """Cell counts (type -> number) of the model's first node synthesized by ``synth_ecp5``."""
+    node = model.graph.node[0]
+    wrapper, _, files = emit_node(model, node, cwd)
+    sources = [f for f in files if f.suffix == ".v"]
+    for f in sources:
+        shutil.copy(f, cwd / f.name)
+    reads = "; ".join(f"read_verilog -sv {f.name}" for f in [*sources, cwd / f"{wrapper}.v"])
+    script = f"{reads}; synth_ecp5 -top {wrapper}; tee -q -o stat.json stat -json"
+    run = subprocess.run([yosys_exe(), "-q", "-p", script], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"synth_ecp5 on {wrapper}:\n{(run.stdout + run.stderr)[-3000:]}"
+    return json.loads((cwd / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+
+def rom_bits(path) -> int:
+    """Bits of a ``$readmemh`` ROM file: words x hex digits x 4 (the cases below use widths of whole digits)."""
+    words = [line for line in path.read_text().splitlines() if line.strip()]
+    return len(words) * 4 * len(words[0].strip())
+
+
+@pytest.mark.parametrize("case", ["mvau_weights", "thresholding"])
+def test_large_rom_maps_to_block_ram(case, tmp_path):
+    if case == "mvau_weights":
+        # a 3x3 conv with 32 input / 32 output channels: 288x32 INT4 weights, SIMD 8, PE 4 (288 words of 128 bits)
+        model = mvau_model(288, 32, 8, 4, "UINT4", "INT4", None, seed=1)
+        rom = "weights"
+    else:
+        # 1024 channels, 3 thresholds of 8 bits each (1024 words of 24 bits)
+        model = threshold_model(1024, 1, "INT6", "UINT2", seed=2, pixels=(1, 1))
+        rom = "thresholds"
+    cells = synth_ecp5_cells(model, tmp_path)
+    bits = rom_bits(tmp_path / f"{model.graph.node[0].name}_{rom}.mem")
+    brams = cells.get("DP16KD", 0)
+    assert brams >= math.ceil(bits / DP16KD_BITS), f"{case}: {bits} ROM bits but {brams} DP16KD; cells {cells}"
