@@ -45,6 +45,23 @@ def resolve_config(model: str, bits: str | None):
     return cfg
 
 
+def stage_folder(model: str, out_dir: str | None, bits: str | None) -> Path:
+    """The folder a stage reads and writes: --out-dir, else build/<model> (with --bits in the name)."""
+    from .artifacts import model_dir
+
+    return Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
+
+
+def dataflow_in(folder: Path, model: str) -> Path:
+    """``folder``'s compiled dataflow graph, or one error sentence saying which command makes it."""
+    from .compile import DATAFLOW_NAME
+
+    dataflow = folder / DATAFLOW_NAME
+    if not dataflow.is_file():
+        raise FqsrError(f"{dataflow} does not exist; run `fqsr compile {model}` first")
+    return dataflow
+
+
 bits_option = click.option(
     "--bits", default=None, metavar="PATTERN=N,...",
     help="Per-layer bit widths, e.g. 'head=8,tail=8,body.*.conv1=3' (fnmatch over layer names).")
@@ -222,11 +239,10 @@ def demo(model, data):
 @user_errors
 def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_dir, bits):
     """Compile MODEL's QONNX export to a folded FINN dataflow graph and prove it equal, element for element."""
-    from .artifacts import model_dir
     from .compile import compile_model
     from .export import ONNX_NAME, load_qonnx, parse_tile
 
-    folder = Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
+    folder = stage_folder(model, out_dir, bits)
     onnx_path = folder / ONNX_NAME
     if not onnx_path.is_file():
         raise FqsrError(f"{onnx_path} does not exist; run `fqsr export {model}"
@@ -259,14 +275,8 @@ def rtl_cmd(model, out_dir, bits):
     """Generate MODEL's RTL (build/<model>/rtl/: node wrappers, stitched top.v, filelist.f) from dataflow.onnx."""
     from fqsr.hw.stitch import generate_rtl
 
-    from .artifacts import model_dir
-    from .compile import DATAFLOW_NAME
-
-    folder = Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
-    dataflow = folder / DATAFLOW_NAME
-    if not dataflow.is_file():
-        raise FqsrError(f"{dataflow} does not exist; run `fqsr compile {model}` first")
-    click.echo(json.dumps(generate_rtl(dataflow, folder), indent=2))
+    folder = stage_folder(model, out_dir, bits)
+    click.echo(json.dumps(generate_rtl(dataflow_in(folder, model), folder), indent=2))
 
 
 @main.command("verify")
@@ -287,12 +297,8 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits):
     Exits 2 when the RTL output differs (or the stream deadlocks)."""
     from fqsr.sim.verify import verify
 
-    from .artifacts import model_dir
-    from .compile import DATAFLOW_NAME
-
-    folder = Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
-    if not (folder / DATAFLOW_NAME).is_file():
-        raise FqsrError(f"{folder / DATAFLOW_NAME} does not exist; run `fqsr compile {model}` first")
+    folder = stage_folder(model, out_dir, bits)
+    dataflow_in(folder, model)
     report = verify(folder, tiles=tiles, sim=sim, stall_prob=stall_prob, waves=waves, seed=seed)
     click.echo(json.dumps(report, indent=2))
     if not report["equal"]:
@@ -333,9 +339,7 @@ def report_cmd(model, out_dir, bits):
     """Write build/<model>/report.md, report.json and plots from whichever stage artifacts exist."""
     from fqsr.reports.report import write_report
 
-    from .artifacts import model_dir
-
-    folder = Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
+    folder = stage_folder(model, out_dir, bits)
     report = write_report(folder)
     click.echo(f"{folder / 'report.md'}: stages " + ", ".join(f"{k} {v}" for k, v in report["stages"].items()))
 
