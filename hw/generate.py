@@ -9,7 +9,8 @@ the node, with the uniform stream ports the stitcher connects::
 ``(module_name, verilog_text, files)``: ``files`` are the generic RTL
 sources under ``hw/rtl`` the wrapper instantiates, then the ROM files it
 reads. ROM contents (weights, thresholds) go to ``$readmemh`` files next to
-the wrapper (``<node>_<rom>.mem``, one word per line, lane 0 in the LSBs;
+the wrapper (``<node>_weights.mem``, ``<node>_thresholds_p<lane>_s<stage>.mem``: one word
+per line, lane 0 in the LSBs;
 Verilator cannot take constants over 64 kbit, which a 288x128 4-bit weight
 matrix already exceeds). The wrapper names them by bare file name, so the
 folder can be moved anywhere: simulators and Yosys run with the folder of the
@@ -41,6 +42,7 @@ class Instance:
     vector_outputs: bool = False  # outputs are one vector port ``out_t*`` (the fork)
     sources: list[str] = field(default_factory=list)
     roms: dict = field(default_factory=dict)  # file parameter -> (words x lanes integer array, bits per lane)
+    rom_sets: dict = field(default_factory=dict)  # prefix parameter -> {file suffix: (words x lanes, bits)}
 
 
 def base_op_type(node) -> str:
@@ -114,11 +116,37 @@ def integer_thresholds(thresholds, channels: int, lo: int, hi: int) -> np.ndarra
     return np.clip(np.ceil(t), lo, hi + 1).astype(np.int64)
 
 
-def fold_channels(per_channel, pe: int) -> np.ndarray:
-    """(channels, steps) -> (channels/PE words, PE*steps lanes): word f, lane p*steps + t = row f*PE + p, column t."""
-    per_channel = np.asarray(per_channel)
-    channels, steps = per_channel.shape
-    return per_channel.reshape(channels // pe, pe * steps)
+def search_levels(steps: int) -> int:
+    """Compare stages of the binary-search thresholding: clog2(steps + 1), at least 1."""
+    return max(1, int(steps).bit_length())
+
+
+def threshold_search_roms(thresholds, pe: int, never: int, bits: int, where: str) -> dict:
+    """Per-channel sorted integer thresholds -> the ROM files of ``thresholding.v``'s binary search.
+
+    ``thresholds`` is (channels, steps); channel ``f*pe + p`` is lane ``p``'s fold ``f``. The steps are
+    padded to 2^levels - 1 with ``never`` (an integer above every input). Stage j of lane p has one
+    threshold per (fold f, prefix q < 2^j), at address ``f * 2^j + q``: T[f*pe + p][(2q + 1) * 2^(levels-1-j) - 1].
+    Returns {file suffix ``_p<lane>_s<stage>``: (words x 1 array, bits)}.
+    """
+    th = np.asarray(thresholds, dtype=np.int64)
+    channels, steps = th.shape
+    unsorted = np.flatnonzero(np.any(np.diff(th, axis=1) < 0, axis=1))
+    if unsorted.size:
+        raise FqsrError(f"{where}: the thresholds of channel {int(unsorted[0])} are not sorted, so the "
+                        f"binary-search thresholding cannot compute them")
+    levels = search_levels(steps)
+    padded = np.full((channels, (1 << levels) - 1), never, dtype=np.int64)
+    padded[:, :steps] = th
+    if pe > 999:
+        raise FqsrError(f"{where}: PE {pe} is over the 999 lanes the threshold ROM file names allow")
+    lanes = padded.reshape(channels // pe, pe, -1)  # (fold, lane, step)
+    roms = {}
+    for j in range(levels):
+        probes = (2 * np.arange(1 << j) + 1) * (1 << (levels - 1 - j)) - 1
+        for p in range(pe):
+            roms[f"_p{p:03d}_s{j}"] = (lanes[:, p, probes].reshape(-1, 1), bits)
+    return roms
 
 
 def _thresholding(model, node, inst):
@@ -126,13 +154,14 @@ def _thresholding(model, node, inst):
     channels = inst.get_nodeattr("NumChannels")
     th = integer_thresholds(model.get_initializer(node.input[1]), channels, int(in_dt.min()), int(in_dt.max()))
     th_bits = in_dt.bitwidth() + 2
+    pe = inst.get_nodeattr("PE")
     return Instance("thresholding", {
-        "PE": inst.get_nodeattr("PE"), "CHANNELS": channels, "STEPS": th.shape[1],
+        "PE": pe, "CHANNELS": channels, "STEPS": th.shape[1],
         "IN_BITS": in_dt.bitwidth(), "IN_SIGNED": is_signed(in_dt),
         "OUT_BITS": inst.get_output_datatype().bitwidth(), "BIAS": inst.get_nodeattr("ActVal"),
         "TH_BITS": th_bits},
-        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()],
-        roms={"THRESHOLDS_FILE": (fold_channels(th, inst.get_nodeattr("PE")), th_bits)})
+        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()], sources=["thresholding", "rom"],
+        rom_sets={"THRESHOLDS_PREFIX": threshold_search_roms(th, pe, int(in_dt.max()) + 1, th_bits, node.name)})
 
 
 def _fm_padding(model, node, inst):
@@ -199,13 +228,13 @@ def _mvau(model, node, inst):
     params = {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "IN_BITS": in_dt.bitwidth(), "IN_SIGNED": is_signed(in_dt),
               "W_BITS": w_dt.bitwidth(), "W_SIGNED": is_signed(w_dt), "ACC_BITS": acc_bits,
               "OUT_BITS": inst.get_output_datatype().bitwidth()}
-    roms = {"WEIGHTS_FILE": (rom, w_dt.bitwidth())}
+    roms, rom_sets = {"WEIGHTS_FILE": (rom, w_dt.bitwidth())}, {}
     if inst.get_nodeattr("noActivation") == 0:
         th = integer_thresholds(model.get_initializer(node.input[2]), mh, lo, hi)
         params.update({"HAS_THRESHOLDS": 1, "STEPS": th.shape[1], "BIAS": inst.get_nodeattr("ActVal")})
-        roms["THRESHOLDS_FILE"] = (fold_channels(th, pe), acc_bits)
+        rom_sets["THRESHOLDS_PREFIX"] = threshold_search_roms(th, pe, hi + 1, acc_bits, node.name)
     return Instance("mvau", params, [inst.get_instream_width_padded(0)], [inst.get_outstream_width_padded()],
-                    roms=roms)
+                    sources=["mvau", "rom", *(["thresholding"] if rom_sets else [])], roms=roms, rom_sets=rom_sets)
 
 
 def _width_converter(model, node, inst):
@@ -261,13 +290,19 @@ def wrapper_text(name: str, instance: Instance) -> str:
             "\n    );\nendmodule\n")
 
 
-def emit_node(model, node, out_dir) -> tuple[str, str, list[Path]]:
-    """Write ``<out_dir>/<node name>.v`` and its ROM files.
+def rom_bits(instance: Instance) -> int:
+    """Bits the instance stores in ROMs (weights, thresholds incl. the search padding), exactly."""
+    arrays = [*instance.roms.values()] + [rom for files in instance.rom_sets.values() for rom in files.values()]
+    return sum(int(np.asarray(words).size) * bits for words, bits in arrays)
+
+
+def emit_node(model, node, out_dir, instance: Instance | None = None) -> tuple[str, str, list[Path]]:
+    """Write ``<out_dir>/<node name>.v`` and its ROM files (``instance``: from :func:`node_instance`).
 
     Returns (module name, wrapper text, files): the generic RTL sources to compile
     with the wrapper, then the ``.mem`` ROM files it reads.
     """
-    instance = node_instance(model, node)
+    instance = instance or node_instance(model, node)
     name = node.name
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -277,6 +312,13 @@ def emit_node(model, node, out_dir) -> tuple[str, str, list[Path]]:
         path.write_text(rom_text(words, bits))
         instance.params[param] = f'"{path.name}"'  # relative: the folder stays relocatable
         roms.append(path)
+    for param, files in instance.rom_sets.items():  # one file per suffix: <prefix><suffix>.mem
+        prefix = f"{name}_{param.lower().removesuffix('_prefix')}"
+        for suffix, (words, bits) in files.items():
+            path = out_dir / f"{prefix}{suffix}.mem"
+            path.write_text(rom_text(words, bits))
+            roms.append(path)
+        instance.params[param] = f'"{prefix}"'
     text = wrapper_text(name, instance)
     (out_dir / f"{name}.v").write_text(text)
     return name, text, [RTL_DIR / f"{src}.v" for src in instance.sources] + roms

@@ -30,6 +30,7 @@ def mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt=None, seed=0):
         # thresholds spread over the reachable accumulator values (a few outside), sorted per channel
         th = np.sort(np.random.uniform(lo - 2, hi + 2, size=(mh, steps)), axis=1)
         th[:, ::2] = np.round(th[:, ::2])
+        th = np.sort(th, axis=1)  # rounding may swap neighbours; FINN's thresholds are sorted
         inits["thresholds"] = (th, "FLOAT32")
         attrs.update(noActivation=0, outputDataType=out.name, ActVal=int(out.min()), accDataType="INT32")
     return single_node_model("MVAU_hls", {"inp": ([*VECTORS, mw], in_dt.name)}, {"out": ([*VECTORS, mh], out.name)},

@@ -48,7 +48,12 @@ def test_stitched_top_connects_every_node(built):
     # relocatable: ROM files are named by bare file name, present in the folder; no absolute path anywhere
     roms = re.findall(r'"([^"]+\.mem)"', text)
     assert roms and all("/" not in m and (rtl / m).is_file() for m in roms)
-    assert sorted(roms) == sorted(summary["roms"]) == sorted(p.name for p in rom_files(rtl))
+    # threshold ROMs are named by prefix: <prefix>_p<lane>_s<stage>.mem, one per lane and search stage
+    prefixes = re.findall(r'\.THRESHOLDS_PREFIX\("([^"/]+)"\)', text)
+    staged = [p.name for p in rom_files(rtl) if any(re.fullmatch(re.escape(x) + r"_p\d{3}_s\d\.mem", p.name)
+                                                     for x in prefixes)]
+    assert prefixes and staged
+    assert sorted(roms + staged) == sorted(summary["roms"]) == sorted(p.name for p in rom_files(rtl))
     assert str(folder.resolve()) not in text and '"/' not in text
     assert summary["nodes"] == len(graph.graph.node) and not list(folder.glob(".rtl.*"))
 
@@ -141,11 +146,11 @@ def test_a_failure_half_way_keeps_the_previous_rtl(built, tmp_path, monkeypatch)
     before = (tmp_path / "rtl" / "top.v").read_text()
     real, calls = generate.emit_node, []
 
-    def flaky(model, node, out_dir):
+    def flaky(model, node, out_dir, instance=None):
         calls.append(node.name)
         if len(calls) == 5:
             raise FqsrError(f"{node.name}: injected failure")
-        return real(model, node, out_dir)
+        return real(model, node, out_dir, instance)
 
     monkeypatch.setattr(generate, "emit_node", flaky)
     with pytest.raises(FqsrError, match="injected"):

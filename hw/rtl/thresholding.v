@@ -1,11 +1,19 @@
 // Multi-threshold activation, PE lanes: out = BIAS + #{t : x >= T[c][t]} per element, the
 // channel c of lane p in channel fold f being f*PE + p (FINN's NHWC / PE interleave).
-// THRESHOLDS_FILE ($readmemh, one hex word per line, lane 0 in the LSBs) holds FOLDS words
-// of PE*STEPS signed TH_BITS-wide integers: word f, lane p*STEPS + t is T[f*PE + p][t]. The generator rounds FINN's thresholds up to
-// integers (x >= t <=> x >= ceil(t) for integer x) and clips them to [min(x), max(x)+1],
-// so TH_BITS = IN_BITS + 2 always holds them. The ROM is read synchronously (so synthesis can
-// map it to block RAM): tword holds the word of the current fold, read with the fold counter's
-// next value as the address (which holds while the input waits or the output is back-pressured).
+// The thresholds of a channel are sorted (non-decreasing), so the count is found by a binary
+// search of LEVELS = clog2(STEPS + 1) pipelined compares instead of STEPS parallel ones: stage
+// j holds the prefix (the j upper bits of the count) found so far and compares x with the one
+// threshold that decides the next bit, T[c][(prefix*2 + 1) << (LEVELS-1-j) - 1]. Each stage
+// reads its threshold from its own ROM (per lane, FOLDS * 2^j words of TH_BITS, address
+// {f, prefix}), synchronously, so synthesis maps the large ones to block RAM; an 8-bit
+// activation needs 8 comparators and 255 stored thresholds per channel, read one per stage.
+// Stage ROMs (rom.v) smaller than SMALL_ROM_BITS are built from LUTs, larger ones from block RAM.
+// The ROM files ($readmemh, one signed TH_BITS-wide hex word per line) are named
+// {THRESHOLDS_PREFIX}_p<lane, 3 digits>_s<stage>.mem; the generator writes them, pads STEPS up
+// to 2^LEVELS - 1 with max(x) + 1 (never reached), rounds FINN's thresholds up to integers
+// (x >= t <=> x >= ceil(t) for integer x) and clips them to [min(x), max(x)+1], so
+// TH_BITS = IN_BITS + 2 always holds them. The pipeline advances as a whole when the output
+// register is free (latency LEVELS + 1 cycles, one beat per cycle).
 module thresholding #(
     parameter integer PE        = 1,
     parameter integer CHANNELS  = 2,
@@ -15,7 +23,8 @@ module thresholding #(
     parameter integer OUT_BITS  = 4,
     parameter integer BIAS      = 0,
     parameter integer TH_BITS   = IN_BITS + 2,
-    parameter THRESHOLDS_FILE   = "",
+    parameter THRESHOLDS_PREFIX = "",
+    parameter integer SMALL_ROM_BITS = 9216,
     parameter integer IN_WIDTH  = (PE * IN_BITS + 7) / 8 * 8,
     parameter integer OUT_WIDTH = (PE * OUT_BITS + 7) / 8 * 8
 ) (
@@ -30,52 +39,78 @@ module thresholding #(
 );
     localparam integer FOLDS = CHANNELS / PE;
     localparam integer FA_BITS = FOLDS > 1 ? $clog2(FOLDS) : 1;
+    localparam integer LEVELS = STEPS > 1 ? $clog2(STEPS + 1) : 1;
+    localparam integer CW = (TH_BITS > IN_BITS ? TH_BITS : IN_BITS) + 1;  // compare width
 
     wire advance = !out0_tvalid || out0_tready;
     assign in0_tready = advance;
     wire take = in0_tvalid && in0_tready;
 
-    reg [PE*STEPS*TH_BITS-1:0] trom [0:FOLDS-1];
-    generate  // no file (a module elaborated with its defaults, e.g. by Yosys' read_verilog): no contents
-        if (THRESHOLDS_FILE != "") begin : load_thresholds
-            initial $readmemh(THRESHOLDS_FILE, trom);
+    reg [FA_BITS-1:0] fold;  // channel fold of the next input beat
+    always @(posedge ap_clk)
+        if (!ap_rst_n) fold <= 0;
+        else if (take) fold <= fold == FOLDS - 1 ? 0 : fold + 1'b1;
+
+    // stage j registers: valid, fold; per lane x, prefix (j bits used), threshold
+    reg [LEVELS-1:0]         valid;
+    reg [LEVELS*FA_BITS-1:0] folds;
+    always @(posedge ap_clk) begin
+        if (!ap_rst_n) valid <= 0;
+        else if (advance) valid <= (valid << 1) | take;
+        if (advance) folds <= (folds << FA_BITS) | fold;
+    end
+
+    wire [PE*OUT_BITS-1:0] result;
+    genvar p, j;
+    generate
+        for (p = 0; p < PE; p = p + 1) begin : lane
+            reg  [LEVELS*IN_BITS-1:0] xs;
+            reg  [LEVELS*LEVELS-1:0]  prefixes;  // stage j's prefix at [j*LEVELS +: LEVELS]
+            wire [LEVELS*TH_BITS-1:0] ths;
+            wire [LEVELS-1:0]         bits;      // stage j: x >= its threshold
+            wire [IN_BITS-1:0] x_in = in0_tdata[p*IN_BITS +: IN_BITS];
+            always @(posedge ap_clk)
+                if (advance) xs <= (xs << IN_BITS) | x_in;
+            for (j = 0; j < LEVELS; j = j + 1) begin : stage
+                wire [IN_BITS-1:0] x  = xs[j*IN_BITS +: IN_BITS];
+                wire [TH_BITS-1:0] th = ths[j*TH_BITS +: TH_BITS];
+                wire signed [CW-1:0] xw = IN_SIGNED ? {{(CW-IN_BITS){x[IN_BITS-1]}}, x}
+                                                    : {{(CW-IN_BITS){1'b0}}, x};
+                wire signed [CW-1:0] tw = {{(CW-TH_BITS){th[TH_BITS-1]}}, th};
+                assign bits[j] = xw >= tw;
+                // what enters stage j on `advance`: fold, prefix (j bits) -> the ROM address
+                wire [FA_BITS-1:0] src_fold = j == 0 ? fold : folds[(j > 0 ? j - 1 : 0)*FA_BITS +: FA_BITS];
+                wire [LEVELS-1:0] src_prefix;
+                if (j == 0) begin : first
+                    assign src_prefix = 0;
+                end else begin : next
+                    assign src_prefix = (prefixes[(j-1)*LEVELS +: LEVELS] << 1) | bits[j-1];
+                end
+                always @(posedge ap_clk)
+                    if (advance) prefixes[j*LEVELS +: LEVELS] <= src_prefix;
+                localparam integer DEPTH = FOLDS << j;
+                localparam integer AW = FA_BITS + j;
+                wire [AW-1:0] addr = (src_fold << j) | src_prefix;
+                localparam [7:0] D2 = 48 + p / 100 % 10, D1 = 48 + p / 10 % 10, D0 = 48 + p % 10, DS = 48 + j;
+                localparam FILE = {THRESHOLDS_PREFIX, "_p", D2, D1, D0, "_s", DS, ".mem"};
+                wire [TH_BITS-1:0] th_q;
+                rom #(.WIDTH(TH_BITS), .DEPTH(DEPTH), .FILE(THRESHOLDS_PREFIX != "" ? FILE : ""),
+                      .SMALL_BITS(SMALL_ROM_BITS), .AW(AW))
+                    thresholds (.clk(ap_clk), .en(advance), .addr(addr), .q(th_q));
+                assign ths[j*TH_BITS +: TH_BITS] = th_q;
+            end
+            wire [LEVELS-1:0] count = (prefixes[(LEVELS-1)*LEVELS +: LEVELS] << 1) | bits[LEVELS-1];
+            assign result[p*OUT_BITS +: OUT_BITS] = BIAS + count;
         end
     endgenerate
-
-    reg [FA_BITS-1:0] fold;
-    wire [FA_BITS-1:0] fold_next = !ap_rst_n || (take && fold == FOLDS - 1) ? {FA_BITS{1'b0}}
-                                 : take ? fold + 1'b1 : fold;
-    reg [PE*STEPS*TH_BITS-1:0] tword;
-    always @(posedge ap_clk) begin
-        fold <= fold_next;
-        tword <= trom[fold_next];
-    end
-    reg [OUT_WIDTH-1:0] result;
-    reg signed [TH_BITS-1:0] x, th;
-    integer lane, t, count;
-    always @* begin
-        result = 0;
-        for (lane = 0; lane < PE; lane = lane + 1) begin
-            x = IN_SIGNED ? $signed(in0_tdata[lane*IN_BITS +: IN_BITS])
-                          : $signed({1'b0, in0_tdata[lane*IN_BITS +: IN_BITS]});
-            count = BIAS;
-            for (t = 0; t < STEPS; t = t + 1) begin
-                th = tword[(lane * STEPS + t) * TH_BITS +: TH_BITS];
-                count = count + (x >= th);
-            end
-            result[lane*OUT_BITS +: OUT_BITS] = count;
-        end
-    end
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else if (advance) begin
-            out0_tvalid <= in0_tvalid;
-            if (take) begin
-                out0_tdata <= result;
-            end
+            out0_tvalid <= valid[LEVELS-1];
+            if (valid[LEVELS-1]) out0_tdata <= result;
         end
     end
 endmodule

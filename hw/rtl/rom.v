@@ -1,0 +1,28 @@
+// Read-only memory, read synchronously: q <= mem[addr] on a clock with `en` high. The contents
+// come from FILE ($readmemh, one hex word per line; none when FILE is empty, e.g. when a tool
+// elaborates the module with its defaults). A ROM of SMALL_BITS bits or more is left to
+// synthesis, which maps it to block RAM; a smaller one (by default under half an 18-Kbit
+// block) is marked rom_style "logic", so Yosys builds it from LUTs instead of spending a
+// whole block on it: on ECP5 a block RAM holds at most 18 Kbit in one of six fixed shapes.
+module rom #(
+    parameter integer WIDTH      = 8,
+    parameter integer DEPTH      = 16,
+    parameter FILE               = "",
+    parameter integer SMALL_BITS = 9216,
+    parameter integer AW         = DEPTH > 1 ? $clog2(DEPTH) : 1
+) (
+    input  wire             clk,
+    input  wire             en,
+    input  wire [AW-1:0]    addr,
+    output reg  [WIDTH-1:0] q
+);
+    localparam STYLE = DEPTH * WIDTH < SMALL_BITS ? "logic" : "auto";
+    (* rom_style = STYLE *) reg [WIDTH-1:0] mem [0:DEPTH-1];
+    generate
+        if (FILE != "") begin : load
+            initial $readmemh(FILE, mem);
+        end
+    endgenerate
+    always @(posedge clk)
+        if (en) q <= mem[addr];
+endmodule
