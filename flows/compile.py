@@ -105,14 +105,16 @@ def lower_and_convert(wrapper, fpgapart: str):
 
 
 def fold(model, folding=None, target_fps=None, clock_mhz=DEFAULT_CLOCK_MHZ):
-    from .finn.folding import apply_folding_file, check_folding, fold_for_fps
+    from .finn.folding import apply_folding_file, check_folding, fold_for_fps, match_window_simd
 
     if folding is not None and target_fps is not None:
         raise FqsrError("give either --folding FILE or --target-fps, not both")
-    if folding is not None:
+    if folding is not None:  # the file is applied as written
         model = apply_folding_file(model, folding)
     elif target_fps is not None:
-        model = fold_for_fps(model, target_fps, clock_mhz)
+        model = match_window_simd(fold_for_fps(model, target_fps, clock_mhz))
+    else:
+        model = match_window_simd(model)
     check_folding(model)
     return model
 

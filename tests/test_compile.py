@@ -248,6 +248,26 @@ def test_dataflow_is_stitchable_with_sized_skip_fifos(tmp_path):
     assert getCustomOp(dup).get_nodeattr("PE") == 1
 
 
+def test_windows_take_their_mvau_simd_so_no_width_converter_is_needed(tmp_path):
+    """FINN gives every RTL sliding window SIMD = channels; fqsr narrows the window and its padding to
+    the MVAU's SIMD, so the most folded graph has no width converter and the MVAU stays the bottleneck."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    model, onnx_path = exported("tiny_w4a4", tmp_path, blocks=1)
+    report = compile_model(onnx_path, random_tiles=1, reference=model)
+    assert report["equal"] and report["dwc"] == 0
+    graph = load_qonnx(tmp_path / DATAFLOW_NAME)
+    windows = [n for n in graph.graph.node if n.op_type.startswith("ConvolutionInputGenerator")]
+    assert windows
+    for window in windows:
+        mvau, padding = graph.find_consumer(window.output[0]), graph.find_producer(window.input[0])
+        simd = getCustomOp(mvau).get_nodeattr("SIMD")
+        assert getCustomOp(window).get_nodeattr("SIMD") == getCustomOp(padding).get_nodeattr("SIMD") == simd == 1
+    layers = json.loads((tmp_path / "estimates.json").read_text())["layers"]
+    slowest = max(layers.values(), key=lambda layer: layer["cycles"])
+    assert slowest["op_type"].startswith("MVAU")
+
+
 def test_target_fps_is_met_and_every_slow_node_is_folded(tmp_path):
     """tiny, 5x6: the 960-cycle MVAUs bound it (4-bit weights: SIMD <= 9 under FINN's 36-bit weight-width
     cap); 1000 cycles is reachable, and every node slower than that unfolded (MVAU, the sliding window

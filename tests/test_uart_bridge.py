@@ -34,10 +34,11 @@ def network(tmp_path_factory):
 
 def test_protocol_is_the_stream_beats_in_bytes(network):
     folder, fmt, tiles, want, frames = network
-    assert (fmt.in_bytes, fmt.out_bytes) == (3, 1) and fmt.tile_shape == (3, 4, 4)
+    # the first sliding window and its padding take the first MVAU's SIMD (1): one channel per input beat
+    assert (fmt.in_bytes, fmt.out_bytes) == (1, 1) and fmt.tile_shape == (3, 4, 4)
     data = encode(tiles, fmt)
     beats = [b for _, x, _ in frames for b in pack_beats(x, fmt.in_bits, fmt.in_lanes)]
-    assert data == b"".join(b.to_bytes(3, "little") for b in beats)
+    assert data == b"".join(b.to_bytes(1, "little") for b in beats)
     out = b"".join(int(v).to_bytes(1, "little") for _, _, y in frames for v in y.reshape(-1))
     assert np.array_equal(decode(out, want.shape, fmt), want)
     with pytest.raises(FqsrError, match="do not match the compiled tile"):
@@ -71,5 +72,5 @@ def test_baud_must_divide_the_clock(network, tmp_path):
     with pytest.raises(FqsrError, match="does not divide the 25 MHz clock exactly"):
         clocks_per_bit(25.0, 115200)
     top = write_board_top(network[0], "ulx3s-85f", path=tmp_path / "board_top.v").read_text()
-    assert "CLKS_PER_BIT = 25" in top and ".IN_BYTES(3), .OUT_BYTES(1)" in top
-    assert json.loads((network[0] / "rtl" / "rtl.json").read_text())["in_width"] == 24
+    assert "CLKS_PER_BIT = 25" in top and ".IN_BYTES(1), .OUT_BYTES(1)" in top
+    assert json.loads((network[0] / "rtl" / "rtl.json").read_text())["in_width"] == 8

@@ -30,6 +30,37 @@ def fold_for_fps(model, target_fps: float, clock_mhz: float):
     return model.transform(SetFolding(cycles, two_pass_relaxation=True))
 
 
+def match_window_simd(model):
+    """Narrow each sliding window (and the padding feeding it) to its MVAU's SIMD.
+
+    FINN gives an RTL sliding window SIMD = channels by default, which is cheap in FINN's own
+    RTL but costs fqsr's hardware a stream as wide as a pixel: a line buffer of C*bits-wide
+    words (shallow, wasteful in block RAM) and a width converter down to the MVAU's SIMD. With
+    the window's SIMD equal to the MVAU's, no converter is needed, and neither node becomes the
+    bottleneck: the window emits K*K*C/SIMD beats per pixel, the MVAU needs that many times its
+    PE fold. A parallel window, or an MVAU SIMD that does not divide the channels, is left as is.
+    """
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in model.graph.node:
+        if not node.op_type.startswith("ConvolutionInputGenerator"):
+            continue
+        window = getCustomOp(node)
+        consumers = model.find_consumers(node.output[0]) or []
+        if len(consumers) != 1 or not consumers[0].op_type.startswith("MVAU") \
+                or window.get_nodeattr("parallel_window"):
+            continue
+        simd, channels = getCustomOp(consumers[0]).get_nodeattr("SIMD"), window.get_nodeattr("IFMChannels")
+        if channels % simd or window.get_nodeattr("SIMD") <= simd:
+            continue
+        window.set_nodeattr("SIMD", simd)
+        padding = model.find_producer(node.input[0])
+        if padding is not None and padding.op_type.startswith("FMPadding") \
+                and len(model.find_consumers(padding.output[0]) or []) == 1:
+            getCustomOp(padding).set_nodeattr("SIMD", simd)
+    return model
+
+
 def apply_folding_file(model, path: Path):
     """Apply an edited folding.json; a node name that is not in the graph is an error, not a no-op.
 

@@ -41,7 +41,7 @@ module sliding_window #(
     localparam integer KH_N  = PARALLEL ? 1 : K_H;  // window positions walked beat by beat
     localparam integer KW_N  = PARALLEL ? 1 : K_W;
 
-    reg [STREAM_WIDTH-1:0] mem [0:DEPTH-1];
+    reg [SIMD*BITS-1:0] mem [0:DEPTH-1];  // the elements only, not the stream's byte padding
 
     // ---- write side: column iw, fold icf of the row in slot slot_wr
     reg [31:0] iw, icf, slot_wr, rows;
@@ -50,7 +50,7 @@ module sliding_window #(
     wire take = in0_tvalid && in0_tready;
     wire row_in = take && iw == W - 1 && icf == CF - 1;
     always @(posedge ap_clk)
-        if (take) mem[slot_wr * ROW + iw * CF + icf] <= in0_tdata;
+        if (take) mem[slot_wr * ROW + iw * CF + icf] <= in0_tdata[SIMD*BITS-1:0];
 
     // ---- read side: output pixel (oh, ow), window position (kh, kw), fold cf
     wire [31:0] slot_rd = slot_oh + kh >= SLOTS ? slot_oh + kh - SLOTS : slot_oh + kh;
@@ -67,15 +67,14 @@ module sliding_window #(
             for (wh = 0; wh < K_H; wh = wh + 1) begin : rows_of_window
                 wire [31:0] slot = slot_oh + wh >= SLOTS ? slot_oh + wh - SLOTS : slot_oh + wh;
                 for (ww = 0; ww < K_W; ww = ww + 1) begin : cols_of_window
-                    wire [STREAM_WIDTH-1:0] word = mem[slot * ROW + (ow + ww) * CF];
-                    assign beat[(wh * K_W + ww) * SIMD * BITS +: SIMD * BITS] = word[SIMD*BITS-1:0];
+                    assign beat[(wh * K_W + ww) * SIMD * BITS +: SIMD * BITS] = mem[slot * ROW + (ow + ww) * CF];
                 end
             end
             if (OUT_WIDTH > K_H * K_W * SIMD * BITS) begin : pad
                 assign beat[OUT_WIDTH-1:K_H * K_W * SIMD * BITS] = 0;
             end
         end else begin : one_word
-            assign beat = mem[raddr];
+            assign beat = mem[raddr];  // zero-padded to OUT_WIDTH
         end
     endgenerate
     wire frame_done = row_out && oh == OH - 1;
