@@ -22,7 +22,7 @@ help:
 	@echo "make compile-zoo           full-size FINN compile + equality check of every zoo model"
 	@echo "make eval-zoo              regenerate benchmarks/psnr.md for every shipped checkpoint"
 	@echo "make export-zoo            full-size export + equality check of every zoo model"
-	@echo "make build-bitstream MODEL=... [BOARD=ulx3s-85f] [TILE=32x32] [TARGET_FPS=n]  all stages to a .bit"
+	@echo "make build-bitstream MODEL=... [BOARD=ulx3s-85f] [TILE=16x16] [TARGET_FPS=n]  all stages to a .bit"
 	@echo "make report MODEL=...      build/MODEL/report.md, report.json and plots from the artifacts there"
 	@echo "make hil MODEL=...         whole Set5 images through the stitched RTL in tiles; PSNR == the model's (HIL_DEVICE=rtlsim|python|serial:PORT)"
 	@echo "make sweep                 FINN-estimate sweep of benchmarks/sweep_grid.yaml -> benchmarks/sweep.{csv,md,png}"
@@ -75,7 +75,7 @@ compile-zoo: $(STAMP)
 export-zoo: $(STAMP)
 	$(PY) benchmarks/export_zoo.py --tile 32x32
 
-# export -> compile -> rtl -> verify -> synth -> fit -> pnr -> bitstream -> report (up-to-date stages skipped)
+# export -> compile -> rtl -> storage -> synth -> fit -> verify -> pnr -> bitstream -> report (up-to-date stages skipped)
 BOARD ?= ulx3s-85f
 build-bitstream: $(STAMP)
 	$(FQSR) build $(MODEL) --board $(BOARD) $(if $(TILE),--tile $(TILE)) $(if $(TARGET_FPS),--target-fps $(TARGET_FPS))

@@ -1,8 +1,11 @@
 """``fqsr build MODEL --board B``: every stage from checkpoint to bitstream, skipping what is up to date.
 
-export -> compile -> rtl -> verify (a few tiles) -> synth (Yosys counts of the
-accelerator) -> fit (those counts against the board) -> pnr (board top with the
-UART bridge: Yosys, fit check again, nextpnr-ecp5, ecppack) -> report.
+export -> compile -> rtl -> storage (the ROM bits against all the device could
+store: a model whose weights cannot fit stops here, before an hour of Yosys) ->
+synth (Yosys counts of the accelerator) -> fit (those counts against the board)
+-> verify (a few tiles through the RTL in cocotb; after the fit check, so that
+no one waits for a long simulation of a design that cannot fit) -> pnr (board
+top with the UART bridge: Yosys, fit check again, nextpnr-ecp5, ecppack) -> report.
 
 A stage is skipped when its artifact exists, is newer than the artifacts it
 is made from, and was made with the same settings (tile, target fps, board).
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from fqsr.models.errors import FqsrError
 
-STAGES = ("export", "compile", "rtl", "verify", "synth", "fit", "pnr", "report")
+STAGES = ("export", "compile", "rtl", "storage", "synth", "fit", "verify", "pnr", "report")
 
 
 def _json(path: Path) -> dict:
@@ -62,11 +65,11 @@ class Progress:
         return result
 
 
-def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (32, 32), target_fps: float | None = None,
+def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), target_fps: float | None = None,
           verify_tiles: int = 1, out_dir: Path | None = None, echo=print, checkpoint=None) -> dict:
     """Run the stages for ``cfg`` (a ModelConfig) into ``out_dir`` (default ``build/<model>``)."""
     from fqsr.hw.board import get_board
-    from fqsr.hw.synth import PNR_NAME, RESOURCES_NAME, DoesNotFit, check_fit, format_fit_table
+    from fqsr.hw.synth import PNR_NAME, RESOURCES_NAME, DoesNotFit, check_fit, check_storage, format_fit_table
 
     from .artifacts import model_dir, write_json
     from .compile import DATAFLOW_NAME
@@ -90,17 +93,21 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (32, 32), targe
     progress.run("compile", _fresh(dataflow, onnx) and compiled.get("target_fps") == target_fps
                  and compiled.get("clock_mhz") == spec.clock_mhz and compiled.get("equal"),
                  _compile, onnx, folder, target_fps, spec.clock_mhz)
-    progress.run("rtl", _fresh(rtl_json, dataflow) and _rtl_copies_current(folder / "rtl"), _rtl, dataflow, folder)
-    verified = _json(verify_json)
-    progress.run("verify", _fresh(verify_json, rtl_json) and verified.get("equal")
-                 and verified.get("tiles", 0) >= verify_tiles, _verify, folder, verify_tiles)
-    synthesized = _json(resources)
-    progress.run("synth", _fresh(resources, rtl_json) and synthesized.get("target") == spec.target,
-                 _synth, folder, spec.target)
-    total = _json(resources)["total"]
-    summary = {"model": cfg.name, "board": spec.name, "model_dir": str(folder), "resources": total}
+    progress.run("rtl", _fresh(rtl_json, dataflow) and _rtl_copies_current(folder / "rtl")
+                 and "rom_bits_total" in _json(rtl_json), _rtl, dataflow, folder)
+    summary = {"model": cfg.name, "board": spec.name, "model_dir": str(folder)}
     try:
+        rtl_summary = _json(rtl_json)
+        summary["storage"] = progress.run("storage", False, check_storage, rtl_summary.get("rom_bits_total", 0), spec,
+                                          f"{cfg.name}'s accelerator", rtl_summary.get("rom_bits"))
+        synthesized = _json(resources)
+        progress.run("synth", _fresh(resources, rtl_json) and synthesized.get("target") == spec.target,
+                     _synth, folder, spec.target)
+        summary["resources"] = total = _json(resources)["total"]
         echo(format_fit_table(progress.run("fit", False, check_fit, total, spec, f"{cfg.name}'s accelerator")))
+        verified = _json(verify_json)
+        progress.run("verify", _fresh(verify_json, rtl_json) and verified.get("equal")
+                     and verified.get("tiles", 0) >= verify_tiles, _verify, folder, verify_tiles)
         if spec.vendor == "lattice":
             placed = _json(pnr)
             progress.run("pnr", _fresh(pnr, resources) and placed.get("board") == spec.name
@@ -113,10 +120,11 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (32, 32), targe
                      f"board clock; the bitstream is written but may misbehave (fold more or try another seed)")
         else:
             progress.rows["pnr"] = {"status": "not run", "reason": f"{spec.name} is a Xilinx board"}
-    except DoesNotFit:  # the reports still show what was built and why it stops here
+    except DoesNotFit as exc:  # the reports still show what was built and why it stops here
         progress.rows.setdefault("pnr", {"status": "not run", "reason": "does not fit"})
         progress.run("report", False, _report, folder)
-        write_json(folder / "build.json", {**summary, "fits": False, "stages": progress.rows})
+        write_json(folder / "build.json", {**summary, "fits": False, "why": str(exc).splitlines()[0],
+                                           "over": exc.table, "stages": progress.rows})
         raise
     progress.run("report", False, _report, folder)
     summary["stages"] = progress.rows
@@ -161,8 +169,14 @@ def _rtl_copies_current(rtl: Path) -> bool:
 
 def _rtl(dataflow, folder):
     from fqsr.hw.stitch import generate_rtl
+    from fqsr.hw.synth import PNR_NAME, RESOURCES_NAME
 
-    return generate_rtl(dataflow, folder)
+    summary = generate_rtl(dataflow, folder)
+    # results made from the old RTL must not reach the report of this one
+    for stale in (folder / "sim" / "verify.json", folder / "synth" / RESOURCES_NAME, folder / "synth" / PNR_NAME,
+                  folder / "synth" / f"{folder.resolve().name}.bit"):
+        stale.unlink(missing_ok=True)
+    return summary
 
 
 def _verify(folder, tiles):

@@ -309,7 +309,9 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits):
 @click.argument("model")
 @click.option("--board", default="ulx3s-85f", show_default=True,
               help="ulx3s-85f, ulx3s-45f, ulx3s-25f (bitstream); kv260, zcu104, pynq-z2 (Yosys counts).")
-@click.option("--tile", default="32x32", show_default=True, help="LR tile (HxW) the hardware is built for.")
+@click.option("--tile", default="16x16", show_default=True,
+              help="LR tile (HxW) the hardware is built for (line buffers and skip FIFOs grow with it; 16x16 is "
+                   "what the shipped small model fits an 85F with).")
 @click.option("--target-fps", type=float, default=None,
               help="Fold for this many tiles per second at the board clock (default: the most folded).")
 @click.option("--verify-tiles", type=int, default=1, show_default=True, help="Tiles the RTL is verified on.")

@@ -47,12 +47,21 @@ class Board:
     speed: int | None = None
     lpf: str | None = None
     clock_mhz: float = 100.0
+    lut_inputs: int = 6  # LUT4 (ECP5) or LUT6 (7-series, UltraScale+)
+    uram: int = 0  # 288-Kbit UltraRAM blocks (UltraScale+)
+
+    def storage_bits(self) -> int:
+        """The most ROM bits the device could hold: every block RAM and UltraRAM full, and every LUT
+        used as a ROM (2^inputs bits each) with no logic left over. A design whose ROMs need more
+        cannot fit, whatever synthesis does."""
+        return (self.capacity["BRAM"] * 18 * 1024 + self.uram * 288 * 1024
+                + self.capacity["LUT"] * (1 << self.lut_inputs))
 
 
 def _ecp5(name, size, luts, ebr, mult):
     return Board(name, "lattice", "ecp5", f"LFE5U-{size}F", "CABGA381",
                  {"LUT": luts, "FF": luts, "BRAM": ebr, "DSP": mult},
-                 nextpnr_device=f"{size}k", speed=6, lpf="ulx3s.lpf", clock_mhz=25.0)
+                 nextpnr_device=f"{size}k", speed=6, lpf="ulx3s.lpf", clock_mhz=25.0, lut_inputs=4)
 
 
 BOARDS = {b.name: b for b in (
@@ -60,9 +69,9 @@ BOARDS = {b.name: b for b in (
     _ecp5("ulx3s-45f", 45, 43848, 108, 72),
     _ecp5("ulx3s-25f", 25, 24288, 56, 28),
     Board("kv260", "xilinx", "xcup", "xck26-sfvc784-2LV-c", "sfvc784",
-          {"LUT": 117120, "FF": 234240, "BRAM": 288, "DSP": 1248}),
+          {"LUT": 117120, "FF": 234240, "BRAM": 288, "DSP": 1248}, uram=64),
     Board("zcu104", "xilinx", "xcup", "xczu7ev-ffvc1156-2-e", "ffvc1156",
-          {"LUT": 230400, "FF": 460800, "BRAM": 624, "DSP": 1728}),
+          {"LUT": 230400, "FF": 460800, "BRAM": 624, "DSP": 1728}, uram=96),
     Board("pynq-z2", "xilinx", "xc7", "xc7z020clg400-1", "clg400",
           {"LUT": 53200, "FF": 106400, "BRAM": 280, "DSP": 220}),
 )}

@@ -261,11 +261,30 @@ def check_fit(total: dict, board, what: str) -> dict:
         raise DoesNotFit(
             f"{what} does not fit {board.name} ({board.device}): {', '.join(over)} over capacity\n"
             f"{format_fit_table(table)}\n"
-            f"To fit: fold more (a lower --target-fps or a smaller PE/SIMD in folding.json), use fewer bits "
+            f"To fit: fold more (a lower --target-fps or a smaller PE/SIMD in folding.json), a smaller --tile "
+            f"(line buffers grow with its width, skip FIFOs with its size), fewer bits "
             f"(--bits or a w2/w3 model), a smaller model (fewer features/blocks), or a bigger device "
             f"(--board {', '.join(b for b in ('ulx3s-85f', 'zcu104') if b != board.name)}). "
             f"Place and route was not run.", table)
     return table
+
+
+def check_storage(rom_bits: int, board, what: str, per_node: dict | None = None) -> dict:
+    """Before synthesis: refuse a design whose ROM bits exceed everything the device could store
+    (:meth:`fqsr.hw.board.Board.storage_bits`), which no synthesis or folding changes."""
+    capacity = board.storage_bits()
+    row = {"rom_bits": int(rom_bits), "storage_bits": capacity, "percent": round(100.0 * rom_bits / capacity, 1)}
+    if rom_bits > capacity:
+        largest = sorted((per_node or {}).items(), key=lambda kv: -kv[1])[:3]
+        biggest = ", ".join(f"{name} {bits / 1e6:.2f} Mbit" for name, bits in largest)
+        raise DoesNotFit(
+            f"{what} does not fit {board.name} ({board.device}): its weight and threshold ROMs hold "
+            f"{rom_bits / 1e6:.2f} Mbit, more than the {capacity / 1e6:.2f} Mbit the device could store with every "
+            f"block RAM full and every LUT used as ROM ({row['percent']}%; largest: {biggest}). Folding does not "
+            f"change how many weights are stored. To fit: fewer weight bits (--bits or a w2 model), a smaller "
+            f"model (fewer features/blocks), or a bigger device. Synthesis and place and route were not run.",
+            {"ROM bits": {"used": int(rom_bits), "available": capacity, "percent": row["percent"]}})
+    return row
 
 
 def _model_name(model_dir: Path) -> str:

@@ -19,7 +19,8 @@ from fqsr.models.errors import FqsrError
 NOT_RUN = "not run"
 ARTIFACTS = {
     "export": "export.json", "compile": "compile.json", "estimates": "estimates.json", "folding": "folding.json",
-    "verify": "sim/verify.json", "resources": "synth/resources.json", "pnr": "synth/pnr.json", "hil": "hil.json",
+    "rtl": "rtl/rtl.json", "verify": "sim/verify.json", "resources": "synth/resources.json", "pnr": "synth/pnr.json",
+    "hil": "hil.json",
 }
 # report resource name -> (FINN estimates.json key, Yosys resources.json key); FINN does not estimate FFs
 RESOURCES = {"LUT": ("lut", "LUT"), "FF": (None, "FF"), "BRAM": ("bram18", "BRAM"), "DSP": ("dsp", "DSP")}
@@ -203,6 +204,14 @@ def pipeline(artifacts: dict) -> dict:
             "measured_cycles_per_frame": (artifacts["verify"] or {}).get("cycles_per_frame")}
 
 
+def rom_storage(rtl: dict | None) -> dict | None:
+    """The ROM bits the generated RTL stores (weights and thresholds), in total and per node, largest first."""
+    if rtl is None or "rom_bits" not in rtl:
+        return None
+    nodes = sorted(rtl["rom_bits"].items(), key=lambda kv: -kv[1])
+    return {"total_bits": rtl["rom_bits_total"], "nodes": [{"name": n, "bits": b} for n, b in nodes]}
+
+
 def build_report(model_dir: Path) -> dict:
     """The report as a dict (what ``report.json`` holds), without writing anything."""
     model_dir = Path(model_dir)
@@ -221,6 +230,7 @@ def build_report(model_dir: Path) -> dict:
         "throughput": throughput(artifacts, model_dir),
         "psnr": psnr_table(artifacts),
         "pipeline": pipeline(artifacts),
+        "roms": rom_storage(artifacts["rtl"]),
         "pnr": None if artifacts["pnr"] is None else
         {k: artifacts["pnr"].get(k) for k in ("board", "device", "package", "fmax_mhz", "clock_mhz", "utilization",
                                               "bitstream")},

@@ -118,6 +118,17 @@ def pipeline_lines(pipeline: dict, plots: dict) -> list[str]:
     return lines + table(["node", "op", "estimated cycles per tile"], rows) + [""]
 
 
+def rom_lines(roms: dict | None, largest: int = 5) -> list[str]:
+    if roms is None:
+        return []
+    lines = ["## On-chip ROMs", "",
+             f"The RTL stores {number(roms['total_bits'])} bits ({roms['total_bits'] / 1e6:.2f} Mbit) of weights and "
+             f"thresholds (`rtl/rtl.json`); every node's ROMs are on chip. Largest:", ""]
+    rows = [[f"`{n['name']}`", number(n["bits"]), f"{100.0 * n['bits'] / max(1, roms['total_bits']):.1f}%"]
+            for n in roms["nodes"][:largest]]
+    return lines + table(["node", "ROM bits", "share"], rows) + [""]
+
+
 def report_markdown(report: dict) -> str:
     lines = [f"# fqsr build report: {report['model']}", "",
              "Every number below is read from this build's artifacts; absent stages are marked "
@@ -134,6 +145,7 @@ def report_markdown(report: dict) -> str:
         util = {bel: u for bel, u in (pnr.get("utilization") or {}).items() if u.get("used")}  # bels in use
         lines += table(["bel", "used", "available"],
                        [[bel, number(u.get("used")), number(u.get("available"))] for bel, u in util.items()]) + [""]
+    lines += rom_lines(report.get("roms"))
     lines += resource_lines(report["resources"])
     if "resources" in report.get("plots", {}):
         lines += [f"![resources]({report['plots']['resources']})", ""]

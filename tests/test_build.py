@@ -36,7 +36,7 @@ def test_small_network_fits_the_85f_and_gets_a_bitstream(network, tmp_path):
     assert result.exit_code == 0, result.output
     for stage in ("export", "compile", "rtl", "synth"):
         assert f"{stage:8} skipped (up to date)" in result.stderr
-    for stage in ("verify", "fit", "pnr", "report"):
+    for stage in ("storage", "verify", "fit", "pnr", "report"):
         assert f"{stage:8} done in" in result.stderr
     summary = json.loads(result.stdout)
     pnr = json.loads((folder / "synth" / "pnr.json").read_text())
@@ -65,10 +65,40 @@ def test_too_small_a_device_stops_before_place_and_route(network, tmp_path, monk
     assert result.exit_code == 2, result.output
     assert "does not fit ulx3s-tiny" in result.stderr and "LUT over capacity" in result.stderr
     assert "<- over" in result.stderr and "lower --target-fps" in result.stderr
-    assert "Place and route was not run" in result.stderr
+    assert "Place and route was not run" in result.stderr and "smaller --tile" in result.stderr
+    assert "verify   ..." not in result.stderr  # no simulation of a design that cannot fit
     assert not (folder / "synth" / "pnr.json").exists() and not list((folder / "synth").glob("*.bit"))
     built = json.loads((folder / "build.json").read_text())
     assert built["fits"] is False and built["stages"]["pnr"]["status"] == "not run"
+
+
+def test_roms_beyond_all_device_storage_stop_before_synthesis(network, tmp_path, monkeypatch):
+    """The storage check needs only rtl.json: a device that could not hold the ROM bits even with every
+    LUT as ROM stops the build before verify and Yosys, with the bits it counted."""
+    folder = fresh_copy(network, tmp_path)
+    (folder / "synth" / "resources.json").unlink()  # nothing downstream may be needed or made
+    rom_bits = json.loads((folder / "rtl" / "rtl.json").read_text())["rom_bits_total"]
+    tiny = dataclasses.replace(board_module.BOARDS["ulx3s-25f"], name="ulx3s-tiny",
+                               capacity={"LUT": 2, "FF": 100_000, "BRAM": 0, "DSP": 100})
+    assert tiny.storage_bits() == 32 < rom_bits
+    monkeypatch.setitem(board_module.BOARDS, "ulx3s-tiny", tiny)
+    result = build(folder, "--board", "ulx3s-tiny")
+    assert result.exit_code == 2, result.output
+    assert f"ROMs hold {rom_bits / 1e6:.2f} Mbit" in result.stderr and "Synthesis and place and route were not run" \
+        in result.stderr
+    assert "verify   ..." not in result.stderr and not (folder / "synth" / "resources.json").exists()
+    built = json.loads((folder / "build.json").read_text())
+    assert built["fits"] is False and built["stages"]["storage"]["status"] == "failed"
+    assert built["over"]["ROM bits"] == {"used": rom_bits, "available": 32, "percent": round(100 * rom_bits / 32, 1)}
+    assert (folder / "report.md").is_file()
+
+
+def test_storage_bound_of_the_boards():
+    """EBR + 16 bits per LUT4 on ECP5; BRAM + UltraRAM + 64 bits per LUT6 on UltraScale+."""
+    assert board_module.get_board("ulx3s-85f").storage_bits() == 208 * 18432 + 83640 * 16
+    assert board_module.get_board("kv260").storage_bits() == 288 * 18432 + 64 * 294912 + 117120 * 64
+    # edsr_w4a4's 1,367,424 4-bit weights alone exceed everything an 85F could store
+    assert 1_367_424 * 4 > board_module.get_board("ulx3s-85f").storage_bits()
 
 
 def test_bad_input(network, tmp_path):

@@ -51,6 +51,15 @@ def test_error_in_percent():
     assert error_pct(5, 0) is None and error_pct(None, 4) is None and error_pct(4, None) is None
 
 
+def test_rom_bits_come_from_rtl_json(build):
+    report = write_report(build)
+    rtl = read(build, "rtl/rtl.json")
+    assert report["roms"]["total_bits"] == rtl["rom_bits_total"] == sum(rtl["rom_bits"].values()) > 0
+    assert [n["bits"] for n in report["roms"]["nodes"]] == sorted(rtl["rom_bits"].values(), reverse=True)
+    largest = report["roms"]["nodes"][0]
+    assert f"| `{largest['name']}` | {largest['bits']:,} |" in (build / "report.md").read_text()
+
+
 def test_resources_are_finn_beside_yosys(build):
     report = write_report(build)
     estimates, resources = read(build, "estimates.json"), read(build, "synth/resources.json")
