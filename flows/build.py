@@ -10,8 +10,10 @@ top with the UART bridge: Yosys, fit check again, nextpnr-ecp5, ecppack) -> repo
 A stage is skipped when its artifact exists, is newer than the artifacts it
 is made from, and was made with the same settings (tile, target fps, board).
 A model that does not fit stops before place and route with the table and
-what to change (:class:`fqsr.hw.synth.DoesNotFit`). Xilinx boards stop after
-the reports: without ``vivado`` on PATH there is no bitstream to make.
+what to change (:class:`fqsr.hw.synth.DoesNotFit`). For Xilinx boards the
+pnr stage is Vivado's out-of-context implementation of the same RTL
+(:mod:`fqsr.hw.vivado`, when ``vivado`` is on PATH; its script is written
+either way), and the build ends with exit 2 saying why there is no bitstream.
 """
 from __future__ import annotations
 
@@ -70,6 +72,7 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
     """Run the stages for ``cfg`` (a ModelConfig) into ``out_dir`` (default ``build/<model>``)."""
     from fqsr.hw.board import get_board
     from fqsr.hw.synth import PNR_NAME, RESOURCES_NAME, DoesNotFit, check_fit, check_storage, format_fit_table
+    from fqsr.hw.vivado import run_vivado, write_vivado_script
 
     from .artifacts import model_dir, write_json
     from .compile import DATAFLOW_NAME
@@ -118,8 +121,13 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
             if placed.get("timing_met") is False:
                 echo(f"warning: nextpnr reached {placed['fmax_mhz']} MHz, below the {spec.clock_mhz:g} MHz "
                      f"board clock; the bitstream is written but may misbehave (fold more or try another seed)")
-        else:
-            progress.rows["pnr"] = {"status": "not run", "reason": f"{spec.name} is a Xilinx board"}
+        else:  # Vivado places and routes the same RTL out of context, where it is installed
+            script = write_vivado_script(folder, spec)
+            summary["vivado_script"] = str(script)
+            if shutil.which("vivado") is None:
+                progress.rows["pnr"] = {"status": "not run", "reason": "vivado is not on PATH"}
+            else:
+                summary["vivado"] = progress.run("pnr", False, run_vivado, folder, spec)
     except DoesNotFit as exc:  # the reports still show what was built and why it stops here
         progress.rows.setdefault("pnr", {"status": "not run", "reason": "does not fit"})
         progress.run("report", False, _report, folder)
@@ -132,11 +140,14 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
     summary["wall_s"] = round(time.monotonic() - wall, 1)
     write_json(folder / "build.json", summary)
     if spec.vendor != "lattice":
-        if shutil.which("vivado") is None:
-            raise FqsrError(f"reports for {spec.name} are in {folder}; Vivado is needed for a Xilinx bitstream "
-                            f"(vivado is not on PATH)")
-        raise FqsrError(f"vivado is on PATH, but fqsr does not hand dataflow.onnx to FINN's stitched-IP and "
-                        f"bitfile steps yet; the reports for {spec.name} are in {folder}")
+        if "vivado" not in summary:
+            raise FqsrError(f"reports for {spec.name} are in {folder}; Vivado is needed to place and route for a "
+                            f"Xilinx device and for its bitstream (vivado is not on PATH); {summary['vivado_script']} "
+                            f"runs the same RTL through Vivado where it is installed")
+        raise FqsrError(f"Vivado placed and routed fqsr_top for {spec.device} out of context (Fmax "
+                        f"{summary['vivado'].get('fmax_mhz')} MHz, {folder / 'synth' / 'vivado'}); a bitstream for "
+                        f"{spec.name} also needs the Zynq processing system and a DMA around fqsr_top (a block "
+                        f"design), which fqsr does not generate")
     return summary
 
 

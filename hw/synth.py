@@ -38,7 +38,8 @@ from pathlib import Path
 
 from fqsr.models.errors import FqsrError
 
-TARGETS = {"ecp5": "synth_ecp5", "xc7": "synth_xilinx -family xc7 -noiopad",
+# the synthesis command per target, keeping the node modules as hierarchy (synth_xilinx keeps it by default)
+TARGETS = {"ecp5": "synth_ecp5 -noflatten", "xc7": "synth_xilinx -family xc7 -noiopad",
            "xcup": "synth_xilinx -family xcup -noiopad"}
 TARGET_DEVICE = {"ecp5": "Lattice ECP5", "xc7": "Xilinx 7-series", "xcup": "Xilinx UltraScale+"}
 KINDS = ("LUT", "FF", "BRAM", "DSP")
@@ -189,7 +190,7 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
             sources += [src.name for src in bridge_sources()] + [top_path.name]
             top = BOARD_TOP
         script = [f"read_verilog -defer -sv {' '.join(sources)}", f"hierarchy -top {top}",
-                  f"{TARGETS[target]} -top {top} -noflatten", "tee -q -o stat.json stat -json"]
+                  f"{TARGETS[target]} -top {top}", "tee -q -o stat.json stat -json"]
         if board:
             script += ["flatten", "opt_clean", "write_json board.json"]
         (work / "synth.ys").write_text("\n".join(script) + "\n")

@@ -2,7 +2,9 @@
 bitstream of a small network, and bad input."""
 import dataclasses
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -91,6 +93,46 @@ def test_roms_beyond_all_device_storage_stop_before_synthesis(network, tmp_path,
     assert built["fits"] is False and built["stages"]["storage"]["status"] == "failed"
     assert built["over"]["ROM bits"] == {"used": rom_bits, "available": 32, "percent": round(100 * rom_bits / 32, 1)}
     assert (folder / "report.md").is_file()
+
+
+def test_xilinx_board_gets_yosys_counts_reports_and_a_vivado_run(network, tmp_path, monkeypatch):
+    """pynq-z2: Yosys synth_xilinx counts, fit, verify, reports, and the Vivado script for the same RTL; without
+    vivado the build says so (exit 2); with a vivado on PATH the pnr stage runs it and reads its JSON back."""
+    folder = fresh_copy(network, tmp_path)
+    # a machine without Vivado: drop any PATH entry that holds one
+    monkeypatch.setenv("PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                                                if not (Path(d) / "vivado").exists()))
+    result = build(folder, "--board", "pynq-z2")
+    assert result.exit_code == 2, result.output
+    assert "Vivado is needed to place and route" in result.stderr and "vivado is not on PATH" in result.stderr
+    resources = json.loads((folder / "synth" / "resources.json").read_text())
+    assert resources["target"] == "xc7" and resources["total"]["LUT"] > 0
+    script = (folder / "synth" / "vivado" / "fqsr_impl.tcl").read_text()
+    assert "synth_design -top fqsr_top -part xc7z020clg400-1 -mode out_of_context" in script
+    assert "create_clock -name ap_clk -period 10.000 [get_ports ap_clk]" in script
+    rtl = json.loads((folder / "rtl" / "rtl.json").read_text())
+    assert all(f"read_verilog {{../../rtl/{name}}}" in script for name in rtl["sources"])
+    assert all(f"file copy -force {{../../rtl/{name}}} ." in script for name in rtl["roms"])
+    built = json.loads((folder / "build.json").read_text())
+    assert built["stages"]["pnr"] == {"status": "not run", "reason": "vivado is not on PATH"}
+    assert (folder / "report.md").is_file()
+
+    fake = tmp_path / "bin" / "vivado"  # writes what fqsr_impl.tcl writes: 10 ns period, 1.5 ns slack
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho \"$@\" > args.txt\necho '{\"part\": \"xc7z020clg400-1\", \"period_ns\": 10.000, "
+                    "\"wns_ns\": 1.500, \"lut\": 1234, \"ff\": 567, \"bram_cells\": 2, \"dsp\": 9}' > vivado.json\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent) + ":" + os.environ["PATH"])
+    result = build(folder, "--board", "pynq-z2")
+    assert result.exit_code == 2, result.output
+    for stage in ("export", "compile", "rtl", "synth", "verify"):
+        assert f"{stage:8} skipped (up to date)" in result.stderr
+    assert "pnr      done in" in result.stderr and "Fmax 117.65 MHz" in result.stderr
+    assert "needs the Zynq processing system and a DMA" in result.stderr
+    args = (folder / "synth" / "vivado" / "args.txt").read_text()
+    assert "-mode batch" in args and "-source fqsr_impl.tcl" in args
+    report = json.loads((folder / "synth" / "vivado" / "vivado.json").read_text())
+    assert report["fmax_mhz"] == 117.65 and report["timing_met"] is True and report["lut"] == 1234
 
 
 def test_storage_bound_of_the_boards():
