@@ -72,7 +72,8 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
     """Run the stages for ``cfg`` (a ModelConfig) into ``out_dir`` (default ``build/<model>``)."""
     from fqsr.hw.board import get_board
     from fqsr.hw.synth import PNR_NAME, RESOURCES_NAME, DoesNotFit, check_fit, check_storage, format_fit_table
-    from fqsr.hw.vivado import run_vivado, write_vivado_script
+    from fqsr.hw.vivado import RESULT_NAME as VIVADO_RESULT
+    from fqsr.hw.vivado import run_vivado, vivado_dir, write_vivado_script
 
     from .artifacts import model_dir, write_json
     from .compile import DATAFLOW_NAME
@@ -127,7 +128,9 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
             if shutil.which("vivado") is None:
                 progress.rows["pnr"] = {"status": "not run", "reason": "vivado is not on PATH"}
             else:
-                summary["vivado"] = progress.run("pnr", False, run_vivado, folder, spec)
+                done = vivado_dir(folder) / VIVADO_RESULT
+                progress.run("pnr", _fresh(done, rtl_json) and "fmax_mhz" in _json(done), run_vivado, folder, spec)
+                summary["vivado"] = _json(done)
     except DoesNotFit as exc:  # the reports still show what was built and why it stops here
         progress.rows.setdefault("pnr", {"status": "not run", "reason": "does not fit"})
         progress.run("report", False, _report, folder)

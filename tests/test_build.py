@@ -133,6 +133,8 @@ def test_xilinx_board_gets_yosys_counts_reports_and_a_vivado_run(network, tmp_pa
     assert "-mode batch" in args and "-source fqsr_impl.tcl" in args
     report = json.loads((folder / "synth" / "vivado" / "vivado.json").read_text())
     assert report["fmax_mhz"] == 117.65 and report["timing_met"] is True and report["lut"] == 1234
+    again = build(folder, "--board", "pynq-z2")  # an up-to-date Vivado result is not made again
+    assert again.exit_code == 2 and "pnr      skipped (up to date)" in again.stderr and "Fmax 117.65" in again.stderr
 
 
 def test_storage_bound_of_the_boards():
