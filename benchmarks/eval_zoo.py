@@ -29,9 +29,13 @@ def shipped_quantized_models() -> list[str]:
 def training_note(name: str) -> str:
     meta = read_checkpoint(SHIPPED_DIR / f"{name}.pt")["meta"]
     twin = read_checkpoint(SHIPPED_DIR / f"{get_config(name).twin_name}.pt")["meta"]
-    hours = (meta["seconds"] + twin["seconds"]) / 3600
-    data = Path(meta["settings"].get("data") or "default").name
-    return (f"{twin['iterations']} float + {meta['iterations']} QAT iterations, batch "
+    stages = [meta]  # a second QAT stage (fqsr train --init) keeps the first under "previous"
+    while "previous" in stages[0]:
+        stages.insert(0, stages[0]["previous"])
+    hours = (sum(stage["seconds"] for stage in stages) + twin["seconds"]) / 3600
+    qat = " + ".join(f"{stage['iterations']} (lr {stage['settings'].get('qat_lr', 2e-4):g})" for stage in stages)
+    data = Path(meta["settings"].get("data") or "default source").name
+    return (f"{twin['iterations']} float + {qat} QAT iterations, batch "
             f"{meta['settings']['batch']}, {hours:.1f} h on {meta['device']} ({data})")
 
 

@@ -114,12 +114,16 @@ def list_models(as_json):
               help="Where checkpoints and resume state go.")
 @click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Start QAT from this float twin instead of training one.")
+@click.option("--qat-lr", type=float, default=None, help="QAT learning rate of the weights (default 1e-3).")
+@click.option("--init", "init_checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Continue QAT from this quantized checkpoint of MODEL (a second stage) instead of the twin.")
 @click.option("--device", default=None, help="torch device (default: cuda if present, else cpu).")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--ship", is_flag=True, help="Also write compact copies into models/checkpoints/.")
 @bits_option
 @user_errors
-def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, device, threads, ship, bits):
+def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, qat_lr, init_checkpoint,
+          device, threads, ship, bits):
     """Train MODEL: float twin first, then QAT from it (resumes if interrupted)."""
     import dataclasses
 
@@ -130,9 +134,10 @@ def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoi
 
     if threads:
         torch.set_num_threads(threads)
-    given = {"float_iters": float_iters, "qat_iters": qat_iters, "batch": batch, "lr_patch": patch, "data": data}
+    given = {"float_iters": float_iters, "qat_iters": qat_iters, "batch": batch, "lr_patch": patch, "data": data,
+             "qat_lr": qat_lr}
     settings = dataclasses.replace(TrainSettings(), **{k: v for k, v in given.items() if v is not None})
-    result = run_train(resolve_config(model, bits), settings, Path(out), float_checkpoint, device)
+    result = run_train(resolve_config(model, bits), settings, Path(out), float_checkpoint, device, init_checkpoint)
     if ship:
         from fqsr.models.checkpoint import ship_checkpoint
 

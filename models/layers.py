@@ -10,10 +10,26 @@ from __future__ import annotations
 import fnmatch
 
 import brevitas.nn as qnn
+import torch
 from torch import nn
 
 from .errors import FqsrError
-from .quantizers import BIAS_QUANT, PixelQuant, recipe
+from .quantizers import BIAS_QUANT, AnchorWeightQuant, PixelQuant, recipe
+
+
+def freeze_anchor(conv, channels, repeats):
+    """Set a 1x1 conv to repeat input channel c as outputs c*repeats .. c*repeats+repeats-1, frozen.
+
+    That is the channel order :class:`torch.nn.PixelShuffle` reads, so after the
+    shuffle each input pixel fills its ``r x r`` block: nearest-neighbour upsampling.
+    """
+    weight = torch.zeros(channels * repeats, channels, 1, 1)
+    for c in range(channels):
+        weight[c * repeats:(c + 1) * repeats, c] = 1.0
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+    conv.weight.requires_grad_(False)
+    return conv
 
 
 class FloatLayers:
@@ -32,11 +48,16 @@ class FloatLayers:
         self._named(name)
         return nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=bias)
 
+    def anchor(self, name, channels, repeats):
+        """The input image repeated per pixel-shuffle group (fixed weights of one), see :func:`freeze_anchor`."""
+        self._named(name)
+        return freeze_anchor(nn.Conv2d(channels, channels * repeats, 1, bias=False), channels, repeats)
+
     def relu(self, name):
         self._named(name)
         return nn.ReLU()
 
-    def quant(self, name):
+    def quant(self, name, default_bits=None):
         """A requantization point (residual branches, conv inputs): identity in float."""
         self._named(name)
         return nn.Identity()
@@ -79,6 +100,13 @@ class QuantLayers(FloatLayers):
             return_quant_tensor=True,
         )
 
+    def anchor(self, name, channels, repeats):
+        # 2-bit weights at a constant scale of one: the weights 0 and 1 are exact integers.
+        self._named(name)
+        conv = qnn.QuantConv2d(channels, channels * repeats, 1, bias=False, weight_quant=AnchorWeightQuant,
+                               return_quant_tensor=True)
+        return freeze_anchor(conv, channels, repeats)
+
     def relu(self, name):
         self._named(name)
         return qnn.QuantReLU(
@@ -87,11 +115,12 @@ class QuantLayers(FloatLayers):
             return_quant_tensor=True,
         )
 
-    def quant(self, name):
+    def quant(self, name, default_bits=None):
+        """Signed requantization; ``default_bits`` (else A) unless a per-layer override says otherwise."""
         self._named(name)
         return qnn.QuantIdentity(
             act_quant=self.signed_quant,
-            bit_width=self.bits(name, self.cfg.act_bits),
+            bit_width=self.bits(name, default_bits or self.cfg.act_bits),
             return_quant_tensor=True,
         )
 

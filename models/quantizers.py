@@ -18,6 +18,7 @@ from brevitas.inject.enum import ScalingImplType
 from brevitas.quant import (
     Int8ActPerTensorFixedPoint,
     Int8ActPerTensorFloat,
+    Int8WeightPerTensorFixedPoint,
     Int8WeightPerChannelFloat,
     Int32Bias,
     Uint8ActPerTensorFixedPoint,
@@ -34,6 +35,14 @@ class PixelQuant(Uint8ActPerTensorFixedPoint):
     scaling_impl_type = ScalingImplType.CONST
     scaling_const = 1.0
     max_val = 1.0
+
+
+class AnchorWeightQuant(Int8WeightPerTensorFixedPoint):
+    """Signed 2-bit weights at the constant scale 1 (range 2 over 2**(2-1) levels): 0 and 1 exactly."""
+
+    scaling_impl_type = ScalingImplType.CONST
+    scaling_const = 2.0
+    bit_width = 2
 
 
 # Brevitas' fixed-point weight quantizer rounds log2 of the per-channel max

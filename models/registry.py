@@ -38,8 +38,8 @@ ARCHS = {
     "tiny": Arch(EDSR, 3, 32, 4, "small real-time EDSR: 4 residual blocks x 32 features", _RESNET_EDGES),
     "srresnet": Arch(SRResNet, 3, 64, 16, "SRResNet: 16 BN residual blocks x 64 features",
                      _RESNET_EDGES + ("head_act",)),
-    "espcn": Arch(ESPCN, 1, 64, 0, "ESPCN on Y: 5x5/64, 3x3/32, sub-pixel 3x3", ("conv1", "conv3")),
-    "fsrcnn": Arch(FSRCNN, 1, 56, 4, "FSRCNN-style on Y: d=56, s=12, m=4, sub-pixel tail",
+    "espcn": Arch(ESPCN, 1, 64, 0, "ESPCN on Y: 5x5/64, 3x3/32, sub-pixel 3x3 + input anchor", ("conv1", "conv3")),
+    "fsrcnn": Arch(FSRCNN, 1, 56, 4, "FSRCNN-style on Y: d=56, s=12, m=4, sub-pixel tail + input anchor",
                    ("extract", "subpixel")),
 }
 

@@ -161,8 +161,13 @@ def fit(model, sampler, settings: TrainSettings, iters: int, lr: float, state_pa
 
 
 def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
-          float_checkpoint: Path | None = None, device: str | None = None) -> dict:
+          float_checkpoint: Path | None = None, device: str | None = None,
+          init_checkpoint: Path | None = None) -> dict:
     """Train ``name`` (and its float twin first, unless one is given or already trained).
+
+    With ``init_checkpoint`` (a quantized checkpoint of the same model), QAT
+    continues from it instead of from the twin: a second stage, typically at
+    a lower ``qat_lr``. Its metadata keeps the earlier stage's under ``previous``.
 
     Writes ``<out_dir>/<twin>.pt`` and ``<out_dir>/<name>.pt`` (weights and
     metadata only) and ``*.state.pt`` files used to resume. Returns the paths.
@@ -193,7 +198,10 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
 
     model = build_model(cfg)
     state_path = out_dir / f"{cfg.name}.state.pt"
-    if not state_path.is_file():
+    previous = read_checkpoint(init_checkpoint)["meta"] if init_checkpoint else None
+    if init_checkpoint and not state_path.is_file():
+        load_weights(model, init_checkpoint)
+    elif not state_path.is_file():
         transfer_float_weights(model, twin.state_dict())
         # Activation ranges start from data statistics, not from defaults.
         calibrate(model, [torch.from_numpy(sampler.sample(settings.batch, settings.lr_patch, rng)[0])
@@ -201,5 +209,7 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
     meta = fit(model, sampler, settings, settings.qat_iters, settings.qat_lr, state_path, dev, "qat",
                teacher=twin if settings.distill else None)
     meta["float_twin"] = twin_cfg.name
+    if previous is not None:
+        meta["previous"] = previous
     results["checkpoint"] = str(save_checkpoint(out_dir / f"{cfg.name}.pt", model.cpu(), meta))
     return results

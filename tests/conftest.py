@@ -18,10 +18,11 @@ def calibrated(cfg, steps=3, tile=12, seed=0):
     """
     torch.manual_seed(seed)
     model = build_model(cfg)
-    last_conv = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.requires_grad]
     with torch.no_grad():  # a trained net's output sits around mid-gray, not at 0
-        last_conv.weight.mul_(8.0)
-        last_conv.bias.fill_(0.5)
+        convs[-1].weight.mul_(8.0)
+        if not hasattr(model, "anchor"):  # with an anchor the output already sits at the input
+            convs[-1].bias.fill_(0.5)
     calibrate(model, [torch.rand(2, cfg.channels, tile, tile) for _ in range(steps)])
     return model
 

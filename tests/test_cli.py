@@ -57,7 +57,7 @@ def test_checkpoint_missing_tensors(tmp_path):
     """An uncalibrated net has no activation ranges yet: loading it must say what is missing."""
     path = save_checkpoint(tmp_path / "espcn.pt", build_model(get_config("espcn_w4a4")))
     code, _, err = run("export", "espcn_w4a4", "--checkpoint", str(path))
-    assert_one_line_error(code, err, "2 tensors missing and 0 unexpected")
+    assert_one_line_error(code, err, "3 tensors missing and 0 unexpected")  # act1, act2, skip_quant
 
 
 def test_torch_file_that_is_not_a_checkpoint(tmp_path):
@@ -74,19 +74,19 @@ def test_missing_data_folder(tmp_path):
 
 
 def test_export_prints_json_and_writes_artifacts(tmp_build):
-    code, out, err = run("export", "espcn_w4a4", "--tile", "6x5", "--random-tiles", "1")
+    code, out, err = run("export", "fsrcnn_w4a4", "--tile", "6x5", "--random-tiles", "1")
     assert code == 0, err
     report = json.loads(out)
     assert report["equal"] and report["mismatches"] == 0 and report["elements"] == 2 * 6 * 5 * 4
-    assert (tmp_build / "espcn_w4a4" / "model.qonnx.onnx").is_file()
-    assert "untrained" in err
+    assert (tmp_build / "fsrcnn_w4a4" / "model.qonnx.onnx").is_file()
+    assert "untrained" in err  # no fsrcnn checkpoint is shipped
 
 
 def test_mixed_precision_export_gets_its_own_folder(tmp_build):
-    code, out, err = run("export", "espcn_w4a4", "--tile", "4x4", "--bits", "conv1=8,act*=3")
+    code, out, err = run("export", "fsrcnn_w4a4", "--tile", "4x4", "--bits", "extract=8,*_act=3")
     assert code == 0, err
     onnx = json.loads(out)["onnx"]
-    assert "/espcn_w4a4-mp" in onnx
+    assert "/fsrcnn_w4a4-mp" in onnx
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -46,7 +46,9 @@ def test_espcn_pixel_shuffle_is_bit_exact(name, r, tmp_path):
     assert_all_hardware(nodes)
     (shuffle,) = [n for n in nodes if n.op_type == "PixelShuffle_rtl"]
     assert {a.name: a.i for a in shuffle.attribute}["Upscale"] == r
-    assert op_count(nodes, "MVAU_hls") + op_count(nodes, "MVAU_rtl") == 3
+    # three convs and the anchor (a fixed 1x1 conv on the forked input), added before the shuffle
+    assert op_count(nodes, "MVAU_hls") + op_count(nodes, "MVAU_rtl") == 4
+    assert op_count(nodes, "DuplicateStreams_hls") == 1 and op_count(nodes, "ElementwiseAdd_hls") == 1
     for artifact in ("folding.json", "estimates.json", "compile.json"):
         assert (tmp_path / artifact).is_file()
 

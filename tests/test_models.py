@@ -140,8 +140,9 @@ def test_quantizer_report_measures_clipping_and_scale_choice():
     model = calibrated(cfg)
     batches = [torch.rand(2, 1, 10, 10) for _ in range(2)]
     report = quantizer_report(model, batches)
-    assert set(report["activations"]) == {"inp", "act1", "act2", "out"}
-    assert set(report["weights"]) == {"conv1", "conv2", "conv3"}
+    assert set(report["activations"]) == {"inp", "act1", "act2", "skip_quant", "out"}
+    assert set(report["weights"]) == {"conv1", "conv2", "conv3", "anchor"}
+    assert report["activations"]["skip_quant"]["bits"] == 8  # it carries the image
     pixels = report["activations"]["inp"]
     assert pixels["bits"] == 8 and pixels["log2_scale"] == -8 and pixels["clipped"] == 0.0
     assert all(0.0 <= w["channels_off_best_scale"] <= 1.0 for w in report["weights"].values())

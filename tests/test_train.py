@@ -105,3 +105,16 @@ def test_state_from_another_recipe_is_refused(tmp_path):
     torch.save(state, path)
     with pytest.raises(FqsrError, match="different training recipe"):
         train(TINY, settings(qat_iters=6), tmp_path)
+
+
+def test_second_qat_stage_starts_from_the_quantized_checkpoint(tmp_path):
+    first = train(TINY, settings(), tmp_path / "first")
+    second = train(TINY, settings(qat_iters=2, qat_lr=0.0), tmp_path / "second",
+                   float_checkpoint=first["float_checkpoint"], init_checkpoint=first["checkpoint"])
+    before = read_checkpoint(first["checkpoint"])
+    after = read_checkpoint(second["checkpoint"])
+    # At a zero learning rate the weights are the first stage's, not the twin's.
+    for key, value in before["state_dict"].items():
+        if key.endswith("weight") and "_quant" not in key:
+            assert torch.equal(after["state_dict"][key], value), key
+    assert after["meta"]["iterations"] == 2 and after["meta"]["previous"]["iterations"] == 4
