@@ -115,6 +115,8 @@ def list_models(as_json):
 @click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Start QAT from this float twin instead of training one.")
 @click.option("--qat-lr", type=float, default=None, help="QAT learning rate of the weights (default 1e-3).")
+@click.option("--distill", type=float, default=None,
+              help="Weight of the L1 to the float twin's output during QAT (default 1; 0: HR only).")
 @click.option("--init", "init_checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Continue QAT from this quantized checkpoint of MODEL (a second stage) instead of the twin.")
 @click.option("--device", default=None, help="torch device (default: cuda if present, else cpu).")
@@ -122,8 +124,8 @@ def list_models(as_json):
 @click.option("--ship", is_flag=True, help="Also write compact copies into models/checkpoints/.")
 @bits_option
 @user_errors
-def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, qat_lr, init_checkpoint,
-          device, threads, ship, bits):
+def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, qat_lr, distill,
+          init_checkpoint, device, threads, ship, bits):
     """Train MODEL: float twin first, then QAT from it (resumes if interrupted)."""
     import dataclasses
 
@@ -135,7 +137,7 @@ def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoi
     if threads:
         torch.set_num_threads(threads)
     given = {"float_iters": float_iters, "qat_iters": qat_iters, "batch": batch, "lr_patch": patch, "data": data,
-             "qat_lr": qat_lr}
+             "qat_lr": qat_lr, "distill": distill}
     settings = dataclasses.replace(TrainSettings(), **{k: v for k, v in given.items() if v is not None})
     result = run_train(resolve_config(model, bits), settings, Path(out), float_checkpoint, device, init_checkpoint)
     if ship:
