@@ -33,7 +33,7 @@ def training_note(name: str) -> str:
     while "previous" in stages[0]:
         stages.insert(0, stages[0]["previous"])
     hours = (sum(stage["seconds"] for stage in stages) + twin["seconds"]) / 3600
-    qat = " + ".join(f"{stage['iterations']} (lr {stage['settings'].get('qat_lr', 2e-4):g})" for stage in stages)
+    qat = " + ".join(f"{stage['iterations']} (lr {stage['settings']['qat_lr']:g})" for stage in stages)
     data = Path(meta["settings"].get("data") or "default source").name
     return (f"{twin['iterations']} float + {qat} QAT iterations, batch "
             f"{meta['settings']['batch']}, {hours:.1f} h on {meta['device']} ({data})")

@@ -23,11 +23,8 @@ def freeze_anchor(conv, channels, repeats):
     That is the channel order :class:`torch.nn.PixelShuffle` reads, so after the
     shuffle each input pixel fills its ``r x r`` block: nearest-neighbour upsampling.
     """
-    weight = torch.zeros(channels * repeats, channels, 1, 1)
-    for c in range(channels):
-        weight[c * repeats:(c + 1) * repeats, c] = 1.0
     with torch.no_grad():
-        conv.weight.copy_(weight)
+        conv.weight.copy_(torch.eye(channels).repeat_interleave(repeats, dim=0)[:, :, None, None])
     conv.weight.requires_grad_(False)
     return conv
 

@@ -101,8 +101,8 @@ class SRResNet(nn.Module):
         return self.out(self.tail(self.up(features)))
 
 
-class ESPCN(nn.Module):
-    """ESPCN: three convs at LR resolution, the last one sub-pixel (pixel shuffle), plus an anchor.
+class AnchoredSubpixel(nn.Module):
+    """A network whose last conv writes sub-pixels at LR, on top of an input anchor.
 
     The anchor (as in ABPN, Du et al. 2021) adds the input pixel to each of the
     ``r*r`` sub-pixel outputs it covers, so the convs learn only the detail on
@@ -113,6 +113,21 @@ class ESPCN(nn.Module):
     leave ``skip_quant``, 8 bits by default because it carries the image.
     """
 
+    def add_anchored_output(self, layers, channels, scale):
+        self.anchor = layers.anchor("anchor", channels, scale * scale)
+        self.skip_quant = layers.quant("skip_quant", default_bits=8)
+        self.out = layers.pixels("out")
+        self.shuffle = nn.PixelShuffle(scale)
+
+    def anchored_output(self, x, detail):
+        """The quantized input ``x`` plus the last conv's ``detail``, as pixels, shuffled to HR."""
+        image = self.skip_quant(self.anchor(x)) + self.skip_quant(detail)
+        return self.shuffle(self.out(image))
+
+
+class ESPCN(AnchoredSubpixel):
+    """ESPCN: three convs at LR resolution, the last one sub-pixel (pixel shuffle), plus the anchor."""
+
     def __init__(self, cfg, layers):
         super().__init__()
         f, c, r = cfg.features, cfg.channels, cfg.scale
@@ -122,25 +137,20 @@ class ESPCN(nn.Module):
         self.conv2 = layers.conv("conv2", f, f // 2, 3)
         self.act2 = layers.relu("act2")
         self.conv3 = layers.conv("conv3", f // 2, c * r * r, 3)
-        self.anchor = layers.anchor("anchor", c, r * r)
-        self.skip_quant = layers.quant("skip_quant", default_bits=8)
-        self.out = layers.pixels("out")
-        self.shuffle = nn.PixelShuffle(r)
+        self.add_anchored_output(layers, c, r)
 
     def forward(self, x):
         x = self.inp(x)
-        detail = self.conv3(self.act2(self.conv2(self.act1(self.conv1(x)))))
-        image = self.skip_quant(self.anchor(x)) + self.skip_quant(detail)
-        return self.shuffle(self.out(image))
+        return self.anchored_output(x, self.conv3(self.act2(self.conv2(self.act1(self.conv1(x))))))
 
 
-class FSRCNN(nn.Module):
+class FSRCNN(AnchoredSubpixel):
     """FSRCNN-style: extract, shrink, map, expand; a sub-pixel conv replaces the 9x9 deconv.
 
     The deconvolution's stride-r zero insertion wastes r**2 of the MACs in
     hardware; a conv to c*r*r channels plus pixel shuffle computes the same
-    family of functions at LR resolution. The input anchor is ESPCN's (see
-    :class:`ESPCN`): the convs learn the detail over nearest-neighbour upsampling.
+    family of functions at LR resolution. The input anchor is ESPCN's
+    (:class:`AnchoredSubpixel`).
     """
 
     def __init__(self, cfg, layers):
@@ -159,14 +169,9 @@ class FSRCNN(nn.Module):
         self.expand = layers.conv("expand", s, d, 1)
         self.expand_act = layers.relu("expand_act")
         self.subpixel = layers.conv("subpixel", d, c * r * r, 3)
-        self.anchor = layers.anchor("anchor", c, r * r)
-        self.skip_quant = layers.quant("skip_quant", default_bits=8)
-        self.out = layers.pixels("out")
-        self.shuffle = nn.PixelShuffle(r)
+        self.add_anchored_output(layers, c, r)
 
     def forward(self, x):
         x = self.inp(x)
         h = self.shrink_act(self.shrink(self.extract_act(self.extract(x))))
-        detail = self.subpixel(self.expand_act(self.expand(self.mapping(h))))
-        image = self.skip_quant(self.anchor(x)) + self.skip_quant(detail)
-        return self.shuffle(self.out(image))
+        return self.anchored_output(x, self.subpixel(self.expand_act(self.expand(self.mapping(h)))))

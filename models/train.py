@@ -198,9 +198,11 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
 
     model = build_model(cfg)
     state_path = out_dir / f"{cfg.name}.state.pt"
-    previous = read_checkpoint(init_checkpoint)["meta"] if init_checkpoint else None
+    previous = None  # the earlier stage's metadata, for a second stage
     if init_checkpoint and not state_path.is_file():
-        load_weights(model, init_checkpoint)
+        previous = load_weights(model, init_checkpoint)
+    elif init_checkpoint:  # resuming a second stage: the weights come from its state
+        previous = read_checkpoint(init_checkpoint)["meta"]
     elif not state_path.is_file():
         transfer_float_weights(model, twin.state_dict())
         # Activation ranges start from data statistics, not from defaults.
