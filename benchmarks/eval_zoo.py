@@ -3,7 +3,7 @@
 Usage: python benchmarks/eval_zoo.py [--data ../shared/data] [--out benchmarks/psnr.md]
 Prints the table and writes it (plus a JSON twin) for the README to quote.
 A hand-written section of the existing output file that starts with
-``## Trained but not shipped`` (attempts below the bar) is kept as it is.
+``## Experiments`` (how the checkpoints got here, attempts below the bar included) is kept as it is.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def training_note(name: str) -> str:
             f"{meta['settings']['batch']}, {hours:.1f} h on {meta['device']} ({data})")
 
 
-KEPT_SECTION = "## Trained but not shipped"
+KEPT_SECTION = "## Experiments"
 
 
 def kept_section(path: Path) -> list[str]:

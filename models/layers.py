@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .errors import FqsrError
-from .quantizers import BIAS_QUANT, AnchorWeightQuant, PixelQuant, recipe
+from .quantizers import BIAS_QUANT, AnchorWeightQuant, FixedScaleActQuant, PixelQuant, recipe
 
 
 def freeze_anchor(conv, channels, repeats):
@@ -61,6 +61,11 @@ class FloatLayers:
 
     def pixels(self, name):
         """The 8-bit pixel quantizer at the input and output: identity in float."""
+        self._named(name)
+        return nn.Identity()
+
+    def quant_at(self, name, scale, default_bits=8):
+        """A signed requantization point at the constant ``scale``: identity in float."""
         self._named(name)
         return nn.Identity()
 
@@ -124,6 +129,14 @@ class QuantLayers(FloatLayers):
     def pixels(self, name):
         self._named(name)
         return qnn.QuantIdentity(act_quant=PixelQuant, return_quant_tensor=True)
+
+    def quant_at(self, name, scale, default_bits=8):
+        """Signed requantization at the constant ``scale`` whatever the bit width, which sets only the range."""
+        self._named(name)
+        bits = self.bits(name, default_bits)
+        limit = scale * 2.0 ** (bits - 1)
+        return qnn.QuantIdentity(act_quant=FixedScaleActQuant, bit_width=bits, scaling_const=limit,
+                                 min_val=-limit, max_val=limit, return_quant_tensor=True)
 
 
 def layers_for(cfg):

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from torch import nn
 
+# One 8-bit pixel level in the networks' input/output units (pixel k enters as k / 256).
+PIXEL_STEP = 2.0 ** -8
+
 
 class ResBlock(nn.Module):
     """x + conv(act(conv(x))), EDSR style (SRResNet adds batch norm)."""
@@ -45,10 +48,40 @@ def upsampler(layers, name, features, scale, activation):
     return nn.Sequential(*stages)
 
 
-class EDSR(nn.Module):
-    """EDSR-baseline: head conv, residual blocks, body conv + global skip, upsampler, tail conv."""
+class InputAnchored(nn.Module):
+    """The input anchor (as in ABPN, Du et al. 2021): the input pixel under each output pixel.
 
-    def __init__(self, cfg, layers):
+    A fixed 1x1 conv (weights of one) repeats the input pixel into the ``r*r``
+    sub-pixel channels it covers; after the pixel shuffle that is
+    nearest-neighbour upsampling. The network's own output becomes the detail
+    on top of it, so the image itself no longer passes through low-bit
+    tensors: the 4-bit output weights of plain ESPCN cost it almost 10 dB and
+    a 4-bit residual stream that carries the image costs tiny 6.5 dB before
+    QAT (benchmarks/psnr.md).
+
+    The add is exact at the pixel grid: the anchor operand is the input pixel
+    itself (unsigned 8-bit at 2**-8), and ``detail_quant`` puts the detail on
+    the same constant 2**-8 scale, signed 8 bits (+-127/256) by default. Equal
+    scales are what the integer adder needs (Brevitas refuses the add
+    otherwise); the signs may differ. A shared learned quantizer would land on
+    2**-7 to hold the image and drop the input's least significant bit, which
+    cost espcn_w4a4 0.22 dB.
+    """
+
+    def add_input_anchor(self, layers, channels, scale):
+        self.anchor = layers.anchor("anchor", channels, scale * scale)
+        self.detail_quant = layers.quant_at("detail_quant", PIXEL_STEP)
+        self.shuffle = nn.PixelShuffle(scale)
+
+
+class EDSR(InputAnchored):
+    """EDSR-baseline: head conv, residual blocks, body conv + global skip, upsampler, tail conv.
+
+    With ``anchored`` the tail conv writes the detail over the input anchor,
+    added at HR after the anchor's own pixel shuffle (:class:`InputAnchored`).
+    """
+
+    def __init__(self, cfg, layers, anchored=False):
         super().__init__()
         f, c = cfg.features, cfg.channels
         self.inp = layers.pixels("inp")
@@ -61,23 +94,37 @@ class EDSR(nn.Module):
         self.up_quant = layers.quant("up_quant")
         self.up = upsampler(layers, "up", f, cfg.scale, activation=False)
         self.tail = layers.conv("tail", f, c, 3)
+        self.build_output(layers, c, cfg.scale, anchored)
+
+    def build_output(self, layers, channels, scale, anchored):
+        self.anchored = anchored
+        if anchored:
+            self.add_input_anchor(layers, channels, scale)
         self.out = layers.pixels("out")
 
+    def output(self, x, image):
+        """The tail's ``image`` as pixels; with the anchor, the tail's output is detail over the input ``x``."""
+        if self.anchored:
+            image = self.shuffle(self.anchor(x)) + self.detail_quant(image)
+        return self.out(image)
+
     def forward(self, x):
-        head = self.skip_quant(self.head(self.inp(x)))
+        x = self.inp(x)
+        head = self.skip_quant(self.head(x))
         body = self.body_end(self.body_quant(self.body(head)))
         features = self.up_quant(head + self.skip_quant(body))
-        return self.out(self.tail(self.up(features)))
+        return self.output(x, self.tail(self.up(features)))
 
 
-class SRResNet(nn.Module):
+class SRResNet(EDSR):
     """SRResNet as quantized in FQSR: 9x9 head, BN residual blocks, global skip, 9x9 tail.
 
     PReLU becomes a quantized ReLU (a monotone activation maps to thresholds).
+    The output (and the optional anchor) is EDSR's.
     """
 
-    def __init__(self, cfg, layers):
-        super().__init__()
+    def __init__(self, cfg, layers, anchored=False):
+        nn.Module.__init__(self)
         f, c = cfg.features, cfg.channels
         self.inp = layers.pixels("inp")
         self.head = layers.conv("head", c, f, 9)
@@ -92,37 +139,30 @@ class SRResNet(nn.Module):
         self.up_quant = layers.quant("up_quant")
         self.up = upsampler(layers, "up", f, cfg.scale, activation=True)
         self.tail = layers.conv("tail", f, c, 9)
-        self.out = layers.pixels("out")
+        self.build_output(layers, c, cfg.scale, anchored)
 
     def forward(self, x):
-        head = self.skip_quant(self.head_act(self.head(self.inp(x))))
+        x = self.inp(x)
+        head = self.skip_quant(self.head_act(self.head(x)))
         body = self.body_bn(self.body_end(self.body_quant(self.body(head))))
         features = self.up_quant(head + self.skip_quant(body))
-        return self.out(self.tail(self.up(features)))
+        return self.output(x, self.tail(self.up(features)))
 
 
-class AnchoredSubpixel(nn.Module):
-    """A network whose last conv writes sub-pixels at LR, on top of an input anchor.
+class AnchoredSubpixel(InputAnchored):
+    """A network whose last conv writes sub-pixels at LR, on top of the input anchor.
 
-    The anchor (as in ABPN, Du et al. 2021) adds the input pixel to each of the
-    ``r*r`` sub-pixel outputs it covers, so the convs learn only the detail on
-    top of nearest-neighbour upsampling. In hardware that is a fixed 1x1 conv
-    (weights of one) and one integer add before the shuffle; in quantization
-    it keeps the image itself out of the 4-bit tensors: the 4-bit output weights
-    of plain ESPCN cost it almost 10 dB (benchmarks/psnr.md). Both add operands
-    leave ``skip_quant``, 8 bits by default because it carries the image.
+    The anchor and the detail are added at LR, before the one pixel shuffle
+    (quantizing the sum commutes with the shuffle).
     """
 
     def add_anchored_output(self, layers, channels, scale):
-        self.anchor = layers.anchor("anchor", channels, scale * scale)
-        self.skip_quant = layers.quant("skip_quant", default_bits=8)
+        self.add_input_anchor(layers, channels, scale)
         self.out = layers.pixels("out")
-        self.shuffle = nn.PixelShuffle(scale)
 
     def anchored_output(self, x, detail):
         """The quantized input ``x`` plus the last conv's ``detail``, as pixels, shuffled to HR."""
-        image = self.skip_quant(self.anchor(x)) + self.skip_quant(detail)
-        return self.shuffle(self.out(image))
+        return self.shuffle(self.out(self.anchor(x) + self.detail_quant(detail)))
 
 
 class ESPCN(AnchoredSubpixel):

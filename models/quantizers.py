@@ -45,6 +45,13 @@ class AnchorWeightQuant(Int8WeightPerTensorFixedPoint):
     bit_width = 2
 
 
+class FixedScaleActQuant(Int8ActPerTensorFixedPoint):
+    """Signed activations at a constant power-of-two scale, set per instance through
+    ``scaling_const`` (= scale * 2**(bits-1)): an add operand whose partner's scale is fixed."""
+
+    scaling_impl_type = ScalingImplType.CONST
+
+
 # Brevitas' fixed-point weight quantizer rounds log2 of the per-channel max
 # *up* to a power of two, so the largest weight may use only half of the
 # levels; at 4 bits that costs a third of the resolution. Weights round log2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from functools import partial
 
 from .errors import FqsrError
 from .layers import check_overrides, layers_for
@@ -21,7 +22,7 @@ from .nets import EDSR, ESPCN, FSRCNN, SRResNet
 
 @dataclass(frozen=True)
 class Arch:
-    net: type
+    net: type | partial  # called as net(cfg, layers)
     channels: int  # 3: RGB in and out; 1: the Y channel only
     features: int
     blocks: int
@@ -33,10 +34,15 @@ class Arch:
 # bits it alone costs 6.5 dB before QAT (tiny on Set5), so `_mp` keeps it at 8.
 _RESNET_EDGES = ("head", "skip_quant", "body.*.quant", "body_quant", "up_quant", "up.*", "tail")
 
+# The input anchor (nets.InputAnchored) is part of the full-size residual nets,
+# where it lets W4A4 keep a 4-bit residual stream; tiny stays as shipped and
+# proven on hardware (its `_mp` keeps the stream at 8 bits and meets the bar).
 ARCHS = {
-    "edsr": Arch(EDSR, 3, 64, 16, "EDSR-baseline: 16 residual blocks x 64 features, no BN", _RESNET_EDGES),
+    "edsr": Arch(partial(EDSR, anchored=True), 3, 64, 16,
+                 "EDSR-baseline: 16 residual blocks x 64 features, no BN, + input anchor at HR", _RESNET_EDGES),
     "tiny": Arch(EDSR, 3, 32, 4, "small real-time EDSR: 4 residual blocks x 32 features", _RESNET_EDGES),
-    "srresnet": Arch(SRResNet, 3, 64, 16, "SRResNet: 16 BN residual blocks x 64 features",
+    "srresnet": Arch(partial(SRResNet, anchored=True), 3, 64, 16,
+                     "SRResNet: 16 BN residual blocks x 64 features, + input anchor at HR",
                      _RESNET_EDGES + ("head_act",)),
     "espcn": Arch(ESPCN, 1, 64, 0, "ESPCN on Y: 5x5/64, 3x3/32, sub-pixel 3x3 + input anchor", ("conv1", "conv3")),
     "fsrcnn": Arch(FSRCNN, 1, 56, 4, "FSRCNN-style on Y: d=56, s=12, m=4, sub-pixel tail + input anchor",

@@ -8,7 +8,7 @@ from fqsr.models.checkpoint import (load_model, read_checkpoint, save_checkpoint
 from fqsr.models.evaluate import evaluate
 from fqsr.models.registry import get_config
 
-SHIPPED = ["tiny_w4a4_mp", "espcn_w4a4", "espcn_w8a8", "edsr_w4a4_mp"]
+SHIPPED = ["tiny_w4a4_mp", "espcn_w4a4", "espcn_w8a8", "edsr_w4a4_mp", "edsr_w4a4"]
 
 
 @pytest.mark.parametrize("name, compact", [

@@ -57,7 +57,7 @@ def test_checkpoint_missing_tensors(tmp_path):
     """An uncalibrated net has no activation ranges yet: loading it must say what is missing."""
     path = save_checkpoint(tmp_path / "espcn.pt", build_model(get_config("espcn_w4a4")))
     code, _, err = run("export", "espcn_w4a4", "--checkpoint", str(path))
-    assert_one_line_error(code, err, "3 tensors missing and 0 unexpected")  # act1, act2, skip_quant
+    assert_one_line_error(code, err, "2 tensors missing and 0 unexpected")  # act1, act2
 
 
 def test_torch_file_that_is_not_a_checkpoint(tmp_path):

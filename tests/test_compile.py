@@ -178,7 +178,8 @@ def test_mismatch_names_first_differing_layer(tmp_path, monkeypatch):
 
     monkeypatch.setattr(integer_graph, "search_thresholds", off_by_one)
     monkeypatch.setattr(integer_graph, "check_monotone", lambda *a: None)
-    with pytest.raises(FqsrError, match=r"first differing layer Quant_\d+_out0 \(node MVAU_hls_1"):
+    # MVAU_hls_0 is the anchor (no thresholds), 1 is conv1, 2 is conv2 with act2's thresholds
+    with pytest.raises(FqsrError, match=r"first differing layer Quant_\d+_out0 \(node MVAU_hls_2"):
         compile_model(onnx_path, random_tiles=1, reference=model)
     assert not (tmp_path / DATAFLOW_NAME).exists()
     report = json.loads((tmp_path / "compile.json").read_text())

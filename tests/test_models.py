@@ -54,11 +54,14 @@ def test_no_float_op_between_input_and_output():
             continue  # a quant layer's own internals (its ReLU implementation, proxies)
         if isinstance(module, torch.nn.Conv2d):
             assert isinstance(module, qnn.QuantConv2d), name
-            assert int(module.quant_weight().bit_width) == 4, name
-            assert module.bias_quant.is_quant_enabled, name
+            if name == "anchor":  # fixed weights 0 and 1, exact at 2 bits, no bias
+                assert int(module.quant_weight().bit_width) == 2 and module.bias is None
+            else:
+                assert int(module.quant_weight().bit_width) == 4, name
+                assert module.bias_quant.is_quant_enabled, name
             convs += 1
         assert not isinstance(module, torch.nn.ReLU) or isinstance(module, qnn.QuantReLU), name
-    assert convs == 1 + 2 * 16 + 1 + 1 + 1
+    assert convs == 1 + 2 * 16 + 1 + 1 + 1 + 1  # head, blocks, body_end, upsampler, tail, anchor
 
 
 @pytest.mark.parametrize("name", ["edsr_w4a4", "srresnet_w4a4", "tiny_w2a2"])
@@ -140,9 +143,10 @@ def test_quantizer_report_measures_clipping_and_scale_choice():
     model = calibrated(cfg)
     batches = [torch.rand(2, 1, 10, 10) for _ in range(2)]
     report = quantizer_report(model, batches)
-    assert set(report["activations"]) == {"inp", "act1", "act2", "skip_quant", "out"}
+    assert set(report["activations"]) == {"inp", "act1", "act2", "detail_quant", "out"}
     assert set(report["weights"]) == {"conv1", "conv2", "conv3", "anchor"}
-    assert report["activations"]["skip_quant"]["bits"] == 8  # it carries the image
+    detail = report["activations"]["detail_quant"]  # added to the input pixel: the pixel's own scale
+    assert detail["bits"] == 8 and detail["log2_scale"] == -8
     pixels = report["activations"]["inp"]
     assert pixels["bits"] == 8 and pixels["log2_scale"] == -8 and pixels["clipped"] == 0.0
     assert all(0.0 <= w["channels_off_best_scale"] <= 1.0 for w in report["weights"].values())

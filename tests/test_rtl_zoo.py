@@ -6,6 +6,7 @@ FINN's parallel sliding window on srresnet's 9x9 output conv) so the simulation 
 must equal FINN's execution under random stalls and stream at its slowest node's rate.
 """
 import pytest
+from qonnx.custom_op.registry import getCustomOp
 
 from conftest import calibrated, small
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
@@ -20,7 +21,7 @@ MODELS = {
     "srresnet_w4a4": dict(features=4, blocks=1),  # batch norm, 9x9 head and tail
     "espcn_w4a4": dict(features=4),
     "fsrcnn_w4a4": dict(features=4, blocks=1, shrink=4),
-    "edsr_w4a4_x4": dict(features=4, blocks=1),  # two pixel shuffles
+    "edsr_w4a4_x4": dict(features=4, blocks=1),  # two pixel shuffles + the anchor's, its add at HR
     "tiny_w4a4_mp": dict(features=4, blocks=1),  # 8-bit first/last layers
 }
 
@@ -46,7 +47,8 @@ def test_zoo_model_equals_finn_at_its_slowest_nodes_rate(built):
     assert 0.95 <= report["cycles_per_frame"] / report["estimated_cycles_per_frame"] <= 1.05, report
     assert report["estimated_cycles_per_frame"] == compiled["cycles_per_frame"]
     graph = load_qonnx(folder / DATAFLOW_NAME)
-    if name.endswith("_x4"):
-        assert sum(n.op_type.startswith("PixelShuffle") for n in graph.graph.node) == 2
+    if name.endswith("_x4"):  # the upsampler's two x2 stages and the anchor's one x4
+        assert sorted(getCustomOp(n).get_nodeattr("Upscale") for n in graph.graph.node
+                      if n.op_type.startswith("PixelShuffle")) == [2, 2, 4]
     if name.startswith(("edsr", "srresnet")):
         assert {"ElementwiseAdd_hls", "DuplicateStreams_hls"} <= {n.op_type for n in graph.graph.node}

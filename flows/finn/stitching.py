@@ -11,6 +11,7 @@ not to deadlock (:class:`SizeResidualFifos`, then FINN's ``InsertFIFO``).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
@@ -71,7 +72,11 @@ class SizeResidualFifos(Transformation):
     :func:`held_pixels` (the line buffers of every sliding-window generator
     on the conv branch dominate: (K-1) padded rows + K pixels per KxK conv,
     2*(W+2)+4 for a 3x3), and ``C/PE`` the beats per pixel of the FIFO's
-    stream (the add's PE on that input). The same depth keeps the add at the
+    stream (the add's PE on that input). ``L`` is summed in pixels of the
+    graph input: behind a pixel shuffle of factor r a node's pixels count
+    1/r**2 each, and the add reads the lag back in its own pixels, so a skip
+    that forks at LR and adds at HR (EDSR's input anchor) holds r**2 times the
+    pixels the LR part of the long branch held. The same depth keeps the add at the
     branch's rate: in the steady state the long branch holds about ``L`` pixels
     in flight, and a shallower skip FIFO makes the fork wait for the add. So it
     is not capped at a frame, though a frame always avoids the deadlock: on
@@ -85,23 +90,29 @@ class SizeResidualFifos(Transformation):
     """
 
     def apply(self, model):
-        lag = {model.graph.input[0].name: 0}
+        source = model.graph.input[0].name
+        lag = {source: Fraction(0)}  # in graph-input pixels
+        density = {source: 1}  # a tensor's pixels per graph-input pixel: r*r behind each pixel shuffle
         for node in model.graph.node:  # FINN keeps dataflow graphs topologically sorted
-            start = max(lag.get(i, 0) for i in node.input if model.get_initializer(i) is None)
+            start = max(lag.get(i, Fraction(0)) for i in node.input if model.get_initializer(i) is None)
+            dense = density.get(node.input[0], 1)
             for out in node.output:
-                lag[out] = start + held_pixels(node)
+                lag[out] = start + Fraction(held_pixels(node), dense)
+                density[out] = dense * getCustomOp(node).get_nodeattr("Upscale") ** 2 \
+                    if node.op_type.startswith("PixelShuffle") else dense
             if node.op_type.startswith("ElementwiseAdd"):
-                self.size(model, node, lag)
+                self.size(model, node, lag, density)
         return model, False
 
     @staticmethod
-    def size(model, add, lag):
+    def size(model, add, lag, density):
         short = min(range(2), key=lambda i: lag[add.input[i]])
         long_lag = lag[add.input[1 - short]]
         fork = _fork_behind(model, add.input[short])
         _, h, w, c = model.get_tensor_shape(add.input[short])
         inst = getCustomOp(add)
-        pixels = long_lag - (0 if fork is None else lag[fork]) + FIFO_MARGIN_PIXELS
+        held = (long_lag - (0 if fork is None else lag[fork])) * density[add.input[short]]
+        pixels = math.ceil(held) + FIFO_MARGIN_PIXELS
         beats_per_pixel = math.prod(inst.get_folded_input_shape(short)[1:-1]) // (h * w)
         depths = list(inst.get_nodeattr("inFIFODepths")) + [2] * 2
         depths[short] = max(2, pixels * beats_per_pixel)
