@@ -84,7 +84,7 @@ def main() -> int:
         *rows,
         "",
         "Training (from the checkpoints' own metadata; wall time on a 2-core CPU shared with",
-        "other jobs, one torch thread per run):",
+        "other jobs, one or two torch threads per run, see Experiments):",
         "",
         *notes,
         "",

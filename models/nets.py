@@ -7,7 +7,9 @@ paths, so per-layer bit widths can address them (``body.3.conv2``).
 
 Residual adds follow one rule (see :class:`ResBlock`): both operands of an add
 leave the same quantizer instance, which gives them the same scale and sign —
-what an integer adder in hardware needs.
+what an integer adder in hardware needs. The input anchor's add
+(:class:`InputAnchored`) has equal scales by construction instead: the 8-bit
+input pixel plus a signed detail at the pixel's own constant scale.
 """
 from __future__ import annotations
 
@@ -74,12 +76,28 @@ class InputAnchored(nn.Module):
         self.shuffle = nn.PixelShuffle(scale)
 
 
-class EDSR(InputAnchored):
-    """EDSR-baseline: head conv, residual blocks, body conv + global skip, upsampler, tail conv.
+class HRTail(InputAnchored):
+    """The output of the residual nets, whose tail conv runs at HR after the upsampler.
 
     With ``anchored`` the tail conv writes the detail over the input anchor,
     added at HR after the anchor's own pixel shuffle (:class:`InputAnchored`).
     """
+
+    def build_output(self, layers, channels, scale, anchored):
+        self.anchored = anchored
+        if anchored:
+            self.add_input_anchor(layers, channels, scale)
+        self.out = layers.pixels("out")
+
+    def output(self, x, image):
+        """The tail's ``image`` as pixels; with the anchor, the tail's output is detail over the input ``x``."""
+        if self.anchored:
+            image = self.shuffle(self.anchor(x)) + self.detail_quant(image)
+        return self.out(image)
+
+
+class EDSR(HRTail):
+    """EDSR-baseline: head conv, residual blocks, body conv + global skip, upsampler, tail conv."""
 
     def __init__(self, cfg, layers, anchored=False):
         super().__init__()
@@ -96,18 +114,6 @@ class EDSR(InputAnchored):
         self.tail = layers.conv("tail", f, c, 3)
         self.build_output(layers, c, cfg.scale, anchored)
 
-    def build_output(self, layers, channels, scale, anchored):
-        self.anchored = anchored
-        if anchored:
-            self.add_input_anchor(layers, channels, scale)
-        self.out = layers.pixels("out")
-
-    def output(self, x, image):
-        """The tail's ``image`` as pixels; with the anchor, the tail's output is detail over the input ``x``."""
-        if self.anchored:
-            image = self.shuffle(self.anchor(x)) + self.detail_quant(image)
-        return self.out(image)
-
     def forward(self, x):
         x = self.inp(x)
         head = self.skip_quant(self.head(x))
@@ -116,15 +122,14 @@ class EDSR(InputAnchored):
         return self.output(x, self.tail(self.up(features)))
 
 
-class SRResNet(EDSR):
+class SRResNet(HRTail):
     """SRResNet as quantized in FQSR: 9x9 head, BN residual blocks, global skip, 9x9 tail.
 
     PReLU becomes a quantized ReLU (a monotone activation maps to thresholds).
-    The output (and the optional anchor) is EDSR's.
     """
 
     def __init__(self, cfg, layers, anchored=False):
-        nn.Module.__init__(self)
+        super().__init__()
         f, c = cfg.features, cfg.channels
         self.inp = layers.pixels("inp")
         self.head = layers.conv("head", c, f, 9)
