@@ -54,7 +54,7 @@ class FloatLayers:
         self._named(name)
         return nn.ReLU()
 
-    def quant(self, name, default_bits=None):
+    def quant(self, name):
         """A requantization point (residual branches, conv inputs): identity in float."""
         self._named(name)
         return nn.Identity()
@@ -117,12 +117,12 @@ class QuantLayers(FloatLayers):
             return_quant_tensor=True,
         )
 
-    def quant(self, name, default_bits=None):
-        """Signed requantization; ``default_bits`` (else A) unless a per-layer override says otherwise."""
+    def quant(self, name):
+        """Signed requantization at A bits unless a per-layer override says otherwise."""
         self._named(name)
         return qnn.QuantIdentity(
             act_quant=self.signed_quant,
-            bit_width=self.bits(name, default_bits or self.cfg.act_bits),
+            bit_width=self.bits(name, self.cfg.act_bits),
             return_quant_tensor=True,
         )
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-# One 8-bit pixel level in the networks' input/output units (pixel k enters as k / 256).
-PIXEL_STEP = 2.0 ** -8
+from .quantizers import PIXEL_STEP
 
 
 class ResBlock(nn.Module):

@@ -29,6 +29,10 @@ from brevitas.quant.fixed_point import Int8WeightPerChannelFixedPoint
 from .errors import FqsrError
 
 
+# One 8-bit pixel level in the networks' units: pixel k enters and leaves as k * PIXEL_STEP.
+PIXEL_STEP = 2.0 ** -8
+
+
 class PixelQuant(Uint8ActPerTensorFixedPoint):
     """Unsigned 8-bit, constant scale 2**-8: uint8 pixel k <-> k / 256 exactly."""
 
