@@ -79,43 +79,69 @@ def check_qonnx(model, wrapper, tiles) -> dict:
     return merge(reports)
 
 
-def export_qonnx_model(model, tile: tuple[int, int], out_path: Path) -> None:
+def input_channels(model) -> int:
+    """Image channels a model takes: its config's, else the ``in_channels`` of its first conv."""
+    cfg = getattr(model, "config", None)
+    if cfg is not None:
+        return cfg.channels
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            return module.in_channels
+    raise FqsrError(f"{type(model).__name__} has no Conv2d; pass channels= to say how many image channels it takes")
+
+
+def export_qonnx_model(model, tile: tuple[int, int], out_path: Path, channels: int | None = None) -> None:
     """Brevitas ``export_qonnx`` + QONNX cleanup to ``out_path`` (static shape 1xCxHxW)."""
     from brevitas.export import export_qonnx
     from qonnx.util.cleanup import cleanup_model
 
-    cfg = model.config
-    example = torch.zeros(1, cfg.channels, *tile)
+    example = torch.zeros(1, channels or input_channels(model), *tile)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     with torch.no_grad():
         export_qonnx(model, input_t=example, export_path=str(out_path), dynamo=False)
     cleanup_model(load_qonnx(out_path)).save(str(out_path))
 
 
-def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, meta=None) -> dict:
-    """Export a loaded model (eval mode) and prove the export; returns the JSON report."""
-    cfg = model.config
-    if not cfg.quantized:
+def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, meta=None,
+           channels: int | None = None, name: str | None = None) -> dict:
+    """Export a loaded model (eval mode) and prove the export; returns the JSON report.
+
+    ``model`` is a zoo model (it carries ``config``) or any Brevitas ``nn.Module`` whose
+    output is a ``QuantTensor``; for the latter ``out_dir`` is required, ``channels``
+    defaults to its first conv's input channels and ``name`` to its class name."""
+    cfg = getattr(model, "config", None)
+    if cfg is not None and not cfg.quantized:
         raise FqsrError(f"{cfg.name} is a float twin; only quantized models go to hardware")
+    if cfg is None and out_dir is None:
+        raise FqsrError("a model without an fqsr config needs an output folder (out_dir)")
+    channels = channels or input_channels(model)
+    name = name or (cfg.name if cfg is not None else type(model).__name__)
+    model.eval()
     out_dir = Path(out_dir or model_dir(cfg))
     onnx_path = out_dir / ONNX_NAME
     timings = {}
     start = time.monotonic()
+    tiles = equality_tiles(channels, tile, random_tiles)
+    with torch.no_grad():
+        probe = model(tiles[0][1])
+    if not hasattr(probe, "scale"):
+        raise FqsrError(f"{name}'s output is a plain tensor, not a Brevitas QuantTensor; end the network in a "
+                        "quantizer (e.g. brevitas.nn.QuantIdentity(return_quant_tensor=True))")
     with atomic_path(onnx_path) as tmp:
-        export_qonnx_model(model, tile, tmp)
+        export_qonnx_model(model, tile, tmp, channels)
         timings["export_s"] = round(time.monotonic() - start, 3)
         wrapper = load_qonnx(tmp)
         start = time.monotonic()
-        verdict = check_qonnx(model, wrapper, equality_tiles(cfg.channels, tile, random_tiles))
+        verdict = check_qonnx(model, wrapper, tiles)
         timings["check_s"] = round(time.monotonic() - start, 3)
         report = {
-            "model": cfg.name,
+            "model": name,
             "onnx": str(onnx_path),
             "tile": list(tile),
             "untrained": not (meta or {}).get("checkpoint"),
             **verdict,
             "timing": timings,
-            "config": cfg.to_dict(),
+            "config": cfg.to_dict() if cfg is not None else None,
         }
         if not verdict["equal"]:
             onnx_path.unlink(missing_ok=True)

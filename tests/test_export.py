@@ -86,3 +86,45 @@ def test_corrupt_onnx_is_one_clear_error(tmp_path):
     bad.write_bytes(b"\x08\x01garbage")
     with pytest.raises(FqsrError, match="not a readable ONNX model"):
         load_qonnx(bad)
+
+
+class _UserNet(torch.nn.Module):
+    """A network written as a Brevitas user writes it: no fqsr config, brevitas.nn layers only."""
+
+    def __init__(self):
+        super().__init__()
+        from brevitas.nn import QuantConv2d, QuantIdentity, QuantReLU
+        from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+
+        self.inp = QuantIdentity(act_quant=Uint8ActPerTensorFixedPoint, return_quant_tensor=True)
+        self.conv1 = QuantConv2d(3, 8, 3, padding=1, bias=False, weight_quant=Int8WeightPerTensorFixedPoint,
+                                 weight_bit_width=4)
+        self.act = QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.conv2 = QuantConv2d(8, 12, 3, padding=1, bias=False, weight_quant=Int8WeightPerTensorFixedPoint,
+                                 weight_bit_width=4)
+        self.out = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, return_quant_tensor=True)
+
+    def forward(self, x):
+        return self.out(self.conv2(self.act(self.conv1(self.inp(x)))))
+
+
+def test_export_takes_any_brevitas_module(tmp_path):
+    """No fqsr config: channels come from the first conv, the name from the class, the proof is the same."""
+    torch.manual_seed(0)
+    net = _UserNet()
+    net.train()
+    with torch.no_grad():  # let the learned ranges see data before the proof
+        for _ in range(3):
+            net(torch.rand(2, 3, 8, 8))
+    report = export(net, tile=(4, 5), random_tiles=1, out_dir=tmp_path)
+    assert report["equal"] and report["mismatches"] == 0
+    assert report["model"] == "_UserNet" and report["config"] is None
+    assert report["elements"] == 2 * 12 * 4 * 5
+    assert (tmp_path / ONNX_NAME).is_file()
+
+
+def test_export_refuses_a_float_output(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1))
+    with pytest.raises(FqsrError, match="not a Brevitas QuantTensor"):
+        export(net, tile=(4, 4), out_dir=tmp_path)
+    assert not (tmp_path / ONNX_NAME).exists()
