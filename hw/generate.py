@@ -257,6 +257,11 @@ GENERATORS = {
 }
 
 
+# generic modules that a node's module instantiates (they travel into rtl/ with it)
+SUBMODULES = {"pixel_shuffle": ("counter_chain",), "sliding_window": ("counter_chain",),
+              "fm_padding": ("counter_chain",)}
+
+
 def node_instance(model, node) -> Instance:
     op = base_op_type(node)
     if op not in GENERATORS:
@@ -264,6 +269,7 @@ def node_instance(model, node) -> Instance:
                         f"supported: {', '.join(sorted(GENERATORS))}")
     instance = GENERATORS[op](model, node, getCustomOp(node))
     instance.sources = instance.sources or [instance.module]
+    instance.sources += [m for m in SUBMODULES.get(instance.module, ()) if m not in instance.sources]
     return instance
 
 

@@ -1,3 +1,4 @@
+`default_nettype none
 // Fork: every input beat goes to all N_OUTPUTS outputs, each with its own tready.
 // An output that has taken the current beat waits (sent flag) until all others have too;
 // the input is consumed in the cycle the last outstanding output takes it.
@@ -29,3 +30,4 @@ module duplicate_streams #(
             sent <= sent | (out_tvalid & out_tready);
     end
 endmodule
+`default_nettype wire

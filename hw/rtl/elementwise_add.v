@@ -1,3 +1,4 @@
+`default_nettype none
 // Residual add: out = in0 + in1, lane by lane (PE lanes per beat); a beat is taken from
 // both inputs together. Each element is sign- or zero-extended to OUT_BITS before the
 // add; the generator sets OUT_BITS from FINN's out_dtype, which holds every sum.
@@ -60,3 +61,4 @@ module elementwise_add #(
         end
     end
 endmodule
+`default_nettype wire

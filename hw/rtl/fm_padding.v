@@ -1,3 +1,4 @@
+`default_nettype none
 // Zero padding of an NHWC feature map, SIMD elements per beat: the output frame is
 // (PAD_T + H + PAD_B) x (PAD_L + W + PAD_R) pixels; border beats are zeros, inner beats
 // are the input beats in order. A frame's first border beat waits for the frame's first
@@ -26,18 +27,25 @@ module fm_padding #(
     localparam integer OH = PAD_T + H + PAD_B;
     localparam integer OW = PAD_L + W + PAD_R;
     localparam integer CF = CHANNELS / SIMD;
+    initial if (SIMD < 1 || CHANNELS % SIMD != 0)
+        $fatal(1, "fm_padding: CHANNELS (%0d) must be a multiple of SIMD (%0d)", CHANNELS, SIMD);
+    initial if (PAD_T < 0 || PAD_L < 0 || PAD_B < 0 || PAD_R < 0) $fatal(1, "fm_padding: padding must not be negative");
 
-    reg [31:0] oh, ow, cf;
     reg started;  // the current frame has begun
-    wire in_image  = oh >= PAD_T && oh < PAD_T + H && ow >= PAD_L && ow < PAD_L + W;
     wire advance = !out0_tvalid || out0_tready;
-    wire produce = advance && (in_image ? in0_tvalid : started || in0_tvalid);
-    wire last    = oh == OH - 1 && ow == OW - 1 && cf == CF - 1;
+    wire produce;
+    wire [95:0] count;
+    wire [2:0]  at_last;
+    counter_chain #(.N(3), .LIMITS({OH, OW, CF})) walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(produce), .count(count), .last(at_last));
+    wire [31:0] ow = count[63:32], oh = count[95:64];
+    wire in_image  = oh >= PAD_T && oh < PAD_T + H && ow >= PAD_L && ow < PAD_L + W;
+    assign produce = advance && (in_image ? in0_tvalid : started || in0_tvalid);
+    wire last    = at_last[2];
     assign in0_tready = advance && in_image;
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
-            oh <= 0; ow <= 0; cf <= 0;
             started <= 1'b0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
@@ -46,16 +54,8 @@ module fm_padding #(
             if (produce) begin
                 started <= !last;
                 out0_tdata <= in_image ? in0_tdata : {STREAM_WIDTH{1'b0}};
-                if (cf != CF - 1) cf <= cf + 1;
-                else begin
-                    cf <= 0;
-                    if (ow != OW - 1) ow <= ow + 1;
-                    else begin
-                        ow <= 0;
-                        oh <= oh == OH - 1 ? 0 : oh + 1;
-                    end
-                end
             end
         end
     end
 endmodule
+`default_nettype wire

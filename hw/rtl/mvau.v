@@ -1,3 +1,4 @@
+`default_nettype none
 // Matrix-vector-activation unit (FINN MVAU), PE x SIMD folding, weights as ROM.
 // Per input vector x (MW elements, SIMD per beat, SF = MW/SIMD beats) it emits
 // y = act(x . Wt) (MH elements, PE per beat, NF = MH/PE beats):
@@ -52,6 +53,8 @@ module mvau #(
     localparam integer SF = MW / SIMD;
     localparam integer NF = MH / PE;
     localparam integer WA_BITS = NF * SF > 1 ? $clog2(NF * SF) : 1;
+    initial if (SIMD < 1 || MW % SIMD != 0) $fatal(1, "mvau: MW (%0d) must be a multiple of SIMD (%0d)", MW, SIMD);
+    initial if (PE < 1 || MH % PE != 0) $fatal(1, "mvau: MH (%0d) must be a multiple of PE (%0d)", MH, PE);
 
 
     // ---- input side: beat wr_sf of the vector in half wr_half; full[h]: half h holds a whole
@@ -159,3 +162,4 @@ module mvau #(
         end
     endgenerate
 endmodule
+`default_nettype wire

@@ -1,3 +1,4 @@
+`default_nettype none
 // Pixel shuffle (DepthToSpace, CRD order) on an NHWC stream, PE elements per beat.
 // An input row (W pixels x C*R*R channels) holds R output rows (W*R pixels x C channels):
 //   in : for w, k in (W, C*R*R):        x[w, k]            (k = c*R*R + i*R + j)
@@ -28,13 +29,21 @@ module pixel_shuffle #(
     localparam integer NBANK = PE * RR;
     localparam integer HALF  = WIDTH * CF;       // bank words per row
     localparam integer AW    = $clog2(2 * HALF) > 0 ? $clog2(2 * HALF) : 1;
+    initial if (PE < 1 || CHANNELS % PE != 0)
+        $fatal(1, "pixel_shuffle: CHANNELS (%0d) must be a multiple of PE (%0d)", CHANNELS, PE);
+    initial if (R < 1 || WIDTH < 1) $fatal(1, "pixel_shuffle: R (%0d) and WIDTH (%0d) must be positive", R, WIDTH);
 
     // ---- write side: w_wr pixel, k_wr = channel index of lane 0 within the pixel
     reg [1:0] full;
     reg       half_wr, half_rd;
-    reg [31:0] w_wr, k_wr;
     wire take = in0_tvalid && in0_tready;
-    wire row_in_done = take && w_wr == WIDTH - 1 && k_wr == CHANNELS * RR - PE;
+    wire [63:0] wr_count;
+    wire [1:0]  wr_last;
+    counter_chain #(.N(2), .LIMITS({WIDTH, CHANNELS * RR / PE})) wr_walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(take), .count(wr_count), .last(wr_last));
+    wire [31:0] k_wr = wr_count[31:0] * PE;
+    wire [31:0] w_wr = wr_count[63:32];
+    wire row_in_done = take && wr_last[1];
     assign in0_tready = !full[half_wr];
 
     reg [NBANK-1:0]      bank_we;
@@ -56,12 +65,16 @@ module pixel_shuffle #(
     end
 
     // ---- read side: i (output row within the input row), w_rd, j, g_rd (channel fold)
-    reg [31:0] i_rd, w_rd, j_rd, g_rd;
-    wire [AW-1:0] raddr = half_rd * HALF + w_rd * CF + g_rd;
-    wire [NBANK*BITS-1:0] bank_rdata;
     wire advance = !out0_tvalid || out0_tready;
     wire give = advance && full[half_rd];
-    wire row_out_done = give && i_rd == R - 1 && w_rd == WIDTH - 1 && j_rd == R - 1 && g_rd == CF - 1;
+    wire [127:0] rd_count;
+    wire [3:0]   rd_last;
+    counter_chain #(.N(4), .LIMITS({R, WIDTH, R, CF})) rd_walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(give), .count(rd_count), .last(rd_last));
+    wire [31:0] g_rd = rd_count[31:0], j_rd = rd_count[63:32], w_rd = rd_count[95:64], i_rd = rd_count[127:96];
+    wire [AW-1:0] raddr = half_rd * HALF + w_rd * CF + g_rd;
+    wire [NBANK*BITS-1:0] bank_rdata;
+    wire row_out_done = give && rd_last[3];
 
     genvar gb;
     generate
@@ -86,18 +99,9 @@ module pixel_shuffle #(
             full <= 2'b00;
             half_wr <= 1'b0;
             half_rd <= 1'b0;
-            w_wr <= 0; k_wr <= 0;
-            i_rd <= 0; w_rd <= 0; j_rd <= 0; g_rd <= 0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else begin
-            if (take) begin
-                if (k_wr == CHANNELS * RR - PE) begin
-                    k_wr <= 0;
-                    w_wr <= w_wr == WIDTH - 1 ? 0 : w_wr + 1;
-                end else
-                    k_wr <= k_wr + PE;
-            end
             if (row_in_done) half_wr <= !half_wr;
             if (row_out_done) half_rd <= !half_rd;
             full <= (full | (row_in_done ? (2'b01 << half_wr) : 2'b00))
@@ -106,21 +110,7 @@ module pixel_shuffle #(
                 out0_tvalid <= full[half_rd];
                 if (give) out0_tdata <= beat;
             end
-            if (give) begin
-                if (g_rd != CF - 1) g_rd <= g_rd + 1;
-                else begin
-                    g_rd <= 0;
-                    if (j_rd != R - 1) j_rd <= j_rd + 1;
-                    else begin
-                        j_rd <= 0;
-                        if (w_rd != WIDTH - 1) w_rd <= w_rd + 1;
-                        else begin
-                            w_rd <= 0;
-                            i_rd <= i_rd == R - 1 ? 0 : i_rd + 1;
-                        end
-                    end
-                end
-            end
         end
     end
 endmodule
+`default_nettype wire

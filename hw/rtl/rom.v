@@ -1,3 +1,4 @@
+`default_nettype none
 // Read-only memory, read synchronously: q <= mem[addr] on a clock with `en` high. The contents
 // come from FILE ($readmemh, one hex word per line; none when FILE is empty, e.g. when a tool
 // elaborates the module with its defaults). A ROM of SMALL_BITS bits or more is left to
@@ -17,6 +18,8 @@ module rom #(
     output reg  [WIDTH-1:0] q
 );
     localparam STYLE = DEPTH * WIDTH < SMALL_BITS ? "logic" : "auto";
+    initial if (DEPTH < 1 || WIDTH < 1) $fatal(1, "rom: DEPTH (%0d) and WIDTH (%0d) must be positive", DEPTH, WIDTH);
+    initial if ((1 << AW) < DEPTH) $fatal(1, "rom: AW (%0d) address bits cannot reach DEPTH (%0d) words", AW, DEPTH);
     (* rom_style = STYLE *) reg [WIDTH-1:0] mem [0:DEPTH-1];
     generate
         if (FILE != "") begin : load
@@ -26,3 +29,4 @@ module rom #(
     always @(posedge clk)
         if (en) q <= mem[addr];
 endmodule
+`default_nettype wire

@@ -1,3 +1,4 @@
+`default_nettype none
 // Sliding window generator (FINN ConvolutionInputGenerator / Im2Col), stride 1, no dilation,
 // NHWC, SIMD elements per beat. For every output pixel (oh, ow) it emits the window in
 // Im2Col order: for kh, kw, cf in (K_H, K_W, C/SIMD): x[oh+kh, ow+kw, cf*SIMD +: SIMD].
@@ -40,15 +41,24 @@ module sliding_window #(
     localparam integer AW    = $clog2(DEPTH) > 0 ? $clog2(DEPTH) : 1;
     localparam integer KH_N  = PARALLEL ? 1 : K_H;  // window positions walked beat by beat
     localparam integer KW_N  = PARALLEL ? 1 : K_W;
+    initial if (SIMD < 1 || CHANNELS % SIMD != 0)
+        $fatal(1, "sliding_window: CHANNELS (%0d) must be a multiple of SIMD (%0d)", CHANNELS, SIMD);
+    initial if (K_H > H || K_W > W) $fatal(1, "sliding_window: the %0dx%0d window is larger than the %0dx%0d input", K_H, K_W, H, W);
+    initial if (SLOTS < K_H + 1) $fatal(1, "sliding_window: SLOTS (%0d) must be at least K_H + 1 (%0d)", SLOTS, K_H + 1);
+    initial if (PARALLEL && SIMD != CHANNELS) $fatal(1, "sliding_window: PARALLEL needs SIMD (%0d) = CHANNELS (%0d)", SIMD, CHANNELS);
 
     reg [SIMD*BITS-1:0] mem [0:DEPTH-1];  // the elements only, not the stream's byte padding
 
     // ---- write side: column iw, fold icf of the row in slot slot_wr
-    reg [31:0] iw, icf, slot_wr, rows;
-    reg [31:0] oh, ow, kh, kw, cf, slot_oh;
+    reg [31:0] rows, slot_oh;
     assign in0_tready = rows < SLOTS;
     wire take = in0_tvalid && in0_tready;
-    wire row_in = take && iw == W - 1 && icf == CF - 1;
+    wire [95:0] wr_count;
+    wire [2:0]  wr_last;
+    counter_chain #(.N(3), .LIMITS({SLOTS, W, CF})) wr_walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(take), .count(wr_count), .last(wr_last));
+    wire [31:0] icf = wr_count[31:0], iw = wr_count[63:32], slot_wr = wr_count[95:64];
+    wire row_in = take && wr_last[1];
     always @(posedge ap_clk)
         if (take) mem[slot_wr * ROW + iw * CF + icf] <= in0_tdata[SIMD*BITS-1:0];
 
@@ -57,7 +67,12 @@ module sliding_window #(
     wire [AW-1:0] raddr = slot_rd * ROW + (ow + kw) * CF + cf;
     wire advance = !out0_tvalid || out0_tready;
     wire give = advance && rows >= K_H;
-    wire row_out = give && ow == OW - 1 && kh == KH_N - 1 && kw == KW_N - 1 && cf == CF - 1;
+    wire [159:0] rd_count;
+    wire [4:0]   rd_last;
+    counter_chain #(.N(5), .LIMITS({OH, OW, KH_N, KW_N, CF})) rd_walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(give), .count(rd_count), .last(rd_last));
+    wire [31:0] cf = rd_count[31:0], kw = rd_count[63:32], kh = rd_count[95:64], ow = rd_count[127:96];
+    wire row_out = give && rd_last[3];
 
     // the beat: one stored word, or (PARALLEL) the K_H x K_W words of the window
     wire [OUT_WIDTH-1:0] beat;
@@ -77,51 +92,22 @@ module sliding_window #(
             assign beat = mem[raddr];  // zero-padded to OUT_WIDTH
         end
     endgenerate
-    wire frame_done = row_out && oh == OH - 1;
+    wire frame_done = give && rd_last[4];
     wire [31:0] released = !row_out ? 0 : frame_done ? K_H : 1;
     wire [31:0] slot_next = slot_oh + released >= SLOTS ? slot_oh + released - SLOTS : slot_oh + released;
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
-            iw <= 0; icf <= 0; slot_wr <= 0; rows <= 0;
-            oh <= 0; ow <= 0; kh <= 0; kw <= 0; cf <= 0; slot_oh <= 0;
+            rows <= 0;
+            slot_oh <= 0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else begin
             rows <= rows + row_in - released;
-            if (take) begin
-                if (icf != CF - 1) icf <= icf + 1;
-                else begin
-                    icf <= 0;
-                    if (iw != W - 1) iw <= iw + 1;
-                    else begin
-                        iw <= 0;
-                        slot_wr <= slot_wr == SLOTS - 1 ? 0 : slot_wr + 1;
-                    end
-                end
-            end
             if (advance) out0_tvalid <= give;
             slot_oh <= slot_next;
-            if (give) begin
-                out0_tdata <= beat;
-                if (cf != CF - 1) cf <= cf + 1;
-                else begin
-                    cf <= 0;
-                    if (kw != KW_N - 1) kw <= kw + 1;
-                    else begin
-                        kw <= 0;
-                        if (kh != KH_N - 1) kh <= kh + 1;
-                        else begin
-                            kh <= 0;
-                            if (ow != OW - 1) ow <= ow + 1;
-                            else begin
-                                ow <= 0;
-                                oh <= oh == OH - 1 ? 0 : oh + 1;
-                            end
-                        end
-                    end
-                end
-            end
+            if (give) out0_tdata <= beat;
         end
     end
 endmodule
+`default_nettype wire

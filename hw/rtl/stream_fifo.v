@@ -1,3 +1,4 @@
+`default_nettype none
 // Stream FIFO: DEPTH beats of WIDTH bits, first word fall-through.
 // in0_tready depends only on the fill level (no combinational path from out0_tready),
 // so a FIFO also cuts the ready chain between two nodes.
@@ -15,6 +16,7 @@ module stream_fifo #(
     input  wire             out0_tready
 );
     localparam integer AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
+    initial if (DEPTH < 1 || WIDTH < 1) $fatal(1, "stream_fifo: DEPTH (%0d) and WIDTH (%0d) must be positive", DEPTH, WIDTH);
 
     reg [WIDTH-1:0] mem [0:DEPTH-1];
     reg [AW-1:0] wr_ptr, rd_ptr;
@@ -43,3 +45,4 @@ module stream_fifo #(
         end
     end
 endmodule
+`default_nettype wire

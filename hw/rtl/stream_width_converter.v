@@ -1,3 +1,4 @@
+`default_nettype none
 // Stream data-width converter (FINN StreamingDataWidthConverter): repacks a stream of
 // BITS-wide elements from IN_ELEMS per beat to OUT_ELEMS per beat, order preserved
 // (element 0 in the LSBs). The element buffer holds up to IN_ELEMS + OUT_ELEMS elements;
@@ -20,6 +21,7 @@ module stream_width_converter #(
     input  wire                 out0_tready
 );
     localparam integer CAP = IN_ELEMS + OUT_ELEMS;
+    initial if (BITS < 1 || IN_ELEMS < 1 || OUT_ELEMS < 1) $fatal(1, "stream_width_converter: BITS, IN_ELEMS and OUT_ELEMS must be positive");
 
     reg [CAP*BITS-1:0] buffer;
     reg [31:0] count;  // elements buffered
@@ -45,3 +47,4 @@ module stream_width_converter #(
         end
     end
 endmodule
+`default_nettype wire

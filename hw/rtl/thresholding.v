@@ -1,3 +1,4 @@
+`default_nettype none
 // Multi-threshold activation, PE lanes: out = BIAS + #{t : x >= T[c][t]} per element, the
 // channel c of lane p in channel fold f being f*PE + p (FINN's NHWC / PE interleave).
 // The thresholds of a channel are sorted (non-decreasing), so the count is found by a binary
@@ -39,6 +40,8 @@ module thresholding #(
 );
     localparam integer FOLDS = CHANNELS / PE;
     localparam integer FA_BITS = FOLDS > 1 ? $clog2(FOLDS) : 1;
+    initial if (PE < 1 || CHANNELS % PE != 0) $fatal(1, "thresholding: CHANNELS (%0d) must be a multiple of PE (%0d)", CHANNELS, PE);
+    initial if (STEPS < 1) $fatal(1, "thresholding: STEPS (%0d) must be at least 1", STEPS);
     localparam integer LEVELS = STEPS > 1 ? $clog2(STEPS + 1) : 1;
     localparam integer CW = (TH_BITS > IN_BITS ? TH_BITS : IN_BITS) + 1;  // compare width
 
@@ -114,3 +117,4 @@ module thresholding #(
         end
     end
 endmodule
+`default_nettype wire

@@ -1,3 +1,4 @@
+`default_nettype none
 // UART receiver, 8N1: one start bit, 8 data bits LSB first, one stop bit.
 // CLKS_PER_BIT clock cycles per bit (the clock must be an exact multiple of the baud
 // rate; fqsr.hw.board checks that). The line is synchronised by two flops; each bit is
@@ -14,6 +15,7 @@ module uart_rx #(
     output reg        framing_error
 );
     localparam integer CW = CLKS_PER_BIT > 1 ? $clog2(CLKS_PER_BIT) + 1 : 2;
+    initial if (CLKS_PER_BIT < 2) $fatal(1, "uart_rx: CLKS_PER_BIT (%0d) must be at least 2", CLKS_PER_BIT);
     localparam [1:0] IDLE = 2'd0, START = 2'd1, DATA = 2'd2, STOP = 2'd3;
 
     reg [2:0] sync;  // metastability guard; sync[2] is the line
@@ -73,3 +75,4 @@ module uart_rx #(
         end
     end
 endmodule
+`default_nettype wire

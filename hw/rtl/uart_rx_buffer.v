@@ -1,3 +1,4 @@
+`default_nettype none
 // Byte FIFO between the UART receiver and the accelerator: DEPTH bytes (a power of two),
 // synchronous read into an output register so synthesis maps the memory to block RAM
 // (ECP5 DP16KD, Xilinx RAMB18). A UART cannot wait, so a byte arriving while the buffer
@@ -15,6 +16,7 @@ module uart_rx_buffer #(
     output reg        overflow
 );
     localparam integer AW = DEPTH > 1 ? $clog2(DEPTH) : 1;
+    initial if (DEPTH < 1) $fatal(1, "uart_rx_buffer: DEPTH (%0d) must be positive", DEPTH);
 
     reg [7:0] mem [0:DEPTH-1];
     reg [AW:0] wr_ptr, rd_ptr;  // one extra bit tells full from empty
@@ -43,3 +45,4 @@ module uart_rx_buffer #(
         end
     end
 endmodule
+`default_nettype wire

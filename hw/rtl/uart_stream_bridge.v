@@ -1,3 +1,4 @@
+`default_nettype none
 // UART <-> accelerator streams (one clock domain).
 // Received bytes are buffered (uart_rx_buffer, BUFFER_DEPTH bytes: at least one whole
 // input tile, since the UART cannot be paused) and packed little-endian into IN_BYTES-byte
@@ -27,6 +28,7 @@ module uart_stream_bridge #(
 );
     localparam integer IW = IN_BYTES > 1 ? $clog2(IN_BYTES) : 1;
     localparam integer OW = OUT_BYTES > 1 ? $clog2(OUT_BYTES) : 1;
+    initial if (IN_BYTES < 1 || OUT_BYTES < 1) $fatal(1, "uart_stream_bridge: IN_BYTES and OUT_BYTES must be positive");
 
     // receive: line -> bytes -> buffer -> beats
     wire [7:0] rx_data;
@@ -92,3 +94,4 @@ module uart_stream_bridge #(
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .tx_tdata(out_beat[out_index*8 +: 8]),
         .tx_tvalid(out_full), .tx_tready(tx_tready), .tx(uart_txd));
 endmodule
+`default_nettype wire

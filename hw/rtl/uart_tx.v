@@ -1,3 +1,4 @@
+`default_nettype none
 // UART transmitter, 8N1, with a stream input: a byte is taken when tx_tvalid && tx_tready,
 // and tx_tready is high only while the line is idle (one byte in flight at a time).
 module uart_tx #(
@@ -11,6 +12,7 @@ module uart_tx #(
     output wire       tx
 );
     localparam integer CW = CLKS_PER_BIT > 1 ? $clog2(CLKS_PER_BIT) + 1 : 2;
+    initial if (CLKS_PER_BIT < 1) $fatal(1, "uart_tx: CLKS_PER_BIT (%0d) must be positive", CLKS_PER_BIT);
 
     reg [9:0] frame;      // stop, data[7:0], start; shifted out LSB first
     reg [3:0] bits_left;  // 0: idle
@@ -39,3 +41,4 @@ module uart_tx #(
         end
     end
 endmodule
+`default_nettype wire
