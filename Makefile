@@ -25,7 +25,7 @@ help:
 	@echo "make build-bitstream MODEL=... [BOARD=ulx3s-85f] [TILE=16x16] [TARGET_FPS=n]  all stages to a .bit"
 	@echo "make report MODEL=...      build/MODEL/report.md, report.json and plots from the artifacts there"
 	@echo "make hil MODEL=...         whole Set5 images through the stitched RTL in tiles; PSNR == the model's (HIL_DEVICE=rtlsim|python|serial:PORT)"
-	@echo "make sweep                 FINN-estimate sweep of benchmarks/sweep_grid.yaml -> benchmarks/sweep.{csv,md,png}"
+	@echo "make sweep                 FINN-estimate sweep of apps/sweep_grid.yaml -> benchmarks/sweep.{csv,md,png}"
 	@echo "make verify-edsr           full-size edsr_w4a4 on a 4x4 tile: rtl + cocotb verify -> benchmarks/verify.md"
 	@echo "make verify-zoo            the same for every full-size zoo model -> benchmarks/verify.md"
 	@echo "make sim-speed             Verilator vs Icarus cycles/s, small model and edsr_w4a4 -> benchmarks/sim_speed.md"
@@ -40,7 +40,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps brevitas==0.13.4 finn-plus==1.6.1
 	$(PY) -m pip install -q --no-deps -e .
-	$(PY) -c "import torch, brevitas, qonnx, finn, fqsr.flows.cli; print('fqsr stack ready: torch', torch.__version__, 'brevitas', brevitas.__version__)"
+	$(PY) -c "import torch, brevitas, qonnx, finn, fqsr.apps.cli; print('fqsr stack ready: torch', torch.__version__, 'brevitas', brevitas.__version__)"
 	touch $@
 
 install: $(STAMP)
@@ -83,7 +83,7 @@ build-bitstream: $(STAMP)
 report: $(STAMP)
 	$(FQSR) report $(MODEL)
 
-SWEEP_GRID ?= benchmarks/sweep_grid.yaml
+SWEEP_GRID ?= apps/sweep_grid.yaml
 sweep: $(STAMP)
 	$(FQSR) sweep --grid $(SWEEP_GRID) --jobs 2 --out benchmarks --work build/sweep
 

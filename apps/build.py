@@ -7,8 +7,10 @@ synth (Yosys counts of the accelerator) -> fit (those counts against the board)
 no one waits for a long simulation of a design that cannot fit) -> pnr (board
 top with the UART bridge: Yosys, fit check again, nextpnr-ecp5, ecppack) -> report.
 
-A stage is skipped when its artifact exists, is newer than the artifacts it
-is made from, and was made with the same settings (tile, target fps, board).
+A stage is skipped when its artifact's provenance is intact (unchanged since it
+was written, made from the artifacts now in the folder, see
+:mod:`fqsr.flows.artifacts`) and it was made with the same settings (tile,
+target fps, board).
 A model that does not fit stops before place and route with the table and
 what to change (:class:`fqsr.hw.synth.DoesNotFit`). For Xilinx boards the
 pnr stage is Vivado's out-of-context implementation of the same RTL
@@ -32,14 +34,6 @@ def _json(path: Path) -> dict:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _fresh(out: Path, *inputs: Path) -> bool:
-    """``out`` exists and is at least as new as every existing input."""
-    if not out.is_file():
-        return False
-    stamp = out.stat().st_mtime
-    return all(stamp >= p.stat().st_mtime for p in inputs if p.is_file())
 
 
 class Progress:
@@ -75,9 +69,8 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
     from fqsr.hw.vivado import RESULT_NAME as VIVADO_RESULT
     from fqsr.hw.vivado import run_vivado, vivado_dir, write_vivado_script
 
-    from .artifacts import model_dir, write_json
-    from .compile import DATAFLOW_NAME
-    from .export import ONNX_NAME
+    from fqsr.flows.artifacts import DATAFLOW_NAME, ONNX_NAME, RTL_DIRNAME, VERIFY_NAME, model_dir, write_json
+    from fqsr.flows.artifacts import why_stale as stale
 
     spec = get_board(board)
     if verify_tiles < 1:
@@ -86,18 +79,19 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
     folder.mkdir(parents=True, exist_ok=True)
     progress = Progress(cfg.name, echo)
     onnx, dataflow = folder / ONNX_NAME, folder / DATAFLOW_NAME
-    rtl_json, verify_json = folder / "rtl" / "rtl.json", folder / "sim" / "verify.json"
+    rtl_json, verify_json = folder / RTL_DIRNAME / "rtl.json", folder / VERIFY_NAME
     resources, pnr = folder / "synth" / RESOURCES_NAME, folder / "synth" / PNR_NAME
+    synth_rel = {path: path.relative_to(folder).as_posix() for path in (resources, pnr)}
     wall = time.monotonic()
 
     exported = _json(folder / "export.json")
-    progress.run("export", onnx.is_file() and exported.get("tile") == list(tile) and exported.get("equal"),
+    progress.run("export", not stale(folder, ONNX_NAME) and exported.get("tile") == list(tile) and exported.get("equal"),
                  _export, cfg, tile, folder, checkpoint)
     compiled = _json(folder / "compile.json")
-    progress.run("compile", _fresh(dataflow, onnx) and compiled.get("target_fps") == target_fps
+    progress.run("compile", not stale(folder, DATAFLOW_NAME) and compiled.get("target_fps") == target_fps
                  and compiled.get("clock_mhz") == spec.clock_mhz and compiled.get("equal"),
                  _compile, onnx, folder, target_fps, spec.clock_mhz)
-    progress.run("rtl", _fresh(rtl_json, dataflow) and _rtl_copies_current(folder / "rtl")
+    progress.run("rtl", not stale(folder, RTL_DIRNAME) and _rtl_copies_current(folder / RTL_DIRNAME)
                  and "rom_bits_total" in _json(rtl_json), _rtl, dataflow, folder)
     summary = {"model": cfg.name, "board": spec.name, "model_dir": str(folder)}
     try:
@@ -105,16 +99,16 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
         summary["storage"] = progress.run("storage", False, check_storage, rtl_summary.get("rom_bits_total", 0), spec,
                                           f"{cfg.name}'s accelerator", rtl_summary.get("rom_bits"))
         synthesized = _json(resources)
-        progress.run("synth", _fresh(resources, rtl_json) and synthesized.get("target") == spec.target,
+        progress.run("synth", not stale(folder, synth_rel[resources]) and synthesized.get("target") == spec.target,
                      _synth, folder, spec.target)
         summary["resources"] = total = _json(resources)["total"]
         echo(format_fit_table(progress.run("fit", False, check_fit, total, spec, f"{cfg.name}'s accelerator")))
         verified = _json(verify_json)
-        progress.run("verify", _fresh(verify_json, rtl_json) and verified.get("equal")
+        progress.run("verify", not stale(folder, VERIFY_NAME) and verified.get("equal")
                      and verified.get("tiles", 0) >= verify_tiles, _verify, folder, verify_tiles)
         if spec.vendor == "lattice":
             placed = _json(pnr)
-            progress.run("pnr", _fresh(pnr, resources) and placed.get("board") == spec.name
+            progress.run("pnr", not stale(folder, synth_rel[pnr]) and placed.get("board") == spec.name
                          and bool(placed.get("bitstream")) and Path(placed.get("bitstream") or "").is_file(),
                          _pnr, folder, spec.name)
             placed = _json(pnr)
@@ -129,7 +123,8 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
                 progress.rows["pnr"] = {"status": "not run", "reason": "vivado is not on PATH"}
             else:
                 done = vivado_dir(folder) / VIVADO_RESULT
-                progress.run("pnr", _fresh(done, rtl_json) and "fmax_mhz" in _json(done), run_vivado, folder, spec)
+                progress.run("pnr", not stale(folder, done.relative_to(folder).as_posix()) and "fmax_mhz" in _json(done),
+                             run_vivado, folder, spec)
                 summary["vivado"] = _json(done)
     except DoesNotFit as exc:  # the reports still show what was built and why it stops here
         progress.rows.setdefault("pnr", {"status": "not run", "reason": "does not fit"})
@@ -157,14 +152,14 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
 def _export(cfg, tile, folder, checkpoint):
     from fqsr.models.checkpoint import load_model
 
-    from .export import export
+    from fqsr.flows.export import export
 
     net, meta = load_model(cfg, checkpoint, calibrate_untrained=True)
     return export(net, tile, 1, folder, meta)
 
 
 def _compile(onnx, folder, target_fps, clock_mhz):
-    from .compile import compile_model
+    from fqsr.flows.compile import compile_model
 
     report = compile_model(onnx, folder, target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=1)
     if not report.get("equal"):
@@ -183,14 +178,8 @@ def _rtl_copies_current(rtl: Path) -> bool:
 
 def _rtl(dataflow, folder):
     from fqsr.hw.stitch import generate_rtl
-    from fqsr.hw.synth import PNR_NAME, RESOURCES_NAME
 
-    summary = generate_rtl(dataflow, folder)
-    # results made from the old RTL must not reach the report of this one
-    for stale in (folder / "sim" / "verify.json", folder / "synth" / RESOURCES_NAME, folder / "synth" / PNR_NAME,
-                  folder / "synth" / f"{folder.resolve().name}.bit"):
-        stale.unlink(missing_ok=True)
-    return summary
+    return generate_rtl(dataflow, folder)  # results of the old RTL lose their provenance with it
 
 
 def _verify(folder, tiles):

@@ -47,19 +47,18 @@ def resolve_config(model: str, bits: str | None):
 
 def stage_folder(model: str, out_dir: str | None, bits: str | None) -> Path:
     """The folder a stage reads and writes: --out-dir, else build/<model> (with --bits in the name)."""
-    from .artifacts import model_dir
+    from fqsr.flows.artifacts import model_dir
 
     return Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
 
 
 def dataflow_in(folder: Path, model: str) -> Path:
-    """``folder``'s compiled dataflow graph, or one error sentence saying which command makes it."""
-    from .compile import DATAFLOW_NAME
+    """``folder``'s compiled dataflow graph with its provenance intact, or one error sentence saying
+    which command makes it again."""
+    from fqsr.flows.artifacts import DATAFLOW_NAME, require_current
 
-    dataflow = folder / DATAFLOW_NAME
-    if not dataflow.is_file():
-        raise FqsrError(f"{dataflow} does not exist; run `fqsr compile {model}` first")
-    return dataflow
+    require_current(folder, DATAFLOW_NAME, f"fqsr compile {model}")
+    return folder / DATAFLOW_NAME
 
 
 bits_option = click.option(
@@ -184,8 +183,8 @@ def export(model, checkpoint, tile, random_tiles, out_dir, bits):
     """Export MODEL to QONNX and prove QONNX execution equals Brevitas, element for element."""
     from fqsr.models.checkpoint import load_model
 
-    from .export import export as run_export
-    from .export import parse_tile
+    from fqsr.flows.export import export as run_export
+    from fqsr.flows.export import parse_tile
 
     net, meta = load_model(resolve_config(model, bits), checkpoint, calibrate_untrained=True)
     if not meta:
@@ -208,7 +207,7 @@ def demo(model, data):
     from fqsr.models.train import TrainSettings
     from fqsr.models.train import train as run_train
 
-    from .export import export as run_export
+    from fqsr.flows.export import export as run_export
 
     checkpoint = None
     if not shipped_checkpoint(model).is_file():
@@ -225,7 +224,7 @@ def demo(model, data):
     net, meta = load_model(model, checkpoint)
     exported = run_export(net, meta=meta)
     click.echo(json.dumps({"export": {k: v for k, v in exported.items() if k != "config"}}, indent=2))
-    from .compile import compile_model
+    from fqsr.flows.compile import compile_model
 
     compiled = compile_model(exported["onnx"], reference=net)
     keys = ("dataflow", "equal", "elements", "mismatches", "hardware_ops", "cycles_per_frame", "fps",
@@ -246,8 +245,8 @@ def demo(model, data):
 @user_errors
 def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_dir, bits):
     """Compile MODEL's QONNX export to a folded FINN dataflow graph and prove it equal, element for element."""
-    from .compile import compile_model
-    from .export import ONNX_NAME, load_qonnx, parse_tile
+    from fqsr.flows.compile import compile_model
+    from fqsr.flows.export import ONNX_NAME, load_qonnx, parse_tile
 
     folder = stage_folder(model, out_dir, bits)
     onnx_path = folder / ONNX_NAME
@@ -262,7 +261,7 @@ def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_d
                             f"run `fqsr export {model} --tile {tile}` first")
     from tqdm import tqdm
 
-    from .compile import STAGES
+    from fqsr.flows.compile import STAGES
 
     with tqdm(total=len(STAGES), desc=f"compile {model}", unit="stage", leave=False) as bar:
         report = compile_model(onnx_path, folder, folding=Path(folding) if folding else None,
@@ -330,8 +329,8 @@ def build_cmd(model, board, tile, target_fps, verify_tiles, checkpoint, out_dir,
     """export -> compile -> rtl -> verify -> synth -> fit -> pnr -> bitstream -> report, skipping what is up to date.
 
     Exits 2 when the model does not fit the board (before place and route) and for Xilinx boards without Vivado."""
-    from .build import build
-    from .export import parse_tile
+    from fqsr.apps.build import build
+    from fqsr.flows.export import parse_tile
 
     summary = build(resolve_config(model, bits), board, parse_tile(tile), target_fps, verify_tiles,
                     Path(out_dir) if out_dir else None, echo=lambda line: click.echo(line, err=True),
@@ -355,7 +354,7 @@ def report_cmd(model, out_dir, bits):
 
 @main.command("sweep")
 @click.option("--grid", "grid_file", type=click.Path(dir_okay=False), default=None,
-              help="Grid YAML/JSON (default: benchmarks/sweep_grid.yaml unless --model is given).")
+              help="Grid YAML/JSON (default: the grid shipped as fqsr/apps/sweep_grid.yaml unless --model is given).")
 @click.option("--model", "models", multiple=True, help="Model name (repeatable); builds the grid from options.")
 @click.option("--bits", "bit_patterns", multiple=True, help="Per-layer bit pattern (repeatable; '' = none).")
 @click.option("--features", type=int, multiple=True, help="Feature width (repeatable).")
@@ -374,7 +373,7 @@ def report_cmd(model, out_dir, bits):
 def sweep_cmd(grid_file, models, bit_patterns, features, blocks, target_fps, boards, tile, clock_mhz, synth, jobs,
               data, out, work):
     """Sweep bit widths, width/depth, folding and boards: CSV, summary and Pareto plots (FINN estimates)."""
-    from .sweep import DEFAULT_GRID, grid_from_dict, load_grid, run_sweep
+    from fqsr.apps.sweep import DEFAULT_GRID, grid_from_dict, load_grid, run_sweep
 
     if models:
         if grid_file:

@@ -46,9 +46,9 @@ from pathlib import Path
 
 from fqsr.models.errors import FqsrError
 
-from .artifacts import REPO_ROOT, atomic_path, write_json
+from fqsr.flows.artifacts import atomic_path, write_json
 
-DEFAULT_GRID = REPO_ROOT / "benchmarks" / "sweep_grid.yaml"
+DEFAULT_GRID = Path(__file__).resolve().parent / "sweep_grid.yaml"  # package data
 MAX_JOBS = 2
 URAM_AS_BRAM18 = 16  # 288 Kbit UltraRAM = 16 x 18 Kbit block RAM
 OUTPUT_FRAME_720P = (720, 1280)
@@ -115,7 +115,7 @@ def grid_from_dict(data: dict) -> Grid:
     """Validate a grid description (see the module docstring); one clear error for anything wrong."""
     from fqsr.hw.board import get_board
 
-    from .export import parse_tile
+    from fqsr.flows.export import parse_tile
 
     if not isinstance(data, dict) or not data.get("models"):
         raise FqsrError("a sweep grid needs a non-empty 'models' list")
@@ -169,7 +169,7 @@ def finn_part(board_name: str) -> str:
     """The Xilinx part FINN estimates for: the board's own, or compile's default for a non-Xilinx board."""
     from fqsr.hw.board import get_board
 
-    from .compile import DEFAULT_FPGAPART
+    from fqsr.flows.compile import DEFAULT_FPGAPART
 
     board = get_board(board_name)
     return board.device if board.vendor == "xilinx" else DEFAULT_FPGAPART
@@ -230,7 +230,7 @@ YOSYS_KEYS = {"LUT": "LUT", "FF": "FF", "BRAM": "BRAM", "DSP": "DSP"}
 
 
 def _frame_columns(model, tile, scale, fps) -> dict:
-    from .tiling import receptive_halo, tiles_per_image
+    from fqsr.flows.tiling import receptive_halo, tiles_per_image
 
     halo = receptive_halo(model)
     h, w = (math.ceil(side / scale) for side in OUTPUT_FRAME_720P)
@@ -243,8 +243,8 @@ def _frame_columns(model, tile, scale, fps) -> dict:
 
 def _estimate(hardware, part, target_fps, clock_mhz):
     """Fold, stitch and estimate a copy of a specialized hardware graph, as ``fqsr compile`` does."""
-    from .compile import fold, stitch
-    from .finn.estimates import estimates
+    from fqsr.flows.compile import fold, stitch
+    from fqsr.flows.finn.estimates import estimates
 
     model = stitch(fold(hardware, None, target_fps, clock_mhz), part)
     return model, estimates(model, part, clock_mhz)
@@ -254,8 +254,8 @@ def _synth(onnx_path, net, folder, part, target_fps, clock_mhz):
     """Full compile (proof on a real-image tile) and RTL for one point, in ``folder``."""
     from fqsr.hw.stitch import generate_rtl
 
-    from .compile import DATAFLOW_NAME, compile_model
-    from .export import load_qonnx
+    from fqsr.flows.compile import DATAFLOW_NAME, compile_model
+    from fqsr.flows.export import load_qonnx
 
     compile_model(onnx_path, folder, target_fps=target_fps, clock_mhz=clock_mhz, fpgapart=part,
                   random_tiles=0, reference=net)
@@ -278,9 +278,9 @@ def _yosys_columns(folder: Path, board: str, cache: dict) -> dict:
 
 def sweep_config(spec: ConfigSpec, grid: Grid, work_dir: Path, psnr: dict | None, synth: bool = False) -> list[dict]:
     """Every (target fps, board) row of one config; ``psnr``: {"psnr_y", "psnr_data"} or None (untrained)."""
-    from . import finn  # noqa: F401 (registers fqsr's custom ops)
-    from .compile import finn_warnings, lower_and_convert
-    from .export import export_qonnx_model, load_qonnx
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.compile import finn_warnings, lower_and_convert
+    from fqsr.flows.export import export_qonnx_model, load_qonnx
 
     cfg = spec.config()
     base = {
@@ -372,7 +372,7 @@ def run_sweep(grid: Grid, out_dir: Path, work_dir: Path | None = None, jobs: int
     from fqsr.reports.pareto import sweep_plots
     from fqsr.reports.sweep_summary import sweep_markdown
 
-    from .artifacts import build_root
+    from fqsr.flows.artifacts import build_root
 
     if not 1 <= jobs <= MAX_JOBS:
         raise FqsrError(f"--jobs must be 1 or {MAX_JOBS} (the machine budget for sweeps)")

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 from fqsr.models.checkpoint import SHIPPED_DIR, read_checkpoint
+from fqsr.models.files import SHIPPED_PSNR_NAME
 from fqsr.models.evaluate import evaluate
 from fqsr.models.registry import get_config
 
@@ -92,7 +93,7 @@ def main() -> int:
     ])
     if args.out:
         Path(args.out).write_text(table)
-        Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+        (SHIPPED_DIR / SHIPPED_PSNR_NAME).write_text(json.dumps(results, indent=2) + "\n")  # shipped with the checkpoints
     return 0
 
 

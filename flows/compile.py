@@ -29,13 +29,11 @@ import numpy as np
 
 from fqsr.models.errors import FqsrError
 
-from .artifacts import atomic_path, write_json
+from .artifacts import (COMPILE_NAME, DATAFLOW_NAME, ESTIMATES_NAME, FOLDING_NAME, atomic_path, forget, record,
+                        require_current, write_json)
 from .equality import compare, merge, to_integers
 from .export import equality_tiles, load_qonnx, run_qonnx
 
-DATAFLOW_NAME = "dataflow.onnx"
-FOLDING_NAME = "folding.json"
-ESTIMATES_NAME = "estimates.json"
 DEFAULT_FPGAPART = "xczu7ev-ffvc1156-2-e"  # ZCU104: FINN's usual estimate target
 DEFAULT_CLOCK_MHZ = 200.0
 FLOAT_TIE_BUDGET = 1e-3  # fraction of elements an _fs model may differ by at float32 rounding ties...
@@ -251,11 +249,16 @@ def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, rando
     if not onnx_path.is_file():
         raise FqsrError(f"{onnx_path} does not exist; run `fqsr export MODEL` first")
     out_dir = Path(out_dir or onnx_path.parent)
+    require_current(onnx_path.parent, onnx_path.name, "fqsr export MODEL")
+    outputs = (DATAFLOW_NAME, COMPILE_NAME, FOLDING_NAME, ESTIMATES_NAME)
+    forget(out_dir, *outputs)
+    for name in outputs:  # a failed compile must not leave an old graph or report looking current
+        if not (folding and Path(folding).resolve() == (out_dir / name).resolve()):  # an edited folding.json fed back
+            (out_dir / name).unlink(missing_ok=True)
     timer = _Timer(progress)
     qonnx_model = load_qonnx(onnx_path)
     _, channels, h, w = qonnx_model.get_tensor_shape(qonnx_model.graph.input[0].name)
     dataflow_path = out_dir / DATAFLOW_NAME
-    dataflow_path.unlink(missing_ok=True)  # a failed compile must not leave an old graph looking current
     _, model = timer("lower_convert", lower_and_convert, qonnx_model, fpgapart)
     model = timer("fold", fold, model, folding, target_fps, clock_mhz)
     model = timer("stitch", stitch, model, fpgapart)
@@ -280,7 +283,7 @@ def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, rando
     }
     tie_budget = 0 if po2 else max(FLOAT_TIE_FLOOR, int(FLOAT_TIE_BUDGET * verdict["elements"]))
     if verdict["mismatches"] > tie_budget:
-        write_json(out_dir / "compile.json", {**report, "dataflow": None})
+        write_json(out_dir / COMPILE_NAME, {**report, "dataflow": None})
         layer = verdict.get("first_layer") or {}
         allowed = "" if po2 else f" (more than the {tie_budget} float32 rounding ties allowed for learned scales)"
         raise FqsrError(
@@ -292,7 +295,12 @@ def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, rando
         report["float_tie_mismatches"] = verdict["mismatches"]
     with atomic_path(dataflow_path) as tmp:
         model.save(str(tmp))
-    write_json(out_dir / FOLDING_NAME, folding_config(model))
-    write_json(out_dir / ESTIMATES_NAME, report_estimates)
-    write_json(out_dir / "compile.json", report)
+    source = onnx_path.name if onnx_path.parent.resolve() == out_dir.resolve() else str(onnx_path.resolve())
+    record(out_dir, DATAFLOW_NAME, inputs=[source],
+           settings={"folding": str(folding) if folding else None, "target_fps": target_fps, "clock_mhz": clock_mhz,
+                     "fpgapart": fpgapart})
+    for name, content in ((FOLDING_NAME, folding_config(model)), (ESTIMATES_NAME, report_estimates),
+                          (COMPILE_NAME, report)):
+        write_json(out_dir / name, content)
+        record(out_dir, name, inputs=[DATAFLOW_NAME])
     return report

@@ -18,10 +18,9 @@ from fqsr.models.data import list_images, make_pair, to_model, y_uint8
 from fqsr.models.errors import FqsrError
 from fqsr.models.infer import integer_output
 
-from .artifacts import atomic_path, model_dir, write_json
+from .artifacts import ONNX_NAME, atomic_path, forget, model_dir, record, write_json
 from .equality import compare, merge, to_integers
 
-ONNX_NAME = "model.qonnx.onnx"
 
 
 def parse_tile(text: str) -> tuple[int, int]:
@@ -122,6 +121,7 @@ def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, me
     timings = {}
     start = time.monotonic()
     tiles = equality_tiles(channels, tile, random_tiles)
+    forget(out_dir, ONNX_NAME, "export.json")
     with torch.no_grad():
         probe = model(tiles[0][1])
     if not hasattr(probe, "scale"):
@@ -152,5 +152,7 @@ def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, me
                 f"{verdict['elements']} elements (first at {failure['stage']} "
                 f"{failure['layer']} index {failure['first_mismatch']['index']}); no ONNX written"
             )
+    record(out_dir, ONNX_NAME, settings={"model": name, "tile": list(tile), "checkpoint": (meta or {}).get("checkpoint")})
     write_json(out_dir / "export.json", report)
+    record(out_dir, "export.json", inputs=[ONNX_NAME])
     return report

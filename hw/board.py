@@ -103,7 +103,7 @@ def interface(model_dir: Path) -> dict:
     """The accelerator's stream widths (``rtl/rtl.json``) and its input beats per tile (``dataflow.onnx``)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from fqsr.sim.verify import stream_format
+    from fqsr.flows.host import stream_format
 
     rtl_json = Path(model_dir) / "rtl" / "rtl.json"
     if not rtl_json.is_file():

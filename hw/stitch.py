@@ -28,10 +28,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from fqsr.flows.artifacts import RTL_DIRNAME, record, require_current
 from fqsr.models.errors import FqsrError
 
 TOP_NAME = "fqsr_top"
-RTL_DIRNAME = "rtl"
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
@@ -140,8 +140,7 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
     from .generate import emit_node, node_instance, rom_bits
 
     dataflow_path = Path(dataflow_path)
-    if not dataflow_path.is_file():
-        raise FqsrError(f"{dataflow_path} does not exist; run `fqsr compile MODEL` first")
+    require_current(dataflow_path.parent, dataflow_path.name, "fqsr compile MODEL")
     model = load_qonnx(dataflow_path)
     check_supported(model)
     final = Path(out_dir or dataflow_path.parent).resolve() / RTL_DIRNAME
@@ -181,6 +180,9 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    source = (dataflow_path.name if dataflow_path.parent.resolve() == final.parent
+              else str(dataflow_path.resolve()))
+    record(final.parent, RTL_DIRNAME, inputs=[source])
     return summary
 
 

@@ -153,10 +153,10 @@ def flatten_cells(modules: dict, top: str) -> dict:
 
 
 def _rtl_dir(model_dir: Path) -> Path:
-    rtl = Path(model_dir) / "rtl"
-    if not (rtl / "filelist.f").is_file() or not (rtl / "rtl.json").is_file():
-        raise FqsrError(f"{rtl} has no generated RTL; run `fqsr rtl MODEL` first")
-    return rtl
+    from fqsr.flows.artifacts import RTL_DIRNAME, require_current
+
+    require_current(model_dir, RTL_DIRNAME, "fqsr rtl MODEL")
+    return Path(model_dir) / RTL_DIRNAME
 
 
 def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | None = None) -> dict:
@@ -166,7 +166,7 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
     every ULX3S size), so the one run also leaves the flattened netlist ``synth/board.json`` that
     :func:`place_and_route` places; ``total`` and ``nodes`` count the accelerator alone,
     ``board_total`` the whole board top."""
-    from fqsr.flows.artifacts import write_json
+    from fqsr.flows.artifacts import RTL_DIRNAME, record, write_json
     from fqsr.hw.board import BOARD_TOP, DEFAULT_BAUD, DEFAULT_BOARD, bridge_sources, write_board_top
     from fqsr.hw.stitch import TOP_NAME
 
@@ -216,6 +216,10 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
         report.update({"board_top": BOARD_TOP, "board_total": kinds_of(board_cells),
                        "board_cells": dict(sorted(board_cells.items())), "netlist": str(netlist)})
     write_json(synth_dir / RESOURCES_NAME, report)
+    record(model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}", inputs=[RTL_DIRNAME], settings={"target": target})
+    if board:
+        record(model_dir, f"{SYNTH_DIRNAME}/{NETLIST_NAME}",
+               inputs=[RTL_DIRNAME, *(str(src) for src in bridge_sources())])
     return report
 
 
@@ -296,23 +300,22 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1,
                     timeout_s: float | None = None) -> dict:
     """Board top netlist (from :func:`yosys_resources`, re-run when stale) -> fit check -> nextpnr-ecp5 ->
     ecppack; writes ``synth/pnr.json`` and ``synth/<model>.bit``."""
-    from fqsr.flows.artifacts import write_json
-    from fqsr.hw.board import DEFAULT_BAUD, bridge_sources, get_board, lpf_path
+    from fqsr.flows.artifacts import RTL_DIRNAME, record, why_stale, write_json
+    from fqsr.hw.board import DEFAULT_BAUD, get_board, lpf_path
 
     model_dir = Path(model_dir)
     spec = get_board(board)
     if spec.vendor != "lattice":
         raise FqsrError(f"board {spec.name} has no open place-and-route flow; "
                         f"Vivado is needed for a Xilinx bitstream")
-    rtl = _rtl_dir(model_dir)
+    _rtl_dir(model_dir)  # the RTL it places is current
     synth_dir = model_dir / SYNTH_DIRNAME
     bit_final = synth_dir / f"{_model_name(model_dir)}.bit"
     for stale in (synth_dir / PNR_NAME, bit_final):  # a stale result must not outlive a failed run
         stale.unlink(missing_ok=True)
     netlist, resources = synth_dir / NETLIST_NAME, synth_dir / RESOURCES_NAME
-    inputs = [rtl / "rtl.json", *bridge_sources()]
-    fresh = (netlist.is_file() and resources.is_file()
-             and all(netlist.stat().st_mtime >= p.stat().st_mtime for p in inputs))
+    fresh = not why_stale(model_dir, f"{SYNTH_DIRNAME}/{NETLIST_NAME}") and not why_stale(
+        model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}") and json.loads(resources.read_text())["target"] == "ecp5"
     counts = json.loads(resources.read_text()) if fresh else yosys_resources(model_dir, "ecp5", timeout_s)
     table = check_fit(counts["board_total"], spec, f"{_model_name(model_dir)} with its UART bridge")
     with scratch(synth_dir, f"pnr-{spec.name}") as work:
@@ -342,6 +345,9 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1,
         write_json(synth_dir / "nextpnr-report.json", report)
         shutil.move(str(work / "board.bit"), bit_final)  # same file system: a rename
     write_json(synth_dir / PNR_NAME, result)
+    for artifact in (bit_final.name, PNR_NAME):
+        record(model_dir, f"{SYNTH_DIRNAME}/{artifact}", inputs=[f"{SYNTH_DIRNAME}/{NETLIST_NAME}", RTL_DIRNAME],
+               settings={"board": spec.name, "seed": seed})
     return result
 
 

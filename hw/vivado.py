@@ -111,4 +111,8 @@ def run_vivado(model_dir: Path, board, timeout_s: float | None = None) -> dict:
     report["fmax_mhz"] = round(1000.0 / (period - wns), 2) if period - wns > 0 else None
     report["timing_met"] = wns >= 0
     result.write_text(json.dumps(report, indent=2) + "\n")
+    from fqsr.flows.artifacts import RTL_DIRNAME, record
+
+    record(model_dir, result.relative_to(Path(model_dir)).as_posix(), inputs=[RTL_DIRNAME],
+           settings={"board": board.name})
     return report

@@ -11,11 +11,10 @@ from pathlib import Path
 import torch
 
 from .errors import FqsrError
-from .files import atomic_path
+from .files import SHIPPED_DIR, atomic_path
 from .registry import ModelConfig, build_model, get_config
 
 FORMAT = "fqsr-1"
-SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
 
 
 def shipped_checkpoint(name: str) -> Path:

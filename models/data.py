@@ -132,11 +132,10 @@ def list_images(source: str | os.PathLike, keep_gray: bool = False) -> list[tupl
 def shared_data_dir() -> Path | None:
     """The optional benchmark-data folder (Set5, Set14, ...), or None if absent.
 
-    ``$FQSR_DATA`` wins; otherwise ``shared/data`` beside the repository.
+    ``$FQSR_DATA`` wins; otherwise ``../shared/data`` from the working directory (a checkout's root).
     """
     configured = os.environ.get("FQSR_DATA")
-    repo_root = Path(__file__).resolve().parents[1]
-    candidate = Path(configured) if configured else repo_root.parent / "shared" / "data"
+    candidate = Path(configured) if configured else Path.cwd().parent / "shared" / "data"
     return candidate if candidate.is_dir() else None
 
 

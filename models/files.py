@@ -6,6 +6,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"  # package data: the shipped checkpoints
+SHIPPED_PSNR_NAME = "psnr.json"  # the model stage's PSNR of every shipped checkpoint (make eval-zoo)
+
 
 @contextmanager
 def atomic_path(path: Path):

@@ -1,7 +1,7 @@
 """The per-build report: ``build/<model>/report.md``, ``report.json`` and PNG plots.
 
 Every number is read from a stage's JSON artifact in the model folder (or, for
-PSNR without a hardware-in-the-loop run, from ``benchmarks/psnr.json``, which
+PSNR without a hardware-in-the-loop run, from ``models/checkpoints/psnr.json``, which
 ``make eval-zoo`` writes from the model stage); a stage whose artifact is absent
 is reported as "not run", never filled in.
 
@@ -14,28 +14,42 @@ import json
 import math
 from pathlib import Path
 
+from fqsr.models.files import SHIPPED_DIR, SHIPPED_PSNR_NAME
 from fqsr.models.errors import FqsrError
 
-NOT_RUN = "not run"
+from .tables import NOT_RUN, RESOURCES, report_markdown
+
+# report name -> (the JSON it reads, the artifact whose provenance vouches for it)
 ARTIFACTS = {
-    "export": "export.json", "compile": "compile.json", "estimates": "estimates.json", "folding": "folding.json",
-    "rtl": "rtl/rtl.json", "verify": "sim/verify.json", "resources": "synth/resources.json", "pnr": "synth/pnr.json",
-    "hil": "hil.json",
+    "export": ("export.json", "export.json"), "compile": ("compile.json", "compile.json"),
+    "estimates": ("estimates.json", "estimates.json"), "folding": ("folding.json", "folding.json"),
+    "rtl": ("rtl/rtl.json", "rtl"), "verify": ("sim/verify.json", "sim/verify.json"),
+    "resources": ("synth/resources.json", "synth/resources.json"), "pnr": ("synth/pnr.json", "synth/pnr.json"),
+    "hil": ("hil.json", "hil.json"),
 }
-# report resource name -> (FINN estimates.json key, Yosys resources.json key); FINN does not estimate FFs
-RESOURCES = {"LUT": ("lut", "LUT"), "FF": (None, "FF"), "BRAM": ("bram18", "BRAM"), "DSP": ("dsp", "DSP")}
 # output frames (height, width) in HR pixels
 OUTPUT_FRAMES = {"720p": (720, 1280), "1080p": (1080, 1920)}
-PSNR_JSON = Path(__file__).resolve().parents[1] / "benchmarks" / "psnr.json"
+PSNR_JSON = SHIPPED_DIR / SHIPPED_PSNR_NAME
 
 
-def read_artifacts(model_dir: Path) -> dict:
-    """{name: parsed JSON or None} for every artifact of :data:`ARTIFACTS`; unreadable JSON is an error."""
+def read_artifacts(model_dir: Path, stale: dict | None = None) -> dict:
+    """{name: parsed JSON or None} for every artifact of :data:`ARTIFACTS`; unreadable JSON is an error.
+
+    A result whose provenance chain is broken (edited, or made from other inputs than those now in
+    the folder) counts as not run; ``stale`` receives why, by name."""
+    from fqsr.flows.artifacts import why_stale
+
     found = {}
-    for name, rel in ARTIFACTS.items():
+    for name, (rel, vouched_by) in ARTIFACTS.items():
         path = Path(model_dir) / rel
         if not path.is_file():
             found[name] = None
+            continue
+        reason = why_stale(model_dir, vouched_by)
+        if reason:
+            found[name] = None
+            if stale is not None:
+                stale[name] = reason
             continue
         try:
             found[name] = json.loads(path.read_text())
@@ -163,7 +177,7 @@ def throughput(artifacts: dict, model_dir: Path) -> dict:
 def psnr_table(artifacts: dict) -> dict:
     """Hardware-in-the-loop PSNR when ``hil.json`` exists, else the model stage's numbers for this exact model.
 
-    The model stage's numbers (``benchmarks/psnr.json``) apply only when the
+    The model stage's numbers (``models/checkpoints/psnr.json``) apply only when the
     export was of the shipped checkpoint of the registry config, unchanged.
     """
     hil, export = artifacts["hil"], artifacts["export"]
@@ -189,8 +203,8 @@ def psnr_table(artifacts: dict) -> dict:
                  **{k: v for k, v in r.items() if k.startswith(("psnr_", "ssim_"))}}
                 for r in json.loads(PSNR_JSON.read_text()) if r.get("model") == name]
     if not rows:
-        return {"source": NOT_RUN, "rows": [], "note": f"no model-stage evaluation of {name} in benchmarks/psnr.json"}
-    return {"source": "benchmarks/psnr.json", "rows": rows}
+        return {"source": NOT_RUN, "rows": [], "note": f"no model-stage evaluation of {name} in models/checkpoints/psnr.json"}
+    return {"source": "models/checkpoints/psnr.json", "rows": rows}
 
 
 def pipeline(artifacts: dict) -> dict:
@@ -217,14 +231,17 @@ def build_report(model_dir: Path) -> dict:
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise FqsrError(f"{model_dir} does not exist; run `fqsr export MODEL` first")
-    artifacts = read_artifacts(model_dir)
+    stale = {}
+    artifacts = read_artifacts(model_dir, stale)
     if all(value is None for value in artifacts.values()):
-        raise FqsrError(f"{model_dir} holds no stage artifacts; run `fqsr export MODEL` first")
+        raise FqsrError(f"{model_dir} holds no stage artifacts that can be trusted; run `fqsr export MODEL` first"
+                        + (f" ({next(iter(stale.values()))})" if stale else ""))
     export = artifacts["export"] or {}
     return {
         "model": export.get("model") or model_dir.name,
         "model_dir": str(model_dir),
-        "stages": {name: ("done" if value is not None else NOT_RUN) for name, value in artifacts.items()},
+        "stages": {name: ("done" if value is not None else f"stale: {stale[name]}" if name in stale else NOT_RUN)
+                   for name, value in artifacts.items()},
         "equal": {name: (artifacts[name] or {}).get("equal") for name in ("export", "compile", "verify")},
         "resources": resource_table(artifacts["estimates"], artifacts["resources"]),
         "throughput": throughput(artifacts, model_dir),
@@ -242,7 +259,6 @@ def write_report(model_dir: Path) -> dict:
     from fqsr.flows.artifacts import atomic_path, write_json
 
     from .plots import pipeline_plot, resource_plot
-    from .tables import report_markdown
 
     model_dir = Path(model_dir)
     report = build_report(model_dir)

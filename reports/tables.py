@@ -1,7 +1,9 @@
 """Markdown for the per-build report: resources, throughput, PSNR, pipeline."""
 from __future__ import annotations
 
-from .report import NOT_RUN, RESOURCES
+NOT_RUN = "not run"
+# report resource name -> (FINN estimates.json key, Yosys resources.json key); FINN does not estimate FFs
+RESOURCES = {"LUT": ("lut", "LUT"), "FF": (None, "FF"), "BRAM": ("bram18", "BRAM"), "DSP": ("dsp", "DSP")}
 
 
 def number(value, digits: int = 0) -> str:

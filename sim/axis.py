@@ -1,4 +1,4 @@
-"""AXI-stream drivers for cocotb benches, and FINN's beat packing.
+"""AXI-stream drivers for cocotb benches (FINN's beat packing is :mod:`fqsr.flows.host`'s).
 
 FINN packs the innermost (folded) dimension of a stream little-endian:
 element 0 of a beat sits in the least significant bits, each element is
@@ -14,37 +14,7 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
-
-
-def padded_width(bits: int, lanes: int) -> int:
-    return (bits * lanes + 7) // 8 * 8
-
-
-def pack_beats(values, bits: int, lanes: int) -> list[int]:
-    """Integers (any shape, innermost axis folded into ``lanes``) -> one int per beat, element 0 in the LSBs."""
-    flat = np.asarray(values).astype(np.int64).reshape(-1, lanes)
-    mask = (1 << bits) - 1
-    beats = []
-    for row in flat:
-        word = 0
-        for lane, v in enumerate(row.tolist()):
-            word |= (int(v) & mask) << (lane * bits)
-        beats.append(word)
-    return beats
-
-
-def unpack_beats(beats, bits: int, lanes: int, signed: bool) -> np.ndarray:
-    """Inverse of :func:`pack_beats`: (beats, lanes) array of integers."""
-    mask = (1 << bits) - 1
-    out = np.zeros((len(beats), lanes), dtype=np.int64)
-    for i, word in enumerate(beats):
-        for lane in range(lanes):
-            v = (int(word) >> (lane * bits)) & mask
-            if signed and v >> (bits - 1):
-                v -= 1 << bits
-            out[i, lane] = v
-    return out
+from fqsr.flows.host import pack_beats, padded_width, unpack_beats  # noqa: F401 (FINN's packing, one place)
 
 
 class _Port:

@@ -26,26 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
+from fqsr.flows.artifacts import HIL_NAME  # noqa: F401 (file names live in one place)
+from fqsr.flows.host import host_layout
 from fqsr.models.errors import FqsrError
-
-HIL_NAME = "hil.json"
 
 
 def _dataflow(model_dir: Path):
     from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
-    from fqsr.flows.compile import DATAFLOW_NAME
+    from fqsr.flows.artifacts import DATAFLOW_NAME, require_current
     from fqsr.flows.export import load_qonnx
 
+    require_current(model_dir, DATAFLOW_NAME, "fqsr compile MODEL")
     path = Path(model_dir) / DATAFLOW_NAME
-    if not path.is_file():
-        raise FqsrError(f"{path} does not exist; run `fqsr compile MODEL` first")
     return load_qonnx(path), path
-
-
-def _host_layout(model) -> dict:
-    from fqsr.flows.finn.hardware import HOST_LAYOUT_KEY
-
-    return json.loads(model.get_metadata_prop(HOST_LAYOUT_KEY) or "{}")
 
 
 class PythonDevice:
@@ -81,6 +74,7 @@ class RtlsimDevice:
     name = "rtlsim"
 
     def __init__(self, model_dir: Path, sim: str = "verilator", stall_prob: float = 0.0, seed: int = 0):
+        from fqsr.flows.artifacts import RTL_DIRNAME, require_current
         from fqsr.hw.stitch import rtl_sources
         from fqsr.sim.verify import estimated_cycles, stream_format
 
@@ -89,15 +83,14 @@ class RtlsimDevice:
         top = self.model_dir / "rtl" / "top.v"
         if not top.is_file():
             raise FqsrError(f"{top} does not exist; run `fqsr rtl MODEL` first")
-        if top.stat().st_mtime < self.dataflow_path.stat().st_mtime:
-            raise FqsrError(f"{top} is older than {self.dataflow_path.name}; run `fqsr rtl MODEL` again")
+        require_current(self.model_dir, RTL_DIRNAME, "fqsr rtl MODEL")
         if not 0 <= stall_prob < 1:
             raise FqsrError("the stall probability must be in [0, 1)")
         self.sources = rtl_sources(top.parent)
         self.sim, self.stall_prob, self.seed = sim, stall_prob, seed
         self.in_bits, self.in_lanes, self.out_bits, self.out_lanes, self.signed = stream_format(self.model)
         self.estimate = estimated_cycles(self.model, self.model_dir)
-        layout = _host_layout(self.model)
+        layout = host_layout(self.model)
         self.input_perm = layout.get("input_perm", [0, 1, 2, 3])
         self.output_perm = layout.get("output_perm", [0, 1, 2, 3])
         self.out_shape = self.model.get_tensor_shape(self.model.graph.output[0].name)
@@ -258,8 +251,8 @@ def hil(name: str, data: str, device: str = "rtlsim", model_dir: Path | None = N
 
     Writes ``<model_dir>/hil.json`` (also when the check fails) and returns the report;
     the caller fails on ``report["equal"]`` / ``report["psnr_equal"]``."""
+    from fqsr.flows.artifacts import DATAFLOW_NAME, RTL_DIRNAME, record, write_json
     from fqsr.flows.artifacts import model_dir as default_dir
-    from fqsr.flows.artifacts import write_json
     from fqsr.models.checkpoint import load_model
     from fqsr.models.data import eval_pairs
     from fqsr.models.registry import get_config, parse_bits
@@ -284,4 +277,6 @@ def hil(name: str, data: str, device: str = "rtlsim", model_dir: Path | None = N
     report = {**report, "data": str(data), "checkpoint": meta.get("checkpoint"),
               "sim": sim if device == "rtlsim" else None}
     write_json(folder / HIL_NAME, report)
+    record(folder, HIL_NAME, inputs=[DATAFLOW_NAME] + ([RTL_DIRNAME] if device == "rtlsim" else []),
+           settings={"data": str(data), "device": device, "sim": sim, "stall_prob": stall_prob})
     return report

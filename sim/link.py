@@ -20,94 +20,29 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fqsr.flows.host import HostInterface
 from fqsr.models.errors import FqsrError
 
 DEFAULT_BAUD = 1_000_000
 
 
-@dataclass(frozen=True)
-class StreamFormat:
-    in_bits: int
-    in_lanes: int
-    out_bits: int
-    out_lanes: int
-    out_signed: bool
-    input_perm: tuple  # NCHW host tile -> dataflow input (x.transpose(input_perm))
-    output_perm: tuple  # dataflow output -> NCHW
-    in_shape: tuple  # dataflow input shape (batch 1)
-    out_shape: tuple  # dataflow output shape (batch 1)
-    cycles_per_frame: int | None = None
-
-    @property
-    def in_bytes(self) -> int:
-        return (self.in_bits * self.in_lanes + 7) // 8
-
-    @property
-    def out_bytes(self) -> int:
-        return (self.out_bits * self.out_lanes + 7) // 8
-
-    @property
-    def tile_shape(self) -> tuple:
-        """(C, H, W) of one host input tile."""
-        nchw = [0] * 4
-        for axis, source in enumerate(self.input_perm):
-            nchw[source] = self.in_shape[axis]
-        return tuple(nchw[1:])
-
-    @property
-    def output_tile_shape(self) -> tuple:
-        return tuple(self.out_shape[p] for p in self.output_perm)[1:]
-
-    def bytes_out_per_tile(self) -> int:
-        return math.prod(self.out_shape) // self.out_lanes * self.out_bytes
-
-    @classmethod
-    def from_dataflow(cls, model_dir: Path) -> "StreamFormat":
-        from qonnx.core.modelwrapper import ModelWrapper
-
-        from fqsr.flows.finn.hardware import HOST_LAYOUT_KEY
-        from fqsr.sim.verify import stream_format
-
-        path = Path(model_dir) / "dataflow.onnx"
-        if not path.is_file():
-            raise FqsrError(f"{path} does not exist; run `fqsr compile MODEL` first")
-        model = ModelWrapper(str(path))
-        in_bits, in_lanes, out_bits, out_lanes, signed = stream_format(model)
-        layout = json.loads(model.get_metadata_prop(HOST_LAYOUT_KEY) or "{}")
-        estimates = Path(model_dir) / "estimates.json"
-        cycles = json.loads(estimates.read_text()).get("cycles_per_frame") if estimates.is_file() else None
-        return cls(in_bits, in_lanes, out_bits, out_lanes, signed,
-                   tuple(layout.get("input_perm", (0, 1, 2, 3))), tuple(layout.get("output_perm", (0, 1, 2, 3))),
-                   tuple(model.get_tensor_shape(model.graph.input[0].name)),
-                   tuple(model.get_tensor_shape(model.graph.output[0].name)), cycles)
-
-
-def encode(tiles, fmt: StreamFormat) -> bytes:
+def encode(tiles, fmt: HostInterface) -> bytes:
     """Host tiles ``uint8 [N, C, H, W]`` -> the bytes the board's UART takes, in stream order."""
-    from fqsr.sim.axis import pack_beats
-
     tiles = np.asarray(tiles)
     if tiles.ndim != 4 or tuple(tiles.shape[1:]) != fmt.tile_shape:
         raise FqsrError(f"tiles of shape {tuple(tiles.shape)} do not match the compiled tile "
                         f"[N, {', '.join(map(str, fmt.tile_shape))}]")
     if tiles.min(initial=0) < 0 or tiles.max(initial=0) >= 1 << fmt.in_bits:
         raise FqsrError(f"tile values must be {fmt.in_bits}-bit unsigned integers (0..{(1 << fmt.in_bits) - 1})")
-    out = bytearray()
-    for tile in tiles:
-        for beat in pack_beats(tile[None].transpose(fmt.input_perm), fmt.in_bits, fmt.in_lanes):
-            out += int(beat).to_bytes(fmt.in_bytes, "little")
-    return bytes(out)
+    return b"".join(int(beat).to_bytes(fmt.in_bytes, "little") for beat in fmt.input_beats(tiles))
 
 
-def decode(data: bytes, shape, fmt: StreamFormat) -> np.ndarray:
+def decode(data: bytes, shape, fmt: HostInterface) -> np.ndarray:
     """The board's output bytes -> integer output tiles of ``shape`` ``[N, C, H*s, W*s]``."""
-    from fqsr.sim.axis import unpack_beats
-
     n = int(shape[0])
     if tuple(shape[1:]) != fmt.output_tile_shape:
         raise FqsrError(f"output shape {tuple(shape)} does not match the compiled output "
@@ -116,23 +51,21 @@ def decode(data: bytes, shape, fmt: StreamFormat) -> np.ndarray:
     if len(data) != expected:
         raise FqsrError(f"got {len(data)} output bytes, expected {expected} for {n} tile(s)")
     beats = [int.from_bytes(data[i:i + fmt.out_bytes], "little") for i in range(0, len(data), fmt.out_bytes)]
-    values = unpack_beats(beats, fmt.out_bits, fmt.out_lanes, fmt.out_signed)
-    nhwc = values.reshape((n, *fmt.out_shape[1:]))
-    return nhwc.transpose(fmt.output_perm)
+    return fmt.output_tiles(beats, n)
 
 
 class SerialDevice:
     """The accelerator on a board behind its UART bridge: ``run(tiles) -> ndarray``, one tile at a time."""
 
     def __init__(self, port: str, baud: int = DEFAULT_BAUD, model_dir: Path | None = None,
-                 fmt: StreamFormat | None = None, clock_mhz: float = 25.0):
+                 fmt: HostInterface | None = None, clock_mhz: float = 25.0):
         if fmt is None and model_dir is None:
             raise FqsrError("SerialDevice needs the model folder (build/<model>) to know the stream format")
         try:
             import serial
         except ImportError:
             raise FqsrError("pyserial is missing; install it into the venv: pip install pyserial") from None
-        self.fmt = fmt or StreamFormat.from_dataflow(model_dir)
+        self.fmt = fmt or HostInterface.load(model_dir)
         self.baud = baud
         self.clock_mhz = clock_mhz
         try:
@@ -176,7 +109,7 @@ class UartRtlDevice:
     def __init__(self, model_dir: Path, clks_per_bit: int = 4, sim: str = "verilator", seed: int = 0,
                  gap_prob: float = 0.3):
         self.model_dir = Path(model_dir)
-        self.fmt = StreamFormat.from_dataflow(self.model_dir)
+        self.fmt = HostInterface.load(self.model_dir)
         self.clks_per_bit, self.sim, self.seed, self.gap_prob = clks_per_bit, sim, seed, gap_prob
         self.last_result: dict = {}
 

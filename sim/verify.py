@@ -25,25 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
+from fqsr.flows.host import HostInterface, host_layout, stream_format  # noqa: F401 (the host interface)
 from fqsr.models.errors import FqsrError
 
 TIMING_FRAMES = 3
 
 
-def _layout(model) -> dict:
-    from fqsr.flows.finn.hardware import HOST_LAYOUT_KEY
-
-    return json.loads(model.get_metadata_prop(HOST_LAYOUT_KEY) or "{}")
-
-
 def nchw_tile(model) -> tuple[int, tuple[int, int]]:
-    """(channels, (h, w)) of the host tile, from the dataflow input shape and the host permutation."""
-    shape = model.get_tensor_shape(model.graph.input[0].name)
-    perm = _layout(model).get("input_perm", [0, 1, 2, 3])
-    nchw = [0] * 4
-    for axis, source in enumerate(perm):  # graph input = pixels.transpose(perm): shape[axis] = nchw[perm[axis]]
-        nchw[source] = shape[axis]
-    return nchw[1], (nchw[2], nchw[3])
+    """(channels, (h, w)) of the host tile."""
+    channels, h, w = HostInterface.from_model(model).tile_shape
+    return channels, (h, w)
 
 
 def layer_cycles(model, model_dir: Path) -> dict:
@@ -62,30 +53,18 @@ def estimated_cycles(model, model_dir: Path) -> int:
 
 
 def _ensure_rtl(model_dir: Path, dataflow: Path) -> Path:
-    """``rtl/``, regenerated when missing, older than ``dataflow.onnx`` or holding stale copies of hw/rtl."""
+    """``rtl/``, regenerated unless its provenance is intact (made from this ``dataflow.onnx``, no file
+    changed or truncated since) and its copies of hw/rtl are current."""
+    from fqsr.flows.artifacts import RTL_DIRNAME, why_stale
     from fqsr.hw.generate import RTL_DIR
     from fqsr.hw.stitch import generate_rtl
 
-    rtl = model_dir / "rtl"
-    top = rtl / "top.v"
+    rtl = model_dir / RTL_DIRNAME
     stale = any((rtl / src.name).is_file() and (rtl / src.name).read_bytes() != src.read_bytes()
                 for src in RTL_DIR.glob("*.v"))
-    if stale or not top.is_file() or top.stat().st_mtime < dataflow.stat().st_mtime:
+    if stale or why_stale(model_dir, RTL_DIRNAME):
         generate_rtl(dataflow, model_dir)
     return rtl
-
-
-def stream_format(model):
-    """(input bits, input lanes, output bits, output lanes, output signed) of the top's two streams."""
-    from qonnx.custom_op.registry import getCustomOp
-
-    src, dst = model.graph.input[0].name, model.graph.output[0].name
-    consumer, producer = model.find_consumer(src), model.find_producer(dst)
-    in_index = [n for n in consumer.input if model.get_initializer(n) is None].index(src)
-    in_lanes = getCustomOp(consumer).get_folded_input_shape(in_index)[-1]
-    out_lanes = getCustomOp(producer).get_folded_output_shape(list(producer.output).index(dst))[-1]
-    in_dt, out_dt = model.get_tensor_datatype(src), model.get_tensor_datatype(dst)
-    return in_dt.bitwidth(), in_lanes, out_dt.bitwidth(), out_lanes, bool(out_dt.min() < 0)
 
 
 def reference(model, tiles, contexts=None):
@@ -96,7 +75,7 @@ def reference(model, tiles, contexts=None):
     from fqsr.flows.compile import python_view, run_dataflow
 
     view = python_view(model)
-    perm = _layout(model).get("input_perm", [0, 1, 2, 3])
+    perm = host_layout(model).get("input_perm", [0, 1, 2, 3])
     out_name = model.graph.output[0].name
     frames = []
     for name, x in tiles:
@@ -180,17 +159,15 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
     ``max_wall_s`` stops the simulation after that many seconds (a speed measurement:
     ``wall_limited`` is then true and ``equal`` false, nothing was proven)."""
     from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
-    from fqsr.flows.compile import DATAFLOW_NAME
+    from fqsr.flows.artifacts import DATAFLOW_NAME, RTL_DIRNAME, VERIFY_NAME, record, require_current, write_json
     from fqsr.flows.export import equality_tiles, load_qonnx
-    from fqsr.flows.artifacts import write_json
     from fqsr.hw.stitch import rtl_sources
     from fqsr.sim.axis import pack_beats
     from fqsr.sim.runner import sim_build_root
 
     model_dir = Path(model_dir)
     dataflow = model_dir / DATAFLOW_NAME
-    if not dataflow.is_file():
-        raise FqsrError(f"{dataflow} does not exist; run `fqsr compile MODEL` first")
+    require_current(model_dir, DATAFLOW_NAME, "fqsr compile MODEL")
     if tiles < 1:
         raise FqsrError("--tiles must be at least 1")
     if not 0 <= stall_prob < 1:
@@ -282,5 +259,7 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
         target = out / f"waves-{sim}{wave.suffix}"
         shutil.copy(wave, target)
         report["waves"] = str(target)
-    write_json(out / "verify.json", report)
+    write_json(model_dir / VERIFY_NAME, report)
+    record(model_dir, VERIFY_NAME, inputs=[DATAFLOW_NAME, RTL_DIRNAME],
+           settings={"tiles": tiles, "sim": sim, "stall_prob": stall_prob, "seed": seed})
     return report

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fqsr.flows.cli import main
+from fqsr.apps.cli import main
 from fqsr.hw import board as board_module
 from fqsr.hw.synth import place_and_route
 from fqsr.models.errors import FqsrError

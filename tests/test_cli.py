@@ -5,7 +5,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from fqsr.flows.cli import main
+from fqsr.apps.cli import main
 from fqsr.models.checkpoint import save_checkpoint
 from conftest import calibrated
 from fqsr.models.registry import build_model, get_config

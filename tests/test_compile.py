@@ -157,9 +157,14 @@ def test_unmappable_node_names_node_and_op_type(tmp_path):
     graph = load_qonnx(onnx_path)
     relu = next(n for n in graph.graph.node if n.op_type == "Relu")
     relu.op_type = "Sigmoid"
-    graph.save(str(onnx_path))
-    with pytest.raises(FqsrError, match=f"node {relu.name} has op type Sigmoid"):
+    with pytest.raises(FqsrError, match="model.qonnx.onnx was changed after fqsr wrote it.*fqsr export"):
+        graph.save(str(onnx_path))  # an edited export is not trusted...
         compile_model(onnx_path)
+    user_onnx = tmp_path / "user" / "model.onnx"  # ...a user's own QONNX file (no record) is compiled
+    user_onnx.parent.mkdir()
+    graph.save(str(user_onnx))
+    with pytest.raises(FqsrError, match=f"node {relu.name} has op type Sigmoid"):
+        compile_model(user_onnx, out_dir=tmp_path)
     assert not (tmp_path / DATAFLOW_NAME).exists()
 
 
@@ -192,7 +197,7 @@ def test_missing_export_is_one_clear_error(tmp_path):
 
 
 def test_cli_compile(tmp_path):
-    from fqsr.flows.cli import main
+    from fqsr.apps.cli import main
 
     runner = CliRunner()
     result = runner.invoke(main, ["compile", "espcn_w4a4", "--out-dir", str(tmp_path)])

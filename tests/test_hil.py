@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import calibrated, small
-from fqsr.flows.cli import main
+from fqsr.apps.cli import main
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export
 from fqsr.flows.tiling import receptive_halo, tiles_per_image

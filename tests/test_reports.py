@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import calibrated, small
-from fqsr.flows.cli import main
+from fqsr.flows.artifacts import record
+from fqsr.apps.cli import main
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export
 from fqsr.flows.tiling import receptive_halo, tiles_per_image
@@ -37,6 +38,7 @@ def build(tmp_path_factory):
     verify(folder, tiles=2, sim="verilator", stall_prob=0.0)
     yosys_resources(folder, "ecp5")
     (folder / "synth" / "pnr.json").write_text(json.dumps(PNR))
+    record(folder, "synth/pnr.json", inputs=["synth/board.json", "rtl"])  # as place_and_route records it
     return folder
 
 
@@ -123,7 +125,8 @@ def test_pipeline_plot_and_bottleneck(build):
 def test_stages_not_run_are_marked(build, tmp_path):
     partial = tmp_path / "espcn_w4a4"
     partial.mkdir()
-    for name in ("export.json", "compile.json", "estimates.json", "folding.json", DATAFLOW_NAME):
+    for name in ("export.json", "compile.json", "estimates.json", "folding.json", DATAFLOW_NAME, ONNX_NAME,
+                 "provenance.json"):
         shutil.copy(build / name, partial / name)
     report = write_report(partial)
     assert report["stages"]["verify"] == report["stages"]["resources"] == report["stages"]["pnr"] == NOT_RUN
@@ -150,14 +153,16 @@ def test_psnr_from_hil_json_and_from_the_model_stage(build, tmp_path):
 
     (folder / "export.json").write_text(json.dumps({**exported, "model": "espcn_w8a8", "untrained": False,
                                                     "config": get_config("espcn_w8a8").to_dict()}))
+    record(folder, "export.json")  # as the stages record what they write
     report = write_report(folder)
     shipped = [r for r in json.loads(PSNR_JSON.read_text())
                if r["model"] == "espcn_w8a8"]
-    assert report["psnr"]["source"] == "benchmarks/psnr.json" and len(report["psnr"]["rows"]) == len(shipped) > 0
+    assert report["psnr"]["source"] == "models/checkpoints/psnr.json" and len(report["psnr"]["rows"]) == len(shipped) > 0
     assert [r["psnr_y_quant"] for r in report["psnr"]["rows"]] == [r["psnr_y_quant"] for r in shipped]
     hil = {"psnr_y_hw": 35.2011, "psnr_y_quant_model": 35.2011, "psnr_y_float": 35.24, "psnr_y_bicubic": 33.63,
            "data": "Set5", "tiles": 120, "images": 5, "device": "rtlsim", "equal": True, "psnr_equal": True}
     (folder / "hil.json").write_text(json.dumps(hil))
+    record(folder, "hil.json")
     report = write_report(folder)
     assert report["psnr"]["source"] == "hil.json"
     assert report["psnr"]["rows"] == [{"data": "Set5", **{k: v for k, v in hil.items() if k.startswith("psnr_y")}}]
@@ -174,6 +179,9 @@ def test_cli_report(build, tmp_path):
     assert missing.exit_code == 2 and "run `fqsr export MODEL` first" in missing.stderr
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "estimates.json").write_text("{")
+    with pytest.raises(FqsrError, match="no stage artifacts that can be trusted.*no provenance record"):
+        write_report(tmp_path / "broken")
+    record(tmp_path / "broken", "estimates.json")  # recorded, yet not JSON
     with pytest.raises(FqsrError, match="not valid JSON"):
         write_report(tmp_path / "broken")
     assert not (tmp_path / "broken" / "report.md").exists()

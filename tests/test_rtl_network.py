@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import calibrated, small
-from fqsr.flows.cli import main
+from fqsr.apps.cli import main
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export, load_qonnx
 from fqsr.hw.stitch import TOP_NAME, generate_rtl, rom_files, rtl_sources

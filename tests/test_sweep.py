@@ -7,8 +7,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from fqsr.flows.cli import main
-from fqsr.flows.sweep import COLUMNS, ConfigSpec, fits, grid_from_dict, load_network, run_sweep
+from fqsr.apps.cli import main
+from fqsr.apps.sweep import COLUMNS, ConfigSpec, fits, grid_from_dict, load_network, run_sweep
 from fqsr.models.errors import FqsrError
 from fqsr.reports.pareto import pareto_front
 

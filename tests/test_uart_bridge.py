@@ -12,7 +12,8 @@ from fqsr.hw.board import clocks_per_bit, write_board_top
 from fqsr.hw.stitch import generate_rtl
 from fqsr.models.errors import FqsrError
 from fqsr.sim.axis import pack_beats
-from fqsr.sim.link import SerialDevice, StreamFormat, UartRtlDevice, decode, encode
+from fqsr.flows.host import HostInterface
+from fqsr.sim.link import SerialDevice, UartRtlDevice, decode, encode
 from fqsr.sim.verify import reference
 
 
@@ -24,7 +25,7 @@ def network(tmp_path_factory):
     export(model, tile=(4, 4), random_tiles=1, out_dir=folder)
     compile_model(folder / ONNX_NAME, folder, random_tiles=1, reference=model)
     generate_rtl(folder / DATAFLOW_NAME, folder)
-    fmt = StreamFormat.from_dataflow(folder)
+    fmt = HostInterface.load(folder)
     frames = reference(load_qonnx(folder / DATAFLOW_NAME), equality_tiles(3, (4, 4), 1, seed=5))
     # reference(): (name, NHWC input integers, NHWC output integers); the host tiles are NCHW uint8
     tiles = np.concatenate([x.transpose(0, 3, 1, 2) for _, x, _ in frames]).astype(np.uint8)
