@@ -1,0 +1,72 @@
+"""fqsr's Python API: any Brevitas model through the same chain of proofs as the ``fqsr`` command.
+
+    from fqsr.flows import api as fqsr
+
+    fqsr.export(net, tile=(8, 8), out_dir="build/mynet")  # Brevitas == QONNX
+    fqsr.compile("build/mynet", reference=net)            # Brevitas == FINN's dataflow graph
+    fqsr.rtl("build/mynet")                               # Verilog of every node, stitched top.v
+    fqsr.verify("build/mynet")                            # FINN == the RTL in cocotb, under stalls
+
+Each returns the stage's JSON report (also written into the folder) and raises
+:class:`fqsr.models.errors.FqsrError` with one sentence when a proof fails or
+the model cannot be mapped; the folder then works with every ``fqsr`` command
+(``fqsr build --out-dir build/mynet``, ``fqsr report build/mynet``, ...).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fqsr.models.errors import FqsrError
+
+from .export import ONNX_NAME, UserModel, parse_tile
+from .export import export as _export
+
+__all__ = ["FqsrError", "UserModel", "compile", "export", "rtl", "verify"]
+
+
+def export(module, tile=(32, 32), out_dir=None, channels: int | None = None, name: str | None = None,
+           random_tiles: int = 2, scale: int | None = None) -> dict:
+    """Export ``module`` (a Brevitas ``nn.Module`` whose output is a ``QuantTensor``, or a zoo model) to
+    ``out_dir/model.qonnx.onnx`` for an LR ``tile`` (``(h, w)`` or ``"HxW"``) and prove QONNX == Brevitas."""
+    if isinstance(module, (str, UserModel)):  # 'path/to/file.py:factory'
+        source = module if isinstance(module, UserModel) else UserModel.parse(module)
+        module = source.load()
+    else:
+        source = None
+    tile = parse_tile(tile) if isinstance(tile, str) else tuple(tile)
+    return _export(module, tile, random_tiles, Path(out_dir) if out_dir else None, channels=channels, name=name,
+                   source=source, scale=scale)
+
+
+def compile(folder, reference=None, target_fps: float | None = None, clock_mhz: float = 200.0,  # noqa: A001
+            folding=None, random_tiles: int = 2) -> dict:
+    """``folder/model.qonnx.onnx`` -> ``folder/dataflow.onnx``, proven equal to ``reference`` (the Brevitas
+    module) or, without it, to QONNX's execution of the export."""
+    from .compile import compile_model
+
+    folder = Path(folder)
+    return compile_model(folder / ONNX_NAME, folder, folding=Path(folding) if folding else None,
+                         target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=random_tiles, reference=reference)
+
+
+def rtl(folder) -> dict:
+    """``folder/rtl/``: one Verilog wrapper per dataflow node, the stitched ``top.v`` and ``filelist.f``."""
+    from fqsr.hw.stitch import generate_rtl
+
+    from .compile import DATAFLOW_NAME
+
+    folder = Path(folder)
+    if not (folder / DATAFLOW_NAME).is_file():
+        raise FqsrError(f"{folder / DATAFLOW_NAME} does not exist; compile the folder first")
+    return generate_rtl(folder / DATAFLOW_NAME, folder)
+
+
+def verify(folder, tiles: int = 2, sim: str = "verilator", stall_prob: float = 0.3, seed: int = 0) -> dict:
+    """Stream tiles through ``folder/rtl/top.v`` and compare every element with FINN's execution."""
+    from fqsr.sim.verify import verify as run_verify
+
+    report = run_verify(Path(folder), tiles=tiles, sim=sim, stall_prob=stall_prob, seed=seed)
+    if not report["equal"]:
+        raise FqsrError(f"the RTL differs from FINN's execution in {report['mismatches']} of "
+                        f"{report['elements']} elements; see {Path(folder) / 'sim' / 'verify.json'}")
+    return report
