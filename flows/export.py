@@ -278,9 +278,8 @@ def import_qonnx(path, out_dir: Path) -> dict:
     out_dir = Path(out_dir)
     wrapper = load_qonnx(path)
     inputs = [i for i in wrapper.graph.input if wrapper.get_initializer(i.name) is None]
-    if len(inputs) != 1 or len(wrapper.graph.output) != 1:
-        raise FqsrError(f"{path} has {len(inputs)} inputs and {len(wrapper.graph.output)} outputs; fqsr compiles "
-                        f"one image in, one image out")
+    if len(inputs) != 1:  # the first output is the image, as in Brevitas' own exports
+        raise FqsrError(f"{path} has {len(inputs)} run-time inputs; fqsr compiles one image in, one image out")
     try:
         wrapper = cleanup_model(wrapper)
     except Exception as exc:
