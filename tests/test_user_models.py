@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantReLU
-from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, ShiftedUint8ActPerTensorFloat,
+from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8ActPerTensorFloat, Int8WeightPerTensorFixedPoint, ShiftedUint8ActPerTensorFloat,
                             Uint8ActPerTensorFixedPoint, Uint8ActPerTensorFloat)
 from click.testing import CliRunner
 from torch import nn
@@ -183,9 +183,22 @@ def _calibrated(net, channels=1):
     return net.eval()
 
 
-@pytest.mark.parametrize("inp", ["uint8_po2", "int8_po2", "relu_quant_relu", "none"])
-def test_input_quantizers_map_exactly(inp, tmp_path):
-    """Input quantizers other than fqsr's pixel quantizer become a requantization of the pixels."""
+@pytest.mark.parametrize("inp", ["uint8_po2", "int8_po2", "relu_quant_relu", "none", "per_channel_middle"])
+def test_quantizers_map_exactly(inp, tmp_path):
+    """Input quantizers other than fqsr's pixel quantizer become a requantization of the pixels; a
+    per-channel activation scale becomes per-channel thresholds."""
+    if inp == "per_channel_middle":
+        per_channel = QuantIdentity(act_quant=Int8ActPerTensorFloat, scaling_per_output_channel=True,
+                                    per_channel_broadcastable_shape=(1, 4, 1, 1),
+                                    scaling_stats_permute_dims=(1, 0, 2, 3), return_quant_tensor=True)
+        middle = nn.Sequential(per_channel, QuantReLU(bit_width=4, act_quant=Uint8ActPerTensorFixedPoint,
+                                                      return_quant_tensor=True))
+        net = _calibrated(_Net(QuantIdentity(**PIXELS), middle=middle))
+        assert len(set(net.middle[0](torch.rand(1, 4, 3, 3)).scale.flatten().tolist())) == 4
+        assert fqsr.export(net, tile=(4, 4), out_dir=tmp_path, random_tiles=1)["equal"]
+        compiled = fqsr.compile(tmp_path, reference=net, random_tiles=2)
+        assert compiled["equal"] and compiled["float_tie_mismatches"] == 0
+        return
     first = {
         "uint8_po2": QuantIdentity(act_quant=Uint8ActPerTensorFixedPoint, return_quant_tensor=True),
         "int8_po2": QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=6, return_quant_tensor=True),
@@ -286,3 +299,18 @@ def test_a_forked_accumulator_maps_unless_a_branch_falls(tmp_path):
         net.bn.weight.fill_(-1.0)
     _refused(net, tmp_path, r"node Quant_\d+ \(Quant\) falls as the accumulator Conv_\d+_out0 rises .* quantize the "
              r"conv's output before the fork")
+
+
+def test_depth_to_space_of_another_order_is_refused(tmp_path):
+    """ONNX DepthToSpace in DCR mode (TensorFlow's order) is not the channel order the pixel shuffle streams."""
+    from fqsr.flows.export import load_qonnx
+
+    net = _calibrated(_Net(QuantIdentity(**PIXELS)))
+    fqsr.export(net, tile=(4, 4), out_dir=tmp_path, random_tiles=0)
+    graph = load_qonnx(tmp_path / ONNX_NAME)
+    d2s = next(n for n in graph.graph.node if n.op_type == "DepthToSpace")
+    next(a for a in d2s.attribute if a.name == "mode").s = b"DCR"
+    graph.save(str(tmp_path / ONNX_NAME))
+    with pytest.raises(FqsrError, match=rf"node {d2s.name} \(DepthToSpace\) uses mode DCR, .* use "
+                                        r"torch.nn.PixelShuffle \(mode CRD\)"):
+        fqsr.compile(tmp_path, random_tiles=0)
