@@ -80,7 +80,7 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
 
     from .artifacts import model_dir, write_json
     from .compile import DATAFLOW_NAME
-    from .export import ONNX_NAME
+    from .export import ONNX_NAME, source_changed
 
     spec = get_board(board)
     if verify_tiles < 1:
@@ -96,6 +96,7 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
 
     exported = _json(folder / "export.json")
     proven = exported.get("equal") or bool((user or {}).get("onnx_source"))  # a QONNX file made elsewhere: as given
+    proven = proven and not (user and source_changed(user))  # an edited model file is exported again
     progress.run("export", onnx.is_file() and exported.get("tile") == list(tile) and proven,
                  _export, cfg, tile, folder, checkpoint, user)
     compiled = _json(folder / "compile.json")

@@ -175,6 +175,14 @@ class UserModel:
         return record
 
 
+def source_changed(user: dict) -> bool:
+    """The user model's source file differs from the one its export was made from (or is gone)."""
+    if not user.get("module") or not user.get("sha256"):
+        return False
+    path = Path(UserModel(user["module"]).source)
+    return not path.is_file() or file_digest(path) != user["sha256"]
+
+
 def export_qonnx_model(model, tile: tuple[int, int], out_path: Path, channels: int | None = None) -> None:
     """Brevitas ``export_qonnx`` + QONNX cleanup to ``out_path`` (static shape 1xCxHxW)."""
     from brevitas.export import export_qonnx

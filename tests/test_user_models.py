@@ -17,7 +17,7 @@ from torch import nn
 from fqsr.flows import api as fqsr
 from fqsr.flows.cli import main
 from fqsr.flows.compile import DATAFLOW_NAME
-from fqsr.flows.export import ONNX_NAME, UserModel
+from fqsr.flows.export import ONNX_NAME, UserModel, file_digest
 from fqsr.models.errors import FqsrError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,27 +133,33 @@ def test_folders_and_names_are_checked(tmp_path, monkeypatch, tmp_build):
     assert not (tmp_path / "x" / ONNX_NAME).exists()
 
 
-def test_build_re_exports_a_user_model_from_its_factory(tmp_path, monkeypatch):
-    """`fqsr build --out-dir DIR` at another tile: export from the recorded factory, compile, rtl, then the
-    storage check of a device too small for the ROMs stops it (before Yosys)."""
+@pytest.mark.parametrize("change", ["tile", "source"])
+def test_build_re_exports_a_user_model_from_its_factory(change, tmp_path, monkeypatch):
+    """`fqsr build --out-dir DIR` at another tile, or after the model's file changed: export from the recorded
+    factory, compile, rtl, then the storage check of a device too small for the ROMs stops it (before Yosys)."""
     import dataclasses
 
     from fqsr.hw import board as board_module
 
-    monkeypatch.chdir(ROOT)
+    source = tmp_path / "residual.py"
+    source.write_text((USER_MODELS / "residual.py").read_text())
     out = tmp_path / "res"
-    assert cli("export", "--module", "tests/user_models/residual.py:residual", "--tile", "4x4", "--out-dir", out,
+    tile = "3x3" if change == "tile" else "4x4"
+    assert cli("export", "--module", f"{source}:residual", "--tile", "4x4", "--out-dir", out,
                "--random-tiles", "0").exit_code == 0
+    if change == "source":
+        source.write_text(source.read_text() + "# edited\n")
     tiny = dataclasses.replace(board_module.BOARDS["ulx3s-25f"], name="ulx3s-tiny",
                                capacity={"LUT": 2, "FF": 100_000, "BRAM": 0, "DSP": 100})
     monkeypatch.setitem(board_module.BOARDS, "ulx3s-tiny", tiny)
-    result = cli("build", "--out-dir", out, "--board", "ulx3s-tiny", "--tile", "3x3")
+    result = cli("build", "--out-dir", out, "--board", "ulx3s-tiny", "--tile", tile)
     assert result.exit_code == 2, result.output
     for stage in ("export", "compile", "rtl"):
         assert f"Residual: {stage:8} done in" in result.stderr
     assert "Synthesis and place and route were not run" in result.stderr
     exported = json.loads((out / "export.json").read_text())
-    assert exported["tile"] == [3, 3] and exported["equal"] and exported["user_model"]["name"] == "Residual"
+    assert exported["tile"] == [int(tile[0])] * 2 and exported["equal"] and exported["user_model"]["name"] == "Residual"
+    assert exported["user_model"]["sha256"] == file_digest(source)
     assert json.loads((out / "build.json").read_text())["model"] == "Residual"
 
 
