@@ -6,6 +6,7 @@
     fqsr.compile("build/mynet", reference=net)            # Brevitas == FINN's dataflow graph
     fqsr.rtl("build/mynet")                               # Verilog of every node, stitched top.v
     fqsr.verify("build/mynet")                            # FINN == the RTL in cocotb, under stalls
+    fqsr.hil("build/mynet", data="images/", model=net)    # whole images in tiles: RTL == Brevitas, PSNR
 
 Each returns the stage's JSON report (also written into the folder) and raises
 :class:`fqsr.models.errors.FqsrError` with one sentence when a proof fails or
@@ -21,7 +22,7 @@ from fqsr.models.errors import FqsrError
 from .export import ONNX_NAME, UserModel, parse_tile
 from .export import export as _export
 
-__all__ = ["FqsrError", "UserModel", "compile", "export", "rtl", "verify"]
+__all__ = ["FqsrError", "UserModel", "compile", "export", "hil", "rtl", "verify"]
 
 
 def export(module, tile=(32, 32), out_dir=None, channels: int | None = None, name: str | None = None,
@@ -69,4 +70,44 @@ def verify(folder, tiles: int = 2, sim: str = "verilator", stall_prob: float = 0
     if not report["equal"]:
         raise FqsrError(f"the RTL differs from FINN's execution in {report['mismatches']} of "
                         f"{report['elements']} elements; see {Path(folder) / 'sim' / 'verify.json'}")
+    return report
+
+
+def hil(folder, data, model=None, device: str = "rtlsim", sim: str = "verilator", stall_prob: float = 0.0) -> dict:
+    """Whole images of ``data`` through ``folder``'s hardware in overlapping tiles; the assembled output must
+    equal ``model``'s whole-image integers (default: the user model loaded again from the factory recorded in
+    export.json). Writes ``folder/hil.json``; raises when the integers differ."""
+    from types import SimpleNamespace
+
+    from fqsr.models.data import eval_pairs
+    from fqsr.sim.hil import HIL_NAME, open_device, run_session
+
+    from .artifacts import write_json
+    from .export import exported_identity
+
+    folder = Path(folder)
+    user = (exported_identity(folder) or {}).get("user_model")
+    if user is None:
+        raise FqsrError(f"{folder} holds no user model's export; `fqsr hil MODEL` scores zoo models")
+    if model is None:
+        if not user.get("module"):
+            raise FqsrError(f"{folder}'s model was exported without a factory fqsr can call again; pass the "
+                            f"module itself (model=...)")
+        model = UserModel(user["module"]).load()
+    # run_session reads the name, channels and scale of the model it scores from a zoo-style config
+    model.config = SimpleNamespace(name=user["name"], channels=user["channels"], scale=user["scale"])
+    try:
+        pairs = eval_pairs(data, user["scale"], channels=user["channels"])
+        report = run_session(model, pairs, folder, open_device(device, folder, sim=sim, stall_prob=stall_prob))
+    finally:
+        del model.config
+    report = {**report, "data": str(data), "sim": sim if device == "rtlsim" else None}
+    write_json(folder / HIL_NAME, report)
+    if not report["equal"]:
+        first = report["first_mismatch"]
+        raise FqsrError(f"the hardware output differs from {user['name']} in {report['mismatches']} elements; "
+                        f"first in image {first['image']} at NCHW index {first['first_index_nchw']}")
+    if not report["psnr_equal"]:
+        raise FqsrError(f"psnr_y_hw {report['psnr_y_hw']} != psnr_y_quant_model {report['psnr_y_quant_model']} "
+                        "although the integers are equal")
     return report

@@ -525,10 +525,15 @@ def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, 
 
     folder, cfg, user = folder_model(model, out_dir, bits)
     if user is not None:
-        raise FqsrError(f"fqsr hil scores zoo models (it reloads their checkpoints); {folder} holds the user model "
-                        f"'{user.get('name')}': `fqsr verify --out-dir {folder}` proves its RTL")
-    report = hil(model if model and not Path(model).is_dir() else cfg.name, data, device, folder, checkpoint,
-                 float_checkpoint, sim, stall_prob, bits)
+        if checkpoint or float_checkpoint:
+            raise FqsrError("--checkpoint and --float-checkpoint apply to zoo models; a user model's factory "
+                            "loads its own weights")
+        from .api import hil as user_hil
+
+        report = user_hil(folder, data, device=device, sim=sim, stall_prob=stall_prob)
+    else:
+        report = hil(model if model and not Path(model).is_dir() else cfg.name, data, device, folder, checkpoint,
+                     float_checkpoint, sim, stall_prob, bits)
     report.pop("per_image")
     click.echo(json.dumps(report, indent=2))
     if not report["equal"]:
