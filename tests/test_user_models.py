@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantReLU
-from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8ActPerTensorFloat, Int8WeightPerTensorFixedPoint, ShiftedUint8ActPerTensorFloat,
-                            Uint8ActPerTensorFixedPoint, Uint8ActPerTensorFloat)
+from brevitas.quant import (Int8ActPerTensorFixedPoint, Int8ActPerTensorFloat, Int8WeightPerTensorFixedPoint,
+                            ShiftedUint8ActPerTensorFloat, Uint8ActPerTensorFixedPoint, Uint8ActPerTensorFloat)
 from click.testing import CliRunner
 from torch import nn
 

@@ -144,9 +144,10 @@ class _Lowering:
                             f"add for free; use a symmetric quantizer (zero_point 0, e.g. Brevitas' Int8/Uint8 ones)")
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         mode = attrs.get("rounding_mode", b"ROUND")
-        if mode not in (b"ROUND", "ROUND"):
-            raise FqsrError(f"node {node.name} (Quant) rounds with {mode.decode() if isinstance(mode, bytes) else mode}; "
-                            f"fqsr maps round-half-to-even only (Brevitas' default float_to_int_impl)")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        if mode != "ROUND":
+            raise FqsrError(f"node {node.name} (Quant) rounds with {mode}; fqsr maps round-half-to-even only "
+                            f"(Brevitas' default float_to_int_impl)")
         if int(bits) != bits or not 1 <= int(bits) <= 32:
             raise FqsrError(f"node {node.name} (Quant) has {bits} bits; fqsr maps integer bit widths of 1 to 32")
         if not per_channel and scale.size != 1:
@@ -332,11 +333,8 @@ class _Lowering:
         self.set_tensor(acc, (n, oh, ow, cout), int_datatype(int(lo.min()), int(hi.max()) + 1))
         self.tensors[acc] = IntTensor(acc, lo, hi, scale, offset, weight=w_name)
 
-    def pending(self, node) -> IntTensor:
-        return self.source(node.input[0], node)
-
     def chain(self, node, op):
-        t = self.pending(node)
+        t = self.source(node.input[0], node)
         self.tensors[node.output[0]] = IntTensor(t.name, t.lo, t.hi, t.scale, t.offset, t.ops + [op], t.weight)
 
     def on_relu(self, node):
@@ -361,8 +359,8 @@ class _Lowering:
             raise FqsrError(f"node {node.name} ({node.op_type}) combines two run-time tensors, which fqsr cannot "
                             f"map; only residual adds of two outputs of one shared quantizer are mapped")
         k = np.asarray(consts[1], dtype=np.float64).reshape(-1)
-        exact = is_power_of_two(k) if node.op_type in ("Mul", "Div") else on_grid(k, self.source(node.input[0], node).scale.min())
-        if not exact:
+        grid = self.source(node.input[0], node).scale.min()
+        if not (is_power_of_two(k) if node.op_type in ("Mul", "Div") else on_grid(k, grid)):
             self.flag_inexact(node, f"a float32 {node.op_type}")
         k = k if k.size > 1 else np.full(1, k.item())
         pick = (lambda ch: k[ch]) if k.size > 1 else (lambda ch: k[0])
