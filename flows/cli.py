@@ -461,6 +461,8 @@ def report_cmd(model, out_dir, bits):
 @click.option("--grid", "grid_file", type=click.Path(dir_okay=False), default=None,
               help="Grid YAML/JSON (default: benchmarks/sweep_grid.yaml unless --model is given).")
 @click.option("--model", "models", multiple=True, help="Model name (repeatable); builds the grid from options.")
+@click.option("--module", "modules", multiple=True, metavar="FILE.py:FACTORY",
+              help="A user's Brevitas model (repeatable, as fqsr export --module); builds the grid from options.")
 @click.option("--bits", "bit_patterns", multiple=True, help="Per-layer bit pattern (repeatable; '' = none).")
 @click.option("--features", type=int, multiple=True, help="Feature width (repeatable).")
 @click.option("--blocks", type=int, multiple=True, help="Residual blocks (repeatable).")
@@ -475,19 +477,24 @@ def report_cmd(model, out_dir, bits):
               help="Where sweep.csv, sweep.json, sweep.md and the Pareto PNGs go.")
 @click.option("--work", type=click.Path(file_okay=False), default=None, help="Per-point files (default: build/sweep).")
 @user_errors
-def sweep_cmd(grid_file, models, bit_patterns, features, blocks, target_fps, boards, tile, clock_mhz, synth, jobs,
-              data, out, work):
+def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target_fps, boards, tile, clock_mhz, synth,
+              jobs, data, out, work):
     """Sweep bit widths, width/depth, folding and boards: CSV, summary and Pareto plots (FINN estimates)."""
     from .sweep import DEFAULT_GRID, grid_from_dict, load_grid, run_sweep
 
-    if models:
+    if models or modules:
         if grid_file:
-            raise FqsrError("give either --grid FILE or --model options, not both")
-        entry = {"name": list(models)}
-        for key, values in (("bits", bit_patterns), ("features", features), ("blocks", blocks)):
-            if values:
-                entry[key] = list(values)
-        grid = grid_from_dict({"models": [entry], "target_fps": list(target_fps) or [None],
+            raise FqsrError("give either --grid FILE or --model/--module options, not both")
+        entries = []
+        if models:
+            entry = {"name": list(models)}
+            for key, values in (("bits", bit_patterns), ("features", features), ("blocks", blocks)):
+                if values:
+                    entry[key] = list(values)
+            entries.append(entry)
+        if modules:
+            entries.append({"module": list(modules)})
+        grid = grid_from_dict({"models": entries, "target_fps": list(target_fps) or [None],
                                "boards": list(boards) or ["zcu104"], "tile": tile, "clock_mhz": clock_mhz})
     else:
         grid = load_grid(Path(grid_file) if grid_file else DEFAULT_GRID)

@@ -187,6 +187,21 @@ def test_hil_on_a_user_model(tmp_path, monkeypatch):
     assert json.loads((out / "hil.json").read_text())["equal"]
 
 
+def test_sweep_takes_a_user_model(tmp_path, monkeypatch):
+    """`fqsr sweep --module`: the user model exported once, folded for each target frame rate, FINN's estimates."""
+    monkeypatch.chdir(ROOT)
+    result = cli("sweep", "--module", "tests/user_models/residual.py:residual", "--target-fps", "1000",
+                 "--target-fps", "100000", "--board", "zcu104", "--tile", "4x4", "--jobs", "1", "--out", tmp_path,
+                 "--work", tmp_path / "work")
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    assert [(r["point"], r["arch"], r["scale"], r["target_fps"]) for r in rows] == [
+        ("user-residual", "user", 2, 1000.0), ("user-residual", "user", 2, 100000.0)]
+    assert not any(r["error"] for r in rows) and rows[0]["psnr_y"] == "untrained"
+    assert rows[1]["fps"] > rows[0]["fps"] and rows[1]["lut"] > rows[0]["lut"]
+    assert "user model `" in (tmp_path / "sweep.md").read_text()
+
+
 class _Net(nn.Module):
     """input quantizer -> QuantConv -> [middle] -> QuantConv -> output quantizer -> PixelShuffle(2)."""
 
