@@ -62,8 +62,11 @@ class Progress:
 
 
 def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), target_fps: float | None = None,
-          verify_tiles: int = 1, out_dir: Path | None = None, echo=print, checkpoint=None) -> dict:
-    """Run the stages for ``cfg`` (a ModelConfig) into ``out_dir`` (default ``build/<model>``)."""
+          verify_tiles: int = 1, out_dir: Path | None = None, echo=print, checkpoint=None, user=None) -> dict:
+    """Run the stages for ``cfg`` (a ModelConfig) into ``out_dir`` (default ``build/<model>``).
+
+    ``user``: instead of ``cfg``, the ``user_model`` record of ``out_dir``'s export.json (a user's model,
+    re-exported from its factory when the tile changes)."""
     from fqsr.hw.board import get_board
     from fqsr.hw.synth import PNR_NAME, RESOURCES_NAME, DoesNotFit, check_fit, check_storage, format_fit_table
     from fqsr.hw.vivado import RESULT_NAME as VIVADO_RESULT
@@ -71,13 +74,15 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
 
     from fqsr.flows.artifacts import DATAFLOW_NAME, ONNX_NAME, RTL_DIRNAME, VERIFY_NAME, model_dir, write_json
     from fqsr.flows.artifacts import why_stale as stale
+    from fqsr.flows.export import source_changed
 
     spec = get_board(board)
     if verify_tiles < 1:
         raise FqsrError("--verify-tiles must be at least 1")
     folder = Path(out_dir or model_dir(cfg))
     folder.mkdir(parents=True, exist_ok=True)
-    progress = Progress(cfg.name, echo)
+    name = cfg.name if cfg is not None else user["name"]
+    progress = Progress(name, echo)
     onnx, dataflow = folder / ONNX_NAME, folder / DATAFLOW_NAME
     rtl_json, verify_json = folder / RTL_DIRNAME / "rtl.json", folder / VERIFY_NAME
     resources, pnr = folder / "synth" / RESOURCES_NAME, folder / "synth" / PNR_NAME
@@ -85,24 +90,26 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
     wall = time.monotonic()
 
     exported = _json(folder / "export.json")
-    progress.run("export", not stale(folder, ONNX_NAME) and exported.get("tile") == list(tile) and exported.get("equal"),
-                 _export, cfg, tile, folder, checkpoint)
+    proven = exported.get("equal") or bool((user or {}).get("onnx_source"))  # a QONNX file made elsewhere: as given
+    proven = proven and not (user and source_changed(user))  # an edited model file is exported again
+    progress.run("export", not stale(folder, ONNX_NAME) and exported.get("tile") == list(tile) and proven,
+                 _export, cfg, tile, folder, checkpoint, user)
     compiled = _json(folder / "compile.json")
     progress.run("compile", not stale(folder, DATAFLOW_NAME) and compiled.get("target_fps") == target_fps
                  and compiled.get("clock_mhz") == spec.clock_mhz and compiled.get("equal"),
                  _compile, onnx, folder, target_fps, spec.clock_mhz)
     progress.run("rtl", not stale(folder, RTL_DIRNAME) and _rtl_copies_current(folder / RTL_DIRNAME)
                  and "rom_bits_total" in _json(rtl_json), _rtl, dataflow, folder)
-    summary = {"model": cfg.name, "board": spec.name, "model_dir": str(folder)}
+    summary = {"model": name, "board": spec.name, "model_dir": str(folder)}
     try:
         rtl_summary = _json(rtl_json)
         summary["storage"] = progress.run("storage", False, check_storage, rtl_summary.get("rom_bits_total", 0), spec,
-                                          f"{cfg.name}'s accelerator", rtl_summary.get("rom_bits"))
+                                          f"{name}'s accelerator", rtl_summary.get("rom_bits"))
         synthesized = _json(resources)
         progress.run("synth", not stale(folder, synth_rel[resources]) and synthesized.get("target") == spec.target,
                      _synth, folder, spec.target)
         summary["resources"] = total = _json(resources)["total"]
-        echo(format_fit_table(progress.run("fit", False, check_fit, total, spec, f"{cfg.name}'s accelerator")))
+        echo(format_fit_table(progress.run("fit", False, check_fit, total, spec, f"{name}'s accelerator")))
         verified = _json(verify_json)
         progress.run("verify", not stale(folder, VERIFY_NAME) and verified.get("equal")
                      and verified.get("tiles", 0) >= verify_tiles, _verify, folder, verify_tiles)
@@ -149,11 +156,18 @@ def build(cfg, board: str = "ulx3s-85f", tile: tuple[int, int] = (16, 16), targe
     return summary
 
 
-def _export(cfg, tile, folder, checkpoint):
+def _export(cfg, tile, folder, checkpoint, user=None):
     from fqsr.models.checkpoint import load_model
 
-    from fqsr.flows.export import export
+    from fqsr.flows.export import UserModel, export
 
+    if user is not None:
+        if not user.get("module"):
+            raise FqsrError(f"{folder} holds an export of {user['name']} for another tile, made without a factory "
+                            f"fqsr could call again; export it for tile {tile[0]}x{tile[1]} or build with the "
+                            f"tile it was exported for")
+        source = UserModel(user["module"])
+        return export(source.load(), tile, 1, folder, name=user["name"], source=source)
     net, meta = load_model(cfg, checkpoint, calibrate_untrained=True)
     return export(net, tile, 1, folder, meta)
 

@@ -45,19 +45,83 @@ def resolve_config(model: str, bits: str | None):
     return cfg
 
 
-def stage_folder(model: str, out_dir: str | None, bits: str | None) -> Path:
-    """The folder a stage reads and writes: --out-dir, else build/<model> (with --bits in the name)."""
+def user_model_in(folder: Path) -> dict | None:
+    """The user model (``user_model`` of export.json) whose export ``folder`` holds, if any."""
+    from fqsr.flows.export import exported_identity
+
+    return (exported_identity(folder) or {}).get("user_model")
+
+
+def stage_folder(model: str | None, out_dir: str | None, bits: str | None) -> Path:
+    """The folder a stage reads and writes.
+
+    A zoo MODEL: --out-dir, else build/<model> (with --bits in the name). A folder holding an export
+    (a user model's or a zoo model's): MODEL given as that folder, or --out-dir with MODEL omitted or
+    naming the user model recorded in it. Any other name is one error sentence."""
     from fqsr.flows.artifacts import model_dir
 
-    return Path(out_dir) if out_dir else model_dir(resolve_config(model, bits))
+    if model is not None and out_dir is None and Path(model).is_dir():
+        model, out_dir = None, model
+    if model is None:
+        if out_dir is None:
+            raise FqsrError("give a zoo MODEL, a model folder, or --out-dir DIR")
+        folder = Path(out_dir)
+        if not (folder / "export.json").is_file():
+            raise FqsrError(f"{folder} holds no export (export.json); run `fqsr export MODEL --out-dir {folder}` "
+                            f"or `fqsr export --module FILE.py:FACTORY --out-dir {folder}` first")
+        if bits and user_model_in(folder):
+            raise FqsrError("--bits applies to zoo models; set a user model's bit widths in its code")
+        return folder
+    from fqsr.models.registry import ZOO
+
+    try:
+        cfg = resolve_config(model, bits)
+    except FqsrError:
+        user = user_model_in(Path(out_dir)) if out_dir else None
+        if user is None or user.get("name") != model:
+            where = f" and {out_dir} holds no export of a user model '{model}'" if out_dir else ""
+            raise FqsrError(f"'{model}' is not a zoo model{where}; zoo models are e.g. {', '.join(ZOO[:3])}, and "
+                            f"a user model's folder is addressed as `--out-dir DIR` (or DIR)") from None
+        if bits:
+            raise FqsrError("--bits applies to zoo models; set a user model's bit widths in its code")
+        return Path(out_dir)
+    folder = Path(out_dir) if out_dir else model_dir(cfg)
+    user = user_model_in(folder)
+    if user is not None:
+        raise FqsrError(f"{folder} holds the export of the user model '{user.get('name')}', not of {model}; "
+                        f"address it as `--out-dir {folder}` without a model name")
+    return folder
 
 
-def dataflow_in(folder: Path, model: str) -> Path:
+def folder_model(model: str | None, out_dir: str | None, bits: str | None):
+    """(folder, zoo config or None, user model record or None) for a command that may rebuild the model."""
+    from fqsr.models.registry import ModelConfig
+
+    folder = stage_folder(model, out_dir, bits)
+    user = user_model_in(folder)
+    if user is not None:
+        return folder, None, user
+    if model is not None and not Path(model).is_dir():
+        return folder, resolve_config(model, bits), None
+    from fqsr.flows.export import exported_identity
+
+    config = (exported_identity(folder) or {}).get("config")
+    if not config:
+        raise FqsrError(f"{folder}/export.json names no model; export it again")
+    return folder, ModelConfig.from_dict(config), None
+
+
+def folder_label(folder: Path, model: str | None) -> str:
+    """How a command names the folder's model to the user: the zoo name, else ``--out-dir DIR``."""
+    return model if model and not Path(model).is_dir() and user_model_in(folder) is None else f"--out-dir {folder}"
+
+
+def dataflow_in(folder: Path, model: str | None) -> Path:
     """``folder``'s compiled dataflow graph with its provenance intact, or one error sentence saying
     which command makes it again."""
     from fqsr.flows.artifacts import DATAFLOW_NAME, require_current
 
-    require_current(folder, DATAFLOW_NAME, f"fqsr compile {model}")
+    require_current(folder, DATAFLOW_NAME, f"fqsr compile {folder_label(folder, model)}")
     return folder / DATAFLOW_NAME
 
 
@@ -172,25 +236,48 @@ def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, as_json):
 
 
 @main.command()
-@click.argument("model")
+@click.argument("model", required=False)
+@click.option("--module", "module_spec", default=None, metavar="FILE.py:FACTORY",
+              help="Export your own Brevitas model instead of a zoo MODEL: path/to/file.py:factory or "
+                   "package.module:factory (a function or class returning the nn.Module, output a QuantTensor).")
+@click.option("--channels", type=click.IntRange(1, 3), default=None,
+              help="--module: image channels the model takes (default: its first conv's).")
+@click.option("--scale", type=click.IntRange(1), default=None,
+              help="--module: the upscaling factor the model must have (checked against its output).")
 @checkpoint_option
 @click.option("--tile", default="32x32", show_default=True, help="LR tile the graph is exported for (HxW).")
 @click.option("--random-tiles", type=int, default=2, show_default=True, help="Random tiles in the equality check.")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="Default: build/<model> (build/<factory> for --module).")
 @bits_option
 @user_errors
-def export(model, checkpoint, tile, random_tiles, out_dir, bits):
-    """Export MODEL to QONNX and prove QONNX execution equals Brevitas, element for element."""
-    from fqsr.models.checkpoint import load_model
-
+def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, out_dir, bits):
+    """Export MODEL (or --module) to QONNX and prove QONNX execution equals Brevitas, element for element."""
+    from fqsr.flows.artifacts import build_root
+    from fqsr.flows.export import UserModel, parse_tile
     from fqsr.flows.export import export as run_export
-    from fqsr.flows.export import parse_tile
 
-    net, meta = load_model(resolve_config(model, bits), checkpoint, calibrate_untrained=True)
-    if not meta:
-        click.echo(f"fqsr: warning: no checkpoint for {model}; exporting untrained weights "
-                   f"with activation ranges calibrated on the embedded images", err=True)
-    report = run_export(net, parse_tile(tile), random_tiles, Path(out_dir) if out_dir else None, meta)
+    if module_spec is not None:
+        if model is not None:
+            raise FqsrError(f"give either a zoo MODEL or --module, not both ('{model}' and '{module_spec}')")
+        if bits or checkpoint:
+            raise FqsrError("--bits and --checkpoint apply to zoo models; a --module factory sets up its own model")
+        source = UserModel.parse(module_spec)
+        folder = Path(out_dir) if out_dir else build_root() / source.factory
+        report = run_export(source.load(), parse_tile(tile), random_tiles, folder, channels=channels,
+                            source=source, scale=scale)
+    else:
+        if model is None:
+            raise FqsrError("give a zoo MODEL or --module FILE.py:FACTORY")
+        if channels or scale:
+            raise FqsrError("--channels and --scale apply to --module; a zoo model's name sets them")
+        from fqsr.models.checkpoint import load_model
+
+        net, meta = load_model(resolve_config(model, bits), checkpoint, calibrate_untrained=True)
+        if not meta:
+            click.echo(f"fqsr: warning: no checkpoint for {model}; exporting untrained weights "
+                       f"with activation ranges calibrated on the embedded images", err=True)
+        report = run_export(net, parse_tile(tile), random_tiles, Path(out_dir) if out_dir else None, meta)
     report.pop("config")
     click.echo(json.dumps(report, indent=2))
 
@@ -233,37 +320,52 @@ def demo(model, data):
 
 
 @main.command("compile")
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--tile", default=None, help="LR tile (HxW) the hardware is compiled for; must match the export.")
 @click.option("--target-fps", type=float, default=None, help="Fold for this frame rate (tiles per second).")
 @click.option("--clock-mhz", type=float, default=200.0, show_default=True, help="Clock for --target-fps and fps estimates.")
 @click.option("--folding", type=click.Path(dir_okay=False), default=None,
               help="Apply this folding JSON (e.g. an edited build/<model>/folding.json).")
 @click.option("--random-tiles", type=int, default=2, show_default=True, help="Random tiles in the equality check.")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="Default: build/<model> (build/<file stem> for a .onnx file).")
 @bits_option
 @user_errors
 def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_dir, bits):
-    """Compile MODEL's QONNX export to a folded FINN dataflow graph and prove it equal, element for element."""
-    from fqsr.flows.compile import compile_model
-    from fqsr.flows.export import ONNX_NAME, load_qonnx, parse_tile
+    """Compile MODEL's QONNX export to a folded FINN dataflow graph and prove it equal, element for element.
 
-    folder = stage_folder(model, out_dir, bits)
+    MODEL is a zoo name, a model folder, or a QONNX file made elsewhere (path/to/model.onnx: copied into
+    --out-dir, and FINN's execution is proven equal to QONNX's execution of it)."""
+    from fqsr.flows.artifacts import build_root
+    from fqsr.flows.compile import compile_model
+    from fqsr.flows.export import ONNX_NAME, import_qonnx, load_qonnx, parse_tile
+
+    if model is not None and model.endswith(".onnx") and not Path(model).is_dir():
+        if bits:
+            raise FqsrError("--bits applies to zoo models, not to a QONNX file")
+        source = Path(model)
+        folder = Path(out_dir) if out_dir else build_root() / source.name.split(".")[0]
+        if not (source.is_file() and (folder / ONNX_NAME).is_file()
+                and source.resolve() == (folder / ONNX_NAME).resolve()):
+            import_qonnx(source, folder)
+    else:
+        folder = stage_folder(model, out_dir, bits)
+    label = folder_label(folder, model)
     onnx_path = folder / ONNX_NAME
     if not onnx_path.is_file():
-        raise FqsrError(f"{onnx_path} does not exist; run `fqsr export {model}"
+        raise FqsrError(f"{onnx_path} does not exist; run `fqsr export {label}"
                         f"{' --tile ' + tile if tile else ''}` first")
     if tile:
         wrapper = load_qonnx(onnx_path)
         exported = tuple(wrapper.get_tensor_shape(wrapper.graph.input[0].name)[2:])
         if exported != parse_tile(tile):
             raise FqsrError(f"{onnx_path} was exported for tile {exported[0]}x{exported[1]}; "
-                            f"run `fqsr export {model} --tile {tile}` first")
+                            f"run `fqsr export {label} --tile {tile}` first")
     from tqdm import tqdm
 
     from fqsr.flows.compile import STAGES
 
-    with tqdm(total=len(STAGES), desc=f"compile {model}", unit="stage", leave=False) as bar:
+    with tqdm(total=len(STAGES), desc=f"compile {folder.name}", unit="stage", leave=False) as bar:
         report = compile_model(onnx_path, folder, folding=Path(folding) if folding else None,
                                target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=random_tiles, progress=bar)
     if report["target_met"] is False:
@@ -273,7 +375,7 @@ def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_d
 
 
 @main.command("rtl")
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
 @bits_option
 @user_errors
@@ -286,7 +388,7 @@ def rtl_cmd(model, out_dir, bits):
 
 
 @main.command("verify")
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--tiles", type=int, default=2, show_default=True,
               help="Tiles to stream: random 8-bit tiles plus one real-image tile.")
 @click.option("--sim", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True)
@@ -312,7 +414,7 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits):
 
 
 @main.command("build")
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--board", default="ulx3s-85f", show_default=True,
               help="ulx3s-85f, ulx3s-45f, ulx3s-25f (bitstream); kv260, zcu104, pynq-z2 (Yosys counts).")
 @click.option("--tile", default="16x16", show_default=True,
@@ -332,14 +434,16 @@ def build_cmd(model, board, tile, target_fps, verify_tiles, checkpoint, out_dir,
     from fqsr.apps.build import build
     from fqsr.flows.export import parse_tile
 
-    summary = build(resolve_config(model, bits), board, parse_tile(tile), target_fps, verify_tiles,
-                    Path(out_dir) if out_dir else None, echo=lambda line: click.echo(line, err=True),
-                    checkpoint=checkpoint)
+    folder, cfg, user = folder_model(model, out_dir, bits)
+    if user is not None and checkpoint:
+        raise FqsrError("--checkpoint applies to zoo models; a user model's factory loads its own weights")
+    summary = build(cfg, board, parse_tile(tile), target_fps, verify_tiles, folder,
+                    echo=lambda line: click.echo(line, err=True), checkpoint=checkpoint, user=user)
     click.echo(json.dumps(summary, indent=2))
 
 
 @main.command("report")
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
 @bits_option
 @user_errors
@@ -356,6 +460,8 @@ def report_cmd(model, out_dir, bits):
 @click.option("--grid", "grid_file", type=click.Path(dir_okay=False), default=None,
               help="Grid YAML/JSON (default: the grid shipped as fqsr/apps/sweep_grid.yaml unless --model is given).")
 @click.option("--model", "models", multiple=True, help="Model name (repeatable); builds the grid from options.")
+@click.option("--module", "modules", multiple=True, metavar="FILE.py:FACTORY",
+              help="A user's Brevitas model (repeatable, as fqsr export --module); builds the grid from options.")
 @click.option("--bits", "bit_patterns", multiple=True, help="Per-layer bit pattern (repeatable; '' = none).")
 @click.option("--features", type=int, multiple=True, help="Feature width (repeatable).")
 @click.option("--blocks", type=int, multiple=True, help="Residual blocks (repeatable).")
@@ -370,19 +476,24 @@ def report_cmd(model, out_dir, bits):
               help="Where sweep.csv, sweep.json, sweep.md and the Pareto PNGs go.")
 @click.option("--work", type=click.Path(file_okay=False), default=None, help="Per-point files (default: build/sweep).")
 @user_errors
-def sweep_cmd(grid_file, models, bit_patterns, features, blocks, target_fps, boards, tile, clock_mhz, synth, jobs,
-              data, out, work):
+def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target_fps, boards, tile, clock_mhz, synth,
+              jobs, data, out, work):
     """Sweep bit widths, width/depth, folding and boards: CSV, summary and Pareto plots (FINN estimates)."""
     from fqsr.apps.sweep import DEFAULT_GRID, grid_from_dict, load_grid, run_sweep
 
-    if models:
+    if models or modules:
         if grid_file:
-            raise FqsrError("give either --grid FILE or --model options, not both")
-        entry = {"name": list(models)}
-        for key, values in (("bits", bit_patterns), ("features", features), ("blocks", blocks)):
-            if values:
-                entry[key] = list(values)
-        grid = grid_from_dict({"models": [entry], "target_fps": list(target_fps) or [None],
+            raise FqsrError("give either --grid FILE or --model/--module options, not both")
+        entries = []
+        if models:
+            entry = {"name": list(models)}
+            for key, values in (("bits", bit_patterns), ("features", features), ("blocks", blocks)):
+                if values:
+                    entry[key] = list(values)
+            entries.append(entry)
+        if modules:
+            entries.append({"module": list(modules)})
+        grid = grid_from_dict({"models": entries, "target_fps": list(target_fps) or [None],
                                "boards": list(boards) or ["zcu104"], "tile": tile, "clock_mhz": clock_mhz})
     else:
         grid = load_grid(Path(grid_file) if grid_file else DEFAULT_GRID)
@@ -397,7 +508,7 @@ def sweep_cmd(grid_file, models, bit_patterns, features, blocks, target_fps, boa
 
 
 @main.command("hil")
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--data", required=True, help="Folder of HR images (e.g. ../shared/data/Set5), or 'embedded'.")
 @click.option("--device", default="rtlsim", show_default=True,
               help="rtlsim (the stitched RTL in cocotb), python (FINN execution of dataflow.onnx) or serial:PORT.")
@@ -418,8 +529,17 @@ def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, 
     quantized model's whole-image integer output element for element (and so psnr_y_hw == psnr_y_quant_model)."""
     from fqsr.sim.hil import hil
 
-    report = hil(model, data, device, Path(out_dir) if out_dir else None, checkpoint, float_checkpoint, sim,
-                 stall_prob, bits)
+    folder, cfg, user = folder_model(model, out_dir, bits)
+    if user is not None:
+        if checkpoint or float_checkpoint:
+            raise FqsrError("--checkpoint and --float-checkpoint apply to zoo models; a user model's factory "
+                            "loads its own weights")
+        from fqsr.apps.api import hil as user_hil
+
+        report = user_hil(folder, data, device=device, sim=sim, stall_prob=stall_prob)
+    else:
+        report = hil(model if model and not Path(model).is_dir() else cfg.name, data, device, folder, checkpoint,
+                     float_checkpoint, sim, stall_prob, bits)
     report.pop("per_image")
     click.echo(json.dumps(report, indent=2))
     if not report["equal"]:

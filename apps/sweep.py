@@ -12,6 +12,7 @@ target frame rates and boards to cross them with::
         features: [16, 32]
         blocks: 4
         bits: "body.*.conv1=2"             # optional per-layer overrides (--bits syntax)
+      - module: path/to/file.py:factory    # a user's Brevitas model (fqsr export --module)
 
 Per config the model is exported once (Brevitas -> QONNX) and lowered to FINN
 hardware nodes once per FINN part; per target frame rate it is folded,
@@ -62,15 +63,19 @@ COLUMNS = [
 
 @dataclasses.dataclass(frozen=True)
 class ConfigSpec:
-    """One model config of a grid: a registry name plus width/depth and bit-width changes."""
-    name: str
+    """One model config of a grid: a registry name plus width/depth and bit-width changes, or a user's
+    Brevitas model named by its factory (``module``, as ``fqsr export --module`` takes it)."""
+    name: str = ""
     features: int | None = None
     blocks: int | None = None
     bits: str = ""
+    module: str = ""
 
     def config(self):
         from fqsr.models.registry import get_config, parse_bits
 
+        if self.module:
+            return None
         cfg = get_config(self.name)
         if self.blocks is not None and cfg.blocks == 0:
             raise FqsrError(f"{self.name} has no repeated blocks; leave 'blocks' out for it")
@@ -81,9 +86,11 @@ class ConfigSpec:
 
     @property
     def point(self) -> str:
-        """A readable id: the name plus what differs from the registry config."""
+        """A readable id: the name plus what differs from the registry config (a user model: its factory)."""
         from fqsr.models.registry import get_config
 
+        if self.module:
+            return "user-" + self.module.rpartition(":")[2]
         base, cfg = get_config(self.name), self.config()
         label = self.name
         if cfg.features != base.features:
@@ -125,6 +132,14 @@ def grid_from_dict(data: dict) -> Grid:
     configs = []
     for entry in data["models"]:
         entry = {"name": entry} if isinstance(entry, str) else dict(entry)
+        if "module" in entry:
+            if set(entry) != {"module"}:
+                raise FqsrError(f"sweep grid model entry {entry}: a 'module' entry takes no other keys (its "
+                                f"factory sets width, depth and bit widths)")
+            from fqsr.flows.export import UserModel
+
+            configs += [ConfigSpec(module=UserModel.parse(str(m)).spec) for m in _as_list(entry["module"])]
+            continue
         extra = set(entry) - {"name", "features", "blocks", "bits"}
         if extra or "name" not in entry:
             raise FqsrError(f"sweep grid model entry {entry} must have 'name' and only features/blocks/bits")
@@ -180,7 +195,7 @@ def is_trained(spec: ConfigSpec) -> bool:
     from fqsr.models.checkpoint import shipped_checkpoint
     from fqsr.models.registry import get_config
 
-    return shipped_checkpoint(spec.name).is_file() and spec.config() == get_config(spec.name)
+    return not spec.module and shipped_checkpoint(spec.name).is_file() and spec.config() == get_config(spec.name)
 
 
 def load_network(spec: ConfigSpec):
@@ -191,6 +206,10 @@ def load_network(spec: ConfigSpec):
     from fqsr.models.checkpoint import load_model
     from fqsr.models.registry import build_model
 
+    if spec.module:  # the factory loads its own weights
+        from fqsr.flows.export import UserModel
+
+        return UserModel(spec.module).load()
     if is_trained(spec):
         return load_model(spec.name)[0]
     torch.manual_seed(0)  # the same random weights in every run and worker: reproducible estimates
@@ -283,10 +302,12 @@ def sweep_config(spec: ConfigSpec, grid: Grid, work_dir: Path, psnr: dict | None
     from fqsr.flows.export import export_qonnx_model, load_qonnx
 
     cfg = spec.config()
+    described = {"model": spec.module, "arch": "user"} if cfg is None else {
+        "model": spec.name, "arch": cfg.arch, "weight_bits": cfg.weight_bits, "act_bits": cfg.act_bits,
+        "bits": ",".join(f"{p}={b}" for p, b in cfg.bits), "features": cfg.features, "blocks": cfg.blocks,
+        "scale": cfg.scale}
     base = {
-        "point": spec.point, "model": spec.name, "arch": cfg.arch, "weight_bits": cfg.weight_bits,
-        "act_bits": cfg.act_bits, "bits": ",".join(f"{p}={b}" for p, b in cfg.bits), "features": cfg.features,
-        "blocks": cfg.blocks, "scale": cfg.scale, "tile": "x".join(map(str, grid.tile)),
+        "point": spec.point, **described, "tile": "x".join(map(str, grid.tile)),
         "clock_mhz": grid.clock_mhz, "trained": psnr is not None,
         "psnr_y": (psnr or {}).get("psnr_y", "untrained"), "psnr_data": (psnr or {}).get("psnr_data"),
     }
@@ -298,6 +319,8 @@ def sweep_config(spec: ConfigSpec, grid: Grid, work_dir: Path, psnr: dict | None
         onnx_path = work / "model.qonnx.onnx"
         with atomic_path(onnx_path) as tmp:
             export_qonnx_model(net, grid.tile, tmp)
+        scale = base.get("scale") or upscaling(load_qonnx(onnx_path))
+        base["scale"] = scale
         parts = {}
         for board in grid.boards:
             parts.setdefault(finn_part(board), []).append(board)
@@ -316,7 +339,7 @@ def sweep_config(spec: ConfigSpec, grid: Grid, work_dir: Path, psnr: dict | None
                               "cycles_per_frame": est["cycles_per_frame"], "fps": est["fps"],
                               "target_met": None if fps is None else est["fps"] >= fps,
                               "bottleneck": est["bottleneck"],
-                              **_frame_columns(model, grid.tile, cfg.scale, est["fps"])}
+                              **_frame_columns(model, grid.tile, scale, est["fps"])}
                     for board in boards:
                         row = {**shared, "board": board, "fits_board": fits(est["totals"], board, FINN_KEYS)}
                         if synth:
@@ -329,6 +352,13 @@ def sweep_config(spec: ConfigSpec, grid: Grid, work_dir: Path, psnr: dict | None
                   "error": f"{type(exc).__name__}: {message}"}
                  for fps in grid.target_fps for board in grid.boards if (fps, board) not in done]
     return rows
+
+
+def upscaling(qonnx_model) -> int:
+    """Output height over input height of an exported graph."""
+    inp = qonnx_model.get_tensor_shape(qonnx_model.graph.input[0].name)
+    out = qonnx_model.get_tensor_shape(qonnx_model.graph.output[0].name)
+    return out[2] // inp[2]
 
 
 def measure_psnr(name: str, data: str) -> dict:
@@ -360,6 +390,12 @@ def _run_task(spec, grid, work_dir, data, synth):
     return sweep_config(spec, grid, work_dir, psnr, synth)
 
 
+def network_size(spec: ConfigSpec) -> int:
+    """features**2 x blocks of a zoo config (work per point, roughly); 0 for a user model (unknown)."""
+    cfg = spec.config()
+    return 0 if cfg is None else cfg.features ** 2 * max(cfg.blocks, 1)
+
+
 def run_sweep(grid: Grid, out_dir: Path, work_dir: Path | None = None, jobs: int = MAX_JOBS,
               synth: bool = False, data: str | None = None, progress: bool = True) -> dict:
     """Run every point of ``grid``; write ``sweep.csv``, ``sweep.json``, ``sweep.md`` and Pareto PNGs to ``out_dir``.
@@ -380,7 +416,7 @@ def run_sweep(grid: Grid, out_dir: Path, work_dir: Path | None = None, jobs: int
     work_dir = Path(work_dir or build_root() / "sweep")
     start = time.monotonic()
     # the largest networks first, so two workers finish close together
-    specs = sorted(grid.configs, key=lambda s: -(s.config().features ** 2 * max(s.config().blocks, 1)))
+    specs = sorted(grid.configs, key=network_size, reverse=True)
     rows = []
     bar = tqdm(total=len(specs), desc="sweep", unit="config", disable=not progress, leave=False)
     if jobs == 1 or len(specs) == 1:

@@ -9,12 +9,14 @@ FINN's Python execution of the result must equal the reference integers
 element for element on random tiles and a real-image tile, otherwise no
 ``dataflow.onnx`` is left behind.
 
-Learned non-power-of-two scales (``_fs`` models) are the one exception: the
-reference computes them in float32 (conv sums in an order we cannot see), so
-an element at a rounding tie may land on the other side. Those are counted as
-``float_tie_mismatches`` and allowed up to :data:`FLOAT_TIE_BUDGET` of the
-elements (at least :data:`FLOAT_TIE_FLOOR`); more than that is a bug and fails
-like any other mismatch.
+Float requantizers are the one exception: learned non-power-of-two scales
+(``_fs`` models, float-scaled user models), batch norm and float biases off
+the accumulator grid are computed by the reference in float32 (conv sums in
+an order we cannot see), so an element at a rounding tie may land on the other
+side. The lowering lists them (``float_requantizers``); mismatches are then
+counted as ``float_tie_mismatches`` and allowed up to :data:`FLOAT_TIE_BUDGET`
+of the elements (at least :data:`FLOAT_TIE_FLOOR`; ``float_tie_budget``);
+more than that is a bug and fails like any other mismatch.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from fqsr.models.errors import FqsrError
 
 from .artifacts import (COMPILE_NAME, DATAFLOW_NAME, ESTIMATES_NAME, FOLDING_NAME, atomic_path, forget, record,
                         require_current, write_json)
-from .equality import compare, merge, to_integers
+from .equality import compare, grid_integers, merge
 from .export import equality_tiles, load_qonnx, run_qonnx
 
 DEFAULT_FPGAPART = "xczu7ev-ffvc1156-2-e"  # ZCU104: FINN's usual estimate target
@@ -145,31 +147,21 @@ def run_dataflow(view, pixels: np.ndarray, full=False):
     return context if full else out
 
 
-def reference_integers(reference, qonnx_model, x):
-    """The integer output of the Brevitas model (if given) or else of the proven QONNX export."""
+def reference_integers(reference, qonnx_model, x, out_scale: float):
+    """The integer output of the Brevitas model (if given) or else of the QONNX graph (at ``out_scale``)."""
     if reference is not None:
         from fqsr.models.infer import integer_output
 
         expected, _ = integer_output(reference, x)
         return np.asarray(expected)
-    from .finn.integer_graph import PIXEL_SCALE
-
-    return to_integers(run_qonnx(qonnx_model, x.numpy()), PIXEL_SCALE, "QONNX output")
+    return grid_integers(run_qonnx(qonnx_model, x.numpy()), out_scale, "QONNX output")
 
 
-def layer_integers(values, scale: float, what: str) -> np.ndarray:
-    """A QONNX quantizer output as integers; a learned (non-power-of-two) scale leaves float32 noise.
+def output_scale(model) -> float:
+    """The scale of the dataflow graph's output integers (recorded by the lowering)."""
+    from .finn.integer_graph import OUTPUT_SCALE_KEY
 
-    ``k * scale`` in float32 divided by ``scale`` is within float32 precision of ``k``, not
-    exactly ``k``; anything farther than 1e-3 from an integer is off the grid.
-    """
-    if float(np.log2(scale)).is_integer():
-        return to_integers(values, scale, what)
-    q = np.asarray(values, dtype=np.float64) / float(scale)
-    ints = np.round(q)
-    if np.any(np.abs(q - ints) > 1e-3):
-        raise FqsrError(f"{what}: values are not integer multiples of the scale {scale}")
-    return ints.astype(np.int64)
+    return float(model.get_metadata_prop(OUTPUT_SCALE_KEY))
 
 
 def first_differing_layer(qonnx_model, view, x) -> dict | None:
@@ -183,7 +175,7 @@ def first_differing_layer(qonnx_model, view, x) -> dict | None:
     for name, qonnx_name, scale in json.loads(view.get_metadata_prop(LAYER_MAP_KEY) or "[]"):
         if name not in got or qonnx_name not in src:
             continue
-        expected = layer_integers(src[qonnx_name], scale, qonnx_name).transpose(NCHW_TO_NHWC)
+        expected = grid_integers(src[qonnx_name], scale, qonnx_name).transpose(NCHW_TO_NHWC)
         report = compare(expected, np.asarray(got[name]).astype(np.int64), "qonnx->finn", layer=qonnx_name)
         if not report["equal"]:
             producer = view.find_producer(name)
@@ -197,7 +189,7 @@ def check_dataflow(model, qonnx_model, tiles, reference=None) -> dict:
     view = python_view(model)
     reports = []
     for name, x in tiles:
-        expected = reference_integers(reference, qonnx_model, x)
+        expected = reference_integers(reference, qonnx_model, x, output_scale(model))
         got = np.asarray(run_dataflow(view, np.round(x.numpy() * 256).astype(np.float32))).astype(np.int64)
         reports.append(compare(expected, got, stage=f"{'brevitas' if reference is not None else 'qonnx'}->finn[{name}]"))
     verdict = merge(reports)
@@ -208,10 +200,18 @@ def check_dataflow(model, qonnx_model, tiles, reference=None) -> dict:
 
 
 def scales_are_powers_of_two(model) -> bool:
-    from .finn.integer_graph import LAYER_MAP_KEY
+    from .finn.integer_graph import LAYER_MAP_KEY, is_power_of_two
 
     scales = [s for _, _, s in json.loads(model.get_metadata_prop(LAYER_MAP_KEY) or "[]")]
-    return all(float(np.log2(s)).is_integer() for s in scales)
+    return all(is_power_of_two(s) for s in scales)
+
+
+def float_requantizers(model) -> list[str]:
+    """The requantizers whose float32 reference arithmetic may round a tie differently (batch norm, float
+    biases off the accumulator grid, scales that are not powers of two), as the lowering recorded them."""
+    from .finn.integer_graph import INEXACT_KEY
+
+    return json.loads(model.get_metadata_prop(INEXACT_KEY) or "[]")
 
 
 def stitching_summary(model) -> dict:
@@ -266,11 +266,15 @@ def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, rando
     tiles = equality_tiles(channels, (h, w), random_tiles)
     verdict = timer("check", check_dataflow, model, qonnx_model, tiles, reference)
     po2 = scales_are_powers_of_two(model)
+    inexact = float_requantizers(model)
+    tie_budget = max(FLOAT_TIE_FLOOR, int(FLOAT_TIE_BUDGET * verdict["elements"])) if inexact else 0
     report = {
         "onnx": str(onnx_path), "dataflow": str(dataflow_path), "tile": [h, w],
         "reference": "brevitas" if reference is not None else "qonnx",
         **verdict,
         "power_of_two_scales": po2,
+        "float_requantizers": inexact,
+        "float_tie_budget": tie_budget,
         "hardware_ops": hardware_op_types(model),
         **stitching_summary(model),
         "fps": report_estimates["fps"], "cycles_per_frame": report_estimates["cycles_per_frame"],
@@ -281,17 +285,17 @@ def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, rando
                           or not any(note in w for note in FOLDING_NOTES)],
         "timing": timer.timing,
     }
-    tie_budget = 0 if po2 else max(FLOAT_TIE_FLOOR, int(FLOAT_TIE_BUDGET * verdict["elements"]))
     if verdict["mismatches"] > tie_budget:
         write_json(out_dir / COMPILE_NAME, {**report, "dataflow": None})
         layer = verdict.get("first_layer") or {}
-        allowed = "" if po2 else f" (more than the {tie_budget} float32 rounding ties allowed for learned scales)"
+        allowed = f" (more than the {tie_budget} float32 rounding ties allowed for float requantizers)" \
+            if inexact else ""
         raise FqsrError(
             f"FINN execution differs from the reference in {verdict['mismatches']} of {verdict['elements']} "
             f"elements{allowed}; first differing layer {layer.get('layer', '?')} (node {layer.get('node', '?')}, "
             f"{layer.get('op_type', '?')}); no {DATAFLOW_NAME} written"
         )
-    if not po2:  # learned scales: float32 rounding ties in the reference may differ; count them
+    if inexact:  # float32 rounding ties in the reference may differ; count them
         report["float_tie_mismatches"] = verdict["mismatches"]
     with atomic_path(dataflow_path) as tmp:
         model.save(str(tmp))

@@ -23,6 +23,26 @@ def to_integers(values, scale, what: str) -> np.ndarray:
     return ints.astype(np.int64)
 
 
+def grid_integers(values, scale, what: str) -> np.ndarray:
+    """:func:`to_integers` for any scale, one per tensor or one per channel (NCHW axis 1).
+
+    A learned (non-power-of-two) scale leaves float32 noise: ``k * scale`` in float32
+    divided by ``scale`` is within float32 precision of ``k``, not exactly ``k``;
+    anything farther than 1e-3 from an integer is off the grid.
+    """
+    scale = np.asarray(scale, dtype=np.float64)
+    if scale.size > 1:
+        scale = scale.reshape(1, -1, *([1] * (np.ndim(values) - 2)))
+    log2 = np.log2(scale)
+    if scale.size == 1 and log2 == np.round(log2):
+        return to_integers(values, float(scale), what)
+    q = np.asarray(values, dtype=np.float64) / scale
+    ints = np.round(q)
+    if np.any(np.abs(q - ints) > 1e-3):
+        raise FqsrError(f"{what}: values are not integer multiples of the scale {scale.reshape(-1)[0]:g}")
+    return ints.astype(np.int64)
+
+
 def compare(reference, candidate, stage: str, layer: str = "output") -> dict:
     """Compare two integer tensors; report count and first differing index."""
     reference = np.asarray(reference)

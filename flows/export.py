@@ -4,11 +4,23 @@ The exported graph is executed with QONNX on random tiles and on a tile of a
 real photograph, and its integer output must equal the Brevitas
 ``QuantTensor`` integer output element for element; otherwise no ONNX file is
 left behind.
+
+Three kinds of model come in: a zoo model (it carries an fqsr ``config``), any
+Brevitas module whose output is a ``QuantTensor`` (a user's model, made by a
+factory named ``path/to/file.py:factory`` or ``package.module:factory``,
+:class:`UserModel`), and a QONNX file made elsewhere (:func:`import_qonnx`).
+``export.json`` records which, so that every later stage can address the
+folder whatever the model's name.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.util
+import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +30,8 @@ from fqsr.models.data import list_images, make_pair, to_model, y_uint8
 from fqsr.models.errors import FqsrError
 from fqsr.models.infer import integer_output
 
-from .artifacts import ONNX_NAME, atomic_path, forget, model_dir, record, write_json
-from .equality import compare, merge, to_integers
+from .artifacts import ONNX_NAME, atomic_path, content_hash, forget, model_dir, record, write_json
+from .equality import compare, grid_integers, merge
 
 
 
@@ -73,7 +85,7 @@ def check_qonnx(model, wrapper, tiles) -> dict:
     reports = []
     for name, x in tiles:
         expected, scale = integer_output(model, x)
-        got = to_integers(run_qonnx(wrapper, x.numpy()), scale, f"QONNX output on {name}")
+        got = grid_integers(run_qonnx(wrapper, x.numpy()), scale, f"QONNX output on {name}")
         reports.append(compare(expected, got, stage=f"brevitas->qonnx[{name}]"))
     return merge(reports)
 
@@ -89,6 +101,83 @@ def input_channels(model) -> int:
     raise FqsrError(f"{type(model).__name__} has no Conv2d; pass channels= to say how many image channels it takes")
 
 
+@dataclass(frozen=True)
+class UserModel:
+    """A user's Brevitas model, named by its factory: ``path/to/file.py:factory`` or ``package.module:factory``.
+
+    The factory takes no arguments and returns the ``nn.Module`` (its weights loaded)."""
+
+    spec: str
+
+    @property
+    def source(self) -> str:
+        return self.spec.rpartition(":")[0]
+
+    @property
+    def factory(self) -> str:
+        return self.spec.rpartition(":")[2]
+
+    @property
+    def is_file(self) -> bool:
+        return self.source.endswith(".py") or "/" in self.source or "\\" in self.source
+
+    @classmethod
+    def parse(cls, spec: str) -> "UserModel":
+        source, _, factory = spec.rpartition(":")
+        if not source or not factory.isidentifier():
+            raise FqsrError(f"--module '{spec}' must look like path/to/file.py:factory or package.module:factory")
+        if source.endswith(".py") or "/" in source:
+            path = Path(source)
+            if not path.is_file():
+                raise FqsrError(f"--module '{spec}': {path} is not a file")
+            return cls(f"{path.resolve()}:{factory}")
+        return cls(spec)
+
+    def _import(self):
+        try:
+            if self.is_file:
+                path = Path(self.source)
+                name = f"fqsr_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                return module
+            return importlib.import_module(self.source)
+        except FqsrError:
+            raise
+        except Exception as exc:  # the user's code: any failure is one sentence, not a traceback
+            raise FqsrError(f"importing {self.source} failed: {type(exc).__name__}: {exc}") from None
+
+    def load(self) -> torch.nn.Module:
+        """Import the source, call the factory; one sentence for anything that goes wrong."""
+        factory = getattr(self._import(), self.factory, None)
+        if not callable(factory):
+            raise FqsrError(f"{self.source} has no callable {self.factory}; --module names a function or class "
+                            f"that returns the network")
+        try:
+            net = factory()
+        except Exception as exc:
+            raise FqsrError(f"{self.spec}() failed: {type(exc).__name__}: {exc}") from None
+        if not isinstance(net, torch.nn.Module):
+            raise FqsrError(f"{self.spec}() returned {type(net).__name__}, not a torch.nn.Module")
+        return net.eval()
+
+    def record(self) -> dict:
+        """What export.json stores: enough to load the model again and to see that its source changed."""
+        record = {"module": self.spec, "factory": self.factory}
+        if self.is_file:
+            record["sha256"] = content_hash(Path(self.source))
+        return record
+
+
+def source_changed(user: dict) -> bool:
+    """The user model's source file differs from the one its export was made from (or is gone)."""
+    if not user.get("module") or not user.get("sha256"):
+        return False
+    path = Path(UserModel(user["module"]).source)
+    return not path.is_file() or content_hash(path) != user["sha256"]
+
+
 def export_qonnx_model(model, tile: tuple[int, int], out_path: Path, channels: int | None = None) -> None:
     """Brevitas ``export_qonnx`` + QONNX cleanup to ``out_path`` (static shape 1xCxHxW)."""
     from brevitas.export import export_qonnx
@@ -102,18 +191,23 @@ def export_qonnx_model(model, tile: tuple[int, int], out_path: Path, channels: i
 
 
 def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, meta=None,
-           channels: int | None = None, name: str | None = None) -> dict:
+           channels: int | None = None, name: str | None = None, source: UserModel | None = None,
+           scale: int | None = None) -> dict:
     """Export a loaded model (eval mode) and prove the export; returns the JSON report.
 
     ``model`` is a zoo model (it carries ``config``) or any Brevitas ``nn.Module`` whose
     output is a ``QuantTensor``; for the latter ``out_dir`` is required, ``channels``
-    defaults to its first conv's input channels and ``name`` to its class name."""
+    defaults to its first conv's input channels and ``name`` to its class name, and
+    export.json's ``user_model`` records it (with ``source``, its factory, when given).
+    ``scale``: the upscaling factor the model must have (checked against its output)."""
     cfg = getattr(model, "config", None)
     if cfg is not None and not cfg.quantized:
         raise FqsrError(f"{cfg.name} is a float twin; only quantized models go to hardware")
     if cfg is None and out_dir is None:
         raise FqsrError("a model without an fqsr config needs an output folder (out_dir)")
     channels = channels or input_channels(model)
+    if channels not in (1, 3):
+        raise FqsrError(f"the model takes {channels} input channels; fqsr streams Y (1) or RGB (3) images")
     name = name or (cfg.name if cfg is not None else type(model).__name__)
     model.eval()
     out_dir = Path(out_dir or model_dir(cfg))
@@ -127,6 +221,9 @@ def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, me
     if not hasattr(probe, "scale"):
         raise FqsrError(f"{name}'s output is a plain tensor, not a Brevitas QuantTensor; end the network in a "
                         "quantizer (e.g. brevitas.nn.QuantIdentity(return_quant_tensor=True))")
+    user = None
+    if cfg is None:
+        user = user_record(name, probe, channels, tile, source, scale)
     with atomic_path(onnx_path) as tmp:
         export_qonnx_model(model, tile, tmp, channels)
         timings["export_s"] = round(time.monotonic() - start, 3)
@@ -143,6 +240,8 @@ def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, me
             "timing": timings,
             "config": cfg.to_dict() if cfg is not None else None,
         }
+        if user is not None:
+            report["user_model"] = user
         if not verdict["equal"]:
             onnx_path.unlink(missing_ok=True)
             write_json(out_dir / "export.json", {**report, "onnx": None})
@@ -156,3 +255,70 @@ def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, me
     write_json(out_dir / "export.json", report)
     record(out_dir, "export.json", inputs=[ONNX_NAME])
     return report
+
+
+def user_record(name: str, probe, channels: int, tile, source: UserModel | None, scale: int | None) -> dict:
+    """The identity of a user's model in export.json; its output must be an image ``scale`` times the tile."""
+    shape = tuple(probe.value.shape if hasattr(probe, "value") else probe.shape)
+    h, w = tile
+    measured = shape[2] // h if len(shape) == 4 else 0
+    if len(shape) != 4 or shape[2] != measured * h or shape[3] != measured * w or measured < 1:
+        raise FqsrError(f"{name} maps a {channels}x{h}x{w} tile to shape {list(shape[1:])}, not to an image "
+                        f"an integer factor larger")
+    if scale is not None and measured != scale:
+        raise FqsrError(f"{name} upscales x{measured}, not x{scale} as --scale says")
+    record = {"name": name, "channels": channels, "out_channels": int(shape[1]), "scale": measured}
+    return {**record, **(source.record() if source is not None else {"module": None})}
+
+
+def import_qonnx(path, out_dir: Path) -> dict:
+    """A QONNX file made elsewhere -> ``out_dir/model.qonnx.onnx`` (QONNX cleanup) and its identity in export.json.
+
+    There is no Brevitas model to prove it against: the compile proves FINN's execution equal to
+    QONNX's execution of this graph."""
+    from qonnx.util.cleanup import cleanup_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise FqsrError(f"{path} does not exist")
+    out_dir = Path(out_dir)
+    wrapper = load_qonnx(path)
+    inputs = [i for i in wrapper.graph.input if wrapper.get_initializer(i.name) is None]
+    if len(inputs) != 1:  # the first output is the image, as in Brevitas' own exports
+        raise FqsrError(f"{path} has {len(inputs)} run-time inputs; fqsr compiles one image in, one image out")
+    try:
+        wrapper = cleanup_model(wrapper)
+    except Exception as exc:
+        raise FqsrError(f"QONNX cannot clean up {path} ({type(exc).__name__}: {exc})") from None
+    shape = wrapper.get_tensor_shape(wrapper.graph.input[0].name)
+    out_shape = wrapper.get_tensor_shape(wrapper.graph.output[0].name)
+    if not shape or len(shape) != 4 or shape[0] != 1 or not out_shape or len(out_shape) != 4:
+        raise FqsrError(f"{path} takes shape {shape} to {out_shape}; fqsr compiles a static 1xCxHxW image "
+                        f"to a 1xCx(sH)x(sW) one (export with a fixed input shape)")
+    scale = out_shape[2] // shape[2]
+    if scale < 1 or out_shape[2] != scale * shape[2] or out_shape[3] != scale * shape[3]:
+        raise FqsrError(f"{path} maps {shape} to {out_shape}, not to an image an integer factor larger")
+    onnx_path = out_dir / ONNX_NAME
+    forget(out_dir, ONNX_NAME, "export.json")
+    with atomic_path(onnx_path) as tmp:
+        wrapper.save(str(tmp))
+    record(out_dir, ONNX_NAME, inputs=[str(path.resolve())], settings={"source": str(path.resolve())})
+    report = {
+        "model": path.stem.split(".")[0], "onnx": str(onnx_path), "tile": list(shape[2:]),
+        "untrained": None, "equal": None, "reference": "none (a QONNX file made elsewhere)",
+        "config": None,
+        "user_model": {"name": path.stem.split(".")[0], "channels": shape[1], "out_channels": out_shape[1],
+                       "scale": scale, "module": None, "onnx_source": str(path.resolve()),
+                       "sha256": content_hash(path)},
+    }
+    write_json(out_dir / "export.json", report)
+    record(out_dir, "export.json", inputs=[ONNX_NAME])
+    return report
+
+
+def exported_identity(folder: Path) -> dict | None:
+    """The ``export.json`` of ``folder`` (None when absent or unreadable)."""
+    try:
+        return json.loads((Path(folder) / "export.json").read_text())
+    except (OSError, ValueError):
+        return None

@@ -105,8 +105,8 @@ def resource_table(estimates: dict | None, resources: dict | None) -> dict:
 
 
 def _scale(artifacts: dict) -> int | None:
-    config = (artifacts["export"] or {}).get("config") or {}
-    return config.get("scale")
+    export = artifacts["export"] or {}
+    return (export.get("config") or export.get("user_model") or {}).get("scale")
 
 
 def _tile(artifacts: dict) -> tuple[int, int] | None:

@@ -77,7 +77,8 @@ def sweep_markdown(result: dict) -> str:
         lines += table(["point", "target fps", "board", "error"],
                        [[r["point"], _cell(r["target_fps"] or "default"), r["board"], r["error"]] for r in failed])
     lines += ["", "Configs:", ""]
-    lines += [f"- `{r['point']}`: {r['model']}, w{r['weight_bits']}a{r['act_bits']}, {r['features']} features, "
+    lines += [f"- `{r['point']}`: user model `{r['model']}`" if r["arch"] == "user" else
+              f"- `{r['point']}`: {r['model']}, w{r['weight_bits']}a{r['act_bits']}, {r['features']} features, "
               f"{r['blocks']} blocks" + (f", bits `{r['bits']}`" if r["bits"] else "")
               for r in {r["point"]: r for r in rows}.values()]
     return "\n".join(lines) + "\n"
