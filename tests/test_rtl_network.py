@@ -83,6 +83,7 @@ def test_network_equals_finn_under_stalls(built, name):
     assert json.loads((folder / "sim" / "verify.json").read_text())["equal"]
 
 
+@pytest.mark.icarus
 def test_network_on_icarus_with_waves(built):
     folder, _ = built["espcn_w4a4_x3"]
     report = verify(folder, tiles=1, sim="icarus", stall_prob=0.3, waves=True)
