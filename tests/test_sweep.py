@@ -153,7 +153,7 @@ def test_cli_sweep_in_two_processes_matches_one(swept, tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
     args = ["sweep", "--model", "tiny_w4a4", "--model", "tiny_w2a2", "--features", "4", "--blocks", "1",
-            "--tile", "6x6", "--board", "zcu104", "--jobs", "2", "--out", str(out), "--work", str(tmp_path / "w")]
+            "--tile", "6x6", "--board", "zcu104", "--jobs", "2", "--out", str(out), "--work", str(tmp_path / "w"), "--json"]
     done = runner.invoke(main, args)
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["points"] == 2
