@@ -161,13 +161,14 @@ def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoi
 @click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Float twin checkpoint (default: the shipped one).")
 @click.option("--per-image", is_flag=True, help="Include per-image scores in the JSON.")
+@bits_option
 @json_option
 @user_errors
-def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, as_json):
+def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, bits, as_json):
     """PSNR/SSIM (Y channel) of MODEL, its float twin and bicubic."""
     from fqsr.models.evaluate import evaluate
 
-    report = evaluate(model, data, checkpoint, float_checkpoint)
+    report = evaluate(resolve_config(model, bits), data, checkpoint, float_checkpoint)
     if not per_image:
         report.pop("per_image")
     emit(report, as_json, summary.eval_lines(report))
@@ -210,7 +211,7 @@ def demo(model, data, as_json):
     and the ground truth side by side, with a zoomed detail."""
     from .demo import run_demo
 
-    report = run_demo(model, data, echo=click.echo)
+    report = run_demo(model, data, echo=lambda line: click.echo(line, err=True))
     emit(report, as_json, summary.demo_lines(report))
 
 

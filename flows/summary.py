@@ -6,7 +6,7 @@ number on screen can be found in the JSON under the same name.
 """
 from __future__ import annotations
 
-from pathlib import Path
+from fqsr.models.files import short_path as short
 
 
 def yes_no(value) -> str:
@@ -22,15 +22,6 @@ def number(value, digits: int = 4) -> str:
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
         return f"{int(value):,}"
     return f"{value:.{digits}g}"
-
-
-def short(path) -> str:
-    """``path`` relative to the working directory when it lies below it (what a user would type)."""
-    path = Path(str(path))
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def tile(value) -> str:
@@ -145,7 +136,7 @@ def report_lines(report: dict) -> list[str]:
 
 def sweep_lines(result: dict, out) -> list[str]:
     return [f"sweep: points {result['points']}, errors {result['errors']}, seconds {number(result['seconds'])}",
-            f"  {out}/sweep.csv, {out}/sweep.md; plots " + ", ".join(map(str, (result.get("plots") or {}).values()))]
+            f"  {short(out)}/sweep.csv, sweep.md; plots " + ", ".join(plot["png"] for plot in (result.get("plots") or {}).values())]
 
 
 def eval_lines(report: dict) -> list[str]:
@@ -155,8 +146,8 @@ def eval_lines(report: dict) -> list[str]:
             ssim = report.get(f"ssim_y_{label}")
             lines.append(f"  {label:8} psnr_y_{label} {_db(report[f'psnr_y_{label}'])}"
                          + (f"  ssim_y_{label} {ssim:.4f}" if ssim is not None else ""))
-    if report.get("note"):
-        lines.append(f"  note: {report['note']}")
+    if report.get("requantized"):
+        lines.append(f"  requantized: {report['requantized']['note']}")
     return lines
 
 

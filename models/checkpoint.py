@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .errors import FqsrError
-from .files import atomic_path
+from .files import atomic_path, short_path
 from .registry import ModelConfig, build_model, get_config
 
 FORMAT = "fqsr-1"
@@ -173,7 +173,7 @@ def load_weights(model, path, requantize: bool = False) -> dict:
         meta["requantized"] = {
             "checkpoint": str(path), "from_bits": bits_spec(saved.bits), "to_bits": to_bits,
             "note": f"re-quantized {saved.name}'s weights to {to_bits}; no QAT (run `fqsr train {target.name} "
-                    f"--bits '{to_bits}' --init {path}` for it)"}
+                    f"--bits '{to_bits}' --init {short_path(path)}` for it)"}
     _load_checked(model, state, path)
     return meta
 

@@ -7,6 +7,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def short_path(path) -> str:
+    """``path`` relative to the working directory when it lies below it (what a user would type), else as given."""
+    path = Path(str(path))
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 @contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path beside ``path``; it becomes ``path`` only if the block succeeds.

@@ -207,3 +207,5 @@ def test_eval_summary_and_json_of_the_smallest_image(tmp_path):
     for key in ("psnr_y_quant", "ssim_y_quant", "psnr_y_float", "psnr_y_bicubic"):
         assert key in out and key in report
     assert f"psnr_y_quant {report['psnr_y_quant']:.3f} dB" in out
+    code, out, err = run("eval", "espcn_w4a4", "--data", str(tmp_path / "img"), "--bits", "conv1=8")
+    assert code == 0 and "requantized: re-quantized espcn_w4a4's weights to conv1=8; no QAT" in out, err

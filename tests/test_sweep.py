@@ -8,6 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from fqsr.flows.cli import main
+from fqsr.flows.summary import sweep_lines
 from fqsr.flows.sweep import COLUMNS, ConfigSpec, fits, grid_from_dict, load_network, run_sweep
 from fqsr.models.errors import FqsrError
 from fqsr.reports.pareto import pareto_front
@@ -157,6 +158,7 @@ def test_cli_sweep_in_two_processes_matches_one(swept, tmp_path):
     done = runner.invoke(main, args)
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["points"] == 2
+    assert "sweep: points 2, errors 0" in "\n".join(sweep_lines(json.loads(done.stdout), out))
     table = pd.read_csv(out / "sweep.csv")
     assert list(table["point"]) == ["tiny_w4a4-f4-b1", "tiny_w2a2-f4-b1"]
     ours = table.set_index("point").loc["tiny_w4a4-f4-b1"]
