@@ -170,10 +170,12 @@ def load_weights(model, path, requantize: bool = False) -> dict:
             )
         state = _requantized_state(payload, saved)
         to_bits = bits_spec(target.bits)
+        own = get_config(target.name).bits  # what the name itself sets (_mp); --bits adds to it
+        given = bits_spec(target.bits[len(own):] if target.bits[:len(own)] == own else target.bits)
         meta["requantized"] = {
             "checkpoint": str(path), "from_bits": bits_spec(saved.bits), "to_bits": to_bits,
             "note": f"re-quantized {saved.name}'s weights to {to_bits}; no QAT (run `fqsr train {target.name} "
-                    f"--bits '{to_bits}' --init {short_path(path)}` for it)"}
+                    f"--bits '{given}' --init {short_path(path)}` for it)"}
     _load_checked(model, state, path)
     return meta
 
