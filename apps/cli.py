@@ -10,6 +10,8 @@ import click
 
 from fqsr.models.errors import FqsrError
 
+from fqsr.apps import summary
+
 DEFAULT_MODEL = "tiny_w4a4_mp"
 
 
@@ -28,6 +30,7 @@ def user_errors(func):
 
 
 def emit(report: dict, as_json: bool, lines: list[str]):
+    """Print ``report`` as JSON with ``--json``, else the command's short human summary (same key names)."""
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -131,7 +134,8 @@ bits_option = click.option(
 checkpoint_option = click.option(
     "--checkpoint", type=click.Path(dir_okay=False), default=None,
     help="Checkpoint file (default: the shipped one for MODEL).")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print the full result as JSON instead of the short summary.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -186,9 +190,10 @@ def list_models(as_json):
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option("--ship", is_flag=True, help="Also write compact copies into models/checkpoints/.")
 @bits_option
+@json_option
 @user_errors
 def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, qat_lr, distill,
-          init_checkpoint, device, threads, ship, bits):
+          init_checkpoint, device, threads, ship, bits, as_json):
     """Train MODEL: float twin first, then QAT from it (resumes if interrupted)."""
     import dataclasses
 
@@ -208,7 +213,7 @@ def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoi
 
         result["shipped"] = [str(ship_checkpoint(result[key]))
                              for key in ("float_checkpoint", "checkpoint") if key in result]
-    click.echo(json.dumps(result, indent=2))
+    emit(result, as_json, summary.train_lines(result))
 
 
 @main.command("eval")
@@ -219,20 +224,17 @@ def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoi
 @click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Float twin checkpoint (default: the shipped one).")
 @click.option("--per-image", is_flag=True, help="Include per-image scores in the JSON.")
+@bits_option
 @json_option
 @user_errors
-def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, as_json):
+def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, bits, as_json):
     """PSNR/SSIM (Y channel) of MODEL, its float twin and bicubic."""
     from fqsr.models.evaluate import evaluate
 
-    report = evaluate(model, data, checkpoint, float_checkpoint)
+    report = evaluate(resolve_config(model, bits), data, checkpoint, float_checkpoint)
     if not per_image:
         report.pop("per_image")
-    lines = [f"{report['model']} on {report['data']} (x{report['scale']}, {report['images']} images)"]
-    for label in ("quant", "model", "float", "bicubic"):
-        if f"psnr_y_{label}" in report:
-            lines.append(f"  {label:8} PSNR-Y {report[f'psnr_y_{label}']:.3f} dB  SSIM-Y {report[f'ssim_y_{label}']:.4f}")
-    emit(report, as_json, lines)
+    emit(report, as_json, summary.eval_lines(report))
 
 
 @main.command()
@@ -250,8 +252,9 @@ def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, as_json):
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
               help="Default: build/<model> (build/<factory> for --module).")
 @bits_option
+@json_option
 @user_errors
-def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, out_dir, bits):
+def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, out_dir, bits, as_json):
     """Export MODEL (or --module) to QONNX and prove QONNX execution equals Brevitas, element for element."""
     from fqsr.flows.artifacts import build_root
     from fqsr.flows.export import UserModel, parse_tile
@@ -279,44 +282,23 @@ def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, 
                        f"with activation ranges calibrated on the embedded images", err=True)
         report = run_export(net, parse_tile(tile), random_tiles, Path(out_dir) if out_dir else None, meta)
     report.pop("config")
-    click.echo(json.dumps(report, indent=2))
+    emit(report, as_json, summary.export_lines(report))
 
 
 @main.command()
 @click.option("--model", default=DEFAULT_MODEL, show_default=True)
 @click.option("--data", default=None, help="Evaluation images (default: Set5 if present, else embedded).")
+@json_option
 @user_errors
-def demo(model, data):
-    """The main job on an embedded default: load (or train) MODEL, evaluate it, export it."""
-    from fqsr.models.checkpoint import load_model, shipped_checkpoint
-    from fqsr.models.data import shared_data_dir
-    from fqsr.models.evaluate import evaluate
-    from fqsr.models.train import TrainSettings
-    from fqsr.models.train import train as run_train
+def demo(model, data, as_json):
+    """The main job on an embedded default: load (or train) MODEL, evaluate it, export and compile it, draw it.
 
-    from fqsr.flows.export import export as run_export
+    Prints five lines (or --json) and writes build/<model>/demo.png: bicubic, the quantized model, its float twin
+    and the ground truth side by side, with a zoomed detail."""
+    from fqsr.apps.demo import run_demo
 
-    checkpoint = None
-    if not shipped_checkpoint(model).is_file():
-        click.echo(f"no shipped checkpoint for {model}: a short training run on the embedded images")
-        result = run_train(model, TrainSettings(float_iters=300, qat_iters=100, data="embedded:train"),
-                           Path("build/train"))
-        checkpoint = result["checkpoint"]
-    if data is None:
-        shared = shared_data_dir()
-        data = str(shared / "Set5") if shared and (shared / "Set5").is_dir() else "embedded"
-    report = evaluate(model, data, checkpoint)
-    report.pop("per_image")
-    click.echo(json.dumps({"eval": report}, indent=2))
-    net, meta = load_model(model, checkpoint)
-    exported = run_export(net, meta=meta)
-    click.echo(json.dumps({"export": {k: v for k, v in exported.items() if k != "config"}}, indent=2))
-    from fqsr.flows.compile import compile_model
-
-    compiled = compile_model(exported["onnx"], reference=net)
-    keys = ("dataflow", "equal", "elements", "mismatches", "hardware_ops", "cycles_per_frame", "fps",
-            "clock_mhz", "totals", "timing")
-    click.echo(json.dumps({"compile": {k: compiled[k] for k in keys if k in compiled}}, indent=2))
+    report = run_demo(model, data, echo=lambda line: click.echo(line, err=True))
+    emit(report, as_json, summary.demo_lines(report))
 
 
 @main.command("compile")
@@ -330,8 +312,9 @@ def demo(model, data):
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
               help="Default: build/<model> (build/<file stem> for a .onnx file).")
 @bits_option
+@json_option
 @user_errors
-def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_dir, bits):
+def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_dir, bits, as_json):
     """Compile MODEL's QONNX export to a folded FINN dataflow graph and prove it equal, element for element.
 
     MODEL is a zoo name, a model folder, or a QONNX file made elsewhere (path/to/model.onnx: copied into
@@ -371,20 +354,22 @@ def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_d
     if report["target_met"] is False:
         click.echo(f"fqsr: warning: --target-fps {target_fps:g} not reached; the estimate is {report['fps']:g} fps "
                    f"(bottleneck in estimates.json)", err=True)
-    click.echo(json.dumps(report, indent=2))
+    emit(report, as_json, summary.compile_lines(report))
 
 
 @main.command("rtl")
 @click.argument("model", required=False)
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
 @bits_option
+@json_option
 @user_errors
-def rtl_cmd(model, out_dir, bits):
+def rtl_cmd(model, out_dir, bits, as_json):
     """Generate MODEL's RTL (build/<model>/rtl/: node wrappers, stitched top.v, filelist.f) from dataflow.onnx."""
     from fqsr.hw.stitch import generate_rtl
 
     folder = stage_folder(model, out_dir, bits)
-    click.echo(json.dumps(generate_rtl(dataflow_in(folder, model), folder), indent=2))
+    report = generate_rtl(dataflow_in(folder, model), folder)
+    emit(report, as_json, summary.rtl_lines(report))
 
 
 @main.command("verify")
@@ -398,8 +383,9 @@ def rtl_cmd(model, out_dir, bits):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
 @bits_option
+@json_option
 @user_errors
-def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits):
+def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits, as_json):
     """Simulate MODEL's stitched RTL under random stalls and compare every output element with FINN's execution.
 
     Exits 2 when the RTL output differs (or the stream deadlocks)."""
@@ -408,7 +394,7 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits):
     folder = stage_folder(model, out_dir, bits)
     dataflow_in(folder, model)
     report = verify(folder, tiles=tiles, sim=sim, stall_prob=stall_prob, waves=waves, seed=seed)
-    click.echo(json.dumps(report, indent=2))
+    emit(report, as_json, summary.verify_lines(report))
     if not report["equal"]:
         sys.exit(2)
 
@@ -426,8 +412,9 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits):
 @checkpoint_option
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
 @bits_option
+@json_option
 @user_errors
-def build_cmd(model, board, tile, target_fps, verify_tiles, checkpoint, out_dir, bits):
+def build_cmd(model, board, tile, target_fps, verify_tiles, checkpoint, out_dir, bits, as_json):
     """export -> compile -> rtl -> verify -> synth -> fit -> pnr -> bitstream -> report, skipping what is up to date.
 
     Exits 2 when the model does not fit the board (before place and route) and for Xilinx boards without Vivado."""
@@ -437,23 +424,24 @@ def build_cmd(model, board, tile, target_fps, verify_tiles, checkpoint, out_dir,
     folder, cfg, user = folder_model(model, out_dir, bits)
     if user is not None and checkpoint:
         raise FqsrError("--checkpoint applies to zoo models; a user model's factory loads its own weights")
-    summary = build(cfg, board, parse_tile(tile), target_fps, verify_tiles, folder,
-                    echo=lambda line: click.echo(line, err=True), checkpoint=checkpoint, user=user)
-    click.echo(json.dumps(summary, indent=2))
+    result = build(cfg, board, parse_tile(tile), target_fps, verify_tiles, folder,
+                   echo=lambda line: click.echo(line, err=True), checkpoint=checkpoint, user=user)
+    emit(result, as_json, summary.build_lines(result))
 
 
 @main.command("report")
 @click.argument("model", required=False)
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
 @bits_option
+@json_option
 @user_errors
-def report_cmd(model, out_dir, bits):
+def report_cmd(model, out_dir, bits, as_json):
     """Write build/<model>/report.md, report.json and plots from whichever stage artifacts exist."""
     from fqsr.reports.report import write_report
 
     folder = stage_folder(model, out_dir, bits)
     report = write_report(folder)
-    click.echo(f"{folder / 'report.md'}: stages " + ", ".join(f"{k} {v}" for k, v in report["stages"].items()))
+    emit(report, as_json, summary.report_lines(report))
 
 
 @main.command("sweep")
@@ -475,9 +463,10 @@ def report_cmd(model, out_dir, bits):
 @click.option("--out", type=click.Path(file_okay=False), default="build/sweep", show_default=True,
               help="Where sweep.csv, sweep.json, sweep.md and the Pareto PNGs go.")
 @click.option("--work", type=click.Path(file_okay=False), default=None, help="Per-point files (default: build/sweep).")
+@json_option
 @user_errors
 def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target_fps, boards, tile, clock_mhz, synth,
-              jobs, data, out, work):
+              jobs, data, out, work, as_json):
     """Sweep bit widths, width/depth, folding and boards: CSV, summary and Pareto plots (FINN estimates)."""
     from fqsr.apps.sweep import DEFAULT_GRID, grid_from_dict, load_grid, run_sweep
 
@@ -499,8 +488,7 @@ def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target
         grid = load_grid(Path(grid_file) if grid_file else DEFAULT_GRID)
     click.echo(f"sweep: {grid.points()} points ({len(grid.configs)} configs) with {jobs} process(es)", err=True)
     result = run_sweep(grid, Path(out), Path(work) if work else None, jobs=jobs, synth=synth, data=data)
-    click.echo(json.dumps({k: result[k] for k in ("points", "errors", "seconds", "plots")}, indent=2))
-    click.echo(f"{Path(out) / 'sweep.csv'}, {Path(out) / 'sweep.md'}", err=True)
+    emit({k: result[k] for k in ("points", "errors", "seconds", "plots")}, as_json, summary.sweep_lines(result, out))
     if result["errors"]:
         failed = sorted({r["point"] for r in result["rows"] if r["error"]})
         raise FqsrError(f"{result['errors']} sweep points failed ({', '.join(failed)}); see the error column of "
@@ -521,8 +509,9 @@ def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target
               help="Float twin checkpoint for psnr_y_float (default: the shipped one, if any).")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
 @bits_option
+@json_option
 @user_errors
-def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, out_dir, bits):
+def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, out_dir, bits, as_json):
     """Whole images through the compiled hardware in overlapping tiles; PSNR/SSIM (Y) of what it returns.
 
     Prints JSON and writes build/<model>/hil.json. Exits 2 unless the assembled hardware output equals the
@@ -541,7 +530,7 @@ def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, 
         report = hil(model if model and not Path(model).is_dir() else cfg.name, data, device, folder, checkpoint,
                      float_checkpoint, sim, stall_prob, bits)
     report.pop("per_image")
-    click.echo(json.dumps(report, indent=2))
+    emit(report, as_json, summary.hil_lines(report))
     if not report["equal"]:
         first = report["first_mismatch"]
         raise FqsrError(f"the hardware output differs from the quantized model in {report['mismatches']} elements; "

@@ -41,13 +41,9 @@ def build_root() -> Path:
 
 def model_dir(cfg, root: Path | None = None) -> Path:
     """``build/<model>``; extra per-layer bit overrides get their own folder (a hash of them)."""
-    from fqsr.models.registry import get_config
+    from fqsr.models.registry import file_stem
 
-    name = cfg.name
-    if cfg.bits != get_config(cfg.name).bits:
-        digest = hashlib.sha1(repr(cfg.bits).encode()).hexdigest()[:6]
-        name = f"{name}-mp{digest}"
-    return Path(root or build_root()) / name
+    return Path(root or build_root()) / file_stem(cfg)
 
 
 def write_json(path: Path, data: dict) -> Path:

@@ -236,6 +236,7 @@ def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, me
             "onnx": str(onnx_path),
             "tile": list(tile),
             "untrained": not (meta or {}).get("checkpoint"),
+            **({"requantized": meta["requantized"]} if "requantized" in (meta or {}) else {}),
             **verdict,
             "timing": timings,
             "config": cfg.to_dict() if cfg is not None else None,

@@ -20,7 +20,7 @@ import torch
 
 from fqsr.models.bicubic import downscale, round_to_uint8_range
 from fqsr.models.errors import FqsrError
-from fqsr.models.metrics import rgb_to_y
+from fqsr.models.metrics import SSIM_WINDOW, min_eval_side, rgb_to_y
 
 PIXEL_SCALE = 256.0
 """uint8 value k is fed to models as k / 256 (exact under an 8-bit, 2^-8 quantizer)."""
@@ -181,6 +181,12 @@ def eval_pairs(source: str | os.PathLike, scale: int, channels: int = 3) -> Eval
     evaluation scripts, so Y-only PSNRs match published tables.
     """
     images = list_images(source, keep_gray=channels == 1)
+    need = min_eval_side(scale)
+    for name, hr in images:
+        if min(hr.shape[:2]) < need:
+            raise FqsrError(f"image {name} of {source} is {hr.shape[1]}x{hr.shape[0]} pixels; x{scale} evaluation "
+                            f"needs at least {need}x{need} (SSIM's {SSIM_WINDOW}-pixel window after shaving {scale} "
+                            f"pixels per border)")
     return [(name, *_make_channel_pair(hr, scale, channels)) for name, hr in images]
 
 

@@ -12,7 +12,7 @@ from .data import eval_pairs
 from .errors import FqsrError
 from .infer import super_resolve
 from .metrics import psnr_y, ssim_y
-from .registry import get_config
+from .registry import ModelConfig, get_config
 
 
 def _scores(sr, hr, scale):
@@ -24,13 +24,15 @@ def _mean(rows, method, metric):
     return float(np.mean(values)) if values else None
 
 
-def evaluate(name: str, data: str, checkpoint=None, float_checkpoint=None, with_twin=True) -> dict:
+def evaluate(name: str | ModelConfig, data: str, checkpoint=None, float_checkpoint=None, with_twin=True) -> dict:
     """Score ``name`` on every image of ``data`` (a folder or ``embedded``).
 
     The float twin is scored when its checkpoint is shipped (or given); a
     model without a checkpoint is refused, since its numbers would mean nothing.
+    A config with other ``--bits`` than its checkpoint scores the re-quantized
+    weights (``requantized`` in the report says so).
     """
-    cfg = get_config(name)
+    cfg = name if isinstance(name, ModelConfig) else get_config(name)
     model, meta = load_model(cfg, checkpoint, require_trained=True)
     methods = {cfg.name: model}
     if with_twin and cfg.quantized:
@@ -53,6 +55,7 @@ def evaluate(name: str, data: str, checkpoint=None, float_checkpoint=None, with_
         "scale": cfg.scale,
         "images": len(rows),
         "checkpoint": meta.get("checkpoint"),
+        **({"requantized": meta["requantized"]} if "requantized" in meta else {}),
         "seconds": round(time.monotonic() - start, 2),
     }
     for method, label in [(cfg.name, "quant" if cfg.quantized else "model"), ("float", "float"), ("bicubic", "bicubic")]:

@@ -10,6 +10,15 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"  # package data: t
 SHIPPED_PSNR_NAME = "psnr.json"  # the model stage's PSNR of every shipped checkpoint (make eval-zoo)
 
 
+def short_path(path) -> str:
+    """``path`` relative to the working directory when it lies below it (what a user would type), else as given."""
+    path = Path(str(path))
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 @contextmanager
 def atomic_path(path: Path):
     """Yield a temporary path beside ``path``; it becomes ``path`` only if the block succeeds.

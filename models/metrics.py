@@ -58,6 +58,18 @@ def psnr_y(sr: np.ndarray, hr: np.ndarray, scale: int) -> float:
     return 10.0 * math.log10(DATA_RANGE**2 / mse)
 
 
+SSIM_SIGMA = 1.5
+SSIM_WINDOW = 2 * int(3.5 * SSIM_SIGMA + 0.5) + 1
+"""The side of scikit-image's Gaussian SSIM window for MATLAB's sigma (11 pixels)."""
+
+
+def min_eval_side(scale: int) -> int:
+    """The smallest HR side a ``scale`` evaluation can score: SSIM's window after shaving ``scale``
+    pixels per border, rounded up to a multiple of ``scale`` (16 for x2, 18 for x3, 20 for x4)."""
+    need = SSIM_WINDOW + 2 * scale
+    return -(-need // scale) * scale
+
+
 def ssim_y(sr: np.ndarray, hr: np.ndarray, scale: int) -> float:
     """SSIM on the shaved Y channel with the settings equivalent to MATLAB's ``ssim``."""
     sr_y, hr_y = _shaved_y_pair(sr, hr, scale)
@@ -66,7 +78,7 @@ def ssim_y(sr: np.ndarray, hr: np.ndarray, scale: int) -> float:
             sr_y,
             hr_y,
             gaussian_weights=True,
-            sigma=1.5,
+            sigma=SSIM_SIGMA,
             use_sample_covariance=False,
             data_range=DATA_RANGE,
         )

@@ -11,6 +11,7 @@ project trains, tests and ships.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -130,6 +131,14 @@ def parse_bits(spec: str) -> tuple[tuple[str, int], ...]:
             raise FqsrError(f"bit-width override '{item}' must look like LAYER_PATTERN=BITS")
         overrides.append((pattern.strip(), int(value)))
     return tuple(overrides)
+
+
+def file_stem(cfg: ModelConfig) -> str:
+    """The name a config's files and folders get: the model name, plus a hash of ``--bits`` overrides
+    beyond the name's own (so a mixed-precision variant never overwrites the model's files)."""
+    if cfg.bits == get_config(cfg.name).bits:
+        return cfg.name
+    return f"{cfg.name}-mp{hashlib.sha1(repr(cfg.bits).encode()).hexdigest()[:6]}"
 
 
 def build_model(cfg: ModelConfig):

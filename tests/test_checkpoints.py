@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import calibrated, small
-from fqsr.models.checkpoint import (load_model, read_checkpoint, save_checkpoint, ship_checkpoint,
+from fqsr.models.checkpoint import (_quant_convs, load_model, read_checkpoint, save_checkpoint, ship_checkpoint,
                                     shipped_checkpoint)
 from fqsr.models.evaluate import evaluate
 from fqsr.models.registry import get_config
@@ -43,3 +43,29 @@ def test_shipped_small_model_beats_bicubic_on_embedded_photos():
     assert report["images"] == 4
     assert report["psnr_y_quant"] > report["psnr_y_bicubic"] + 1.0
     assert report["psnr_y_quant"] > report["psnr_y_float"] - 0.5
+
+
+@pytest.mark.parametrize("name, layer", [("espcn_w4a4", "conv2"), ("tiny_w4a4_mp", "body.0.conv1")])
+def test_requantizing_at_the_same_widths_gives_back_the_shipped_integers(name, layer):
+    """--bits re-quantizes the stored weights; at unchanged widths every weight integer, scale and output is kept."""
+    cfg = get_config(name)
+    shipped, _ = load_model(cfg)
+    again, meta = load_model(cfg.replace(bits=cfg.bits + ((layer, cfg.weight_bits),)))
+    assert meta["requantized"]["to_bits"].endswith(f"{layer}={cfg.weight_bits}")
+    for (conv_name, a), (_, b) in zip(_quant_convs(shipped).items(), _quant_convs(again).items()):
+        assert torch.equal(a.quant_weight().int(), b.quant_weight().int()), conv_name
+        assert torch.equal(a.quant_weight().scale, b.quant_weight().scale), conv_name
+    x = torch.rand(1, cfg.channels, 10, 10)
+    assert torch.equal(shipped(x).int(), again(x).int())
+
+
+def test_requantizing_to_other_widths_changes_only_the_layers_asked_for():
+    cfg = get_config("espcn_w4a4")
+    shipped, _ = load_model(cfg)
+    wider, _ = load_model(cfg.replace(bits=(("conv2", 8),)))
+    convs = _quant_convs(wider)
+    assert int(convs["conv2"].quant_weight().bit_width) == 8 and int(convs["conv1"].quant_weight().bit_width) == 4
+    assert torch.equal(convs["conv1"].quant_weight().int(), _quant_convs(shipped)["conv1"].quant_weight().int())
+    # the same power-of-two range on a 16x finer grid holds the 4-bit weights exactly
+    before, after = _quant_convs(shipped)["conv2"].quant_weight(), convs["conv2"].quant_weight()
+    assert torch.equal(after.scale * 16, before.scale) and torch.equal(after.value, before.value)

@@ -7,6 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from conftest import calibrated, small
+from fqsr.flows import summary
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export, load_qonnx
 from fqsr.flows.finn.pixel_shuffle import PixelShuffle, pixel_shuffle_nhwc
@@ -206,10 +207,11 @@ def test_cli_compile(tmp_path):
     result = runner.invoke(main, ["compile", "espcn_w4a4", "--out-dir", str(tmp_path), "--tile", "4x4"])
     assert result.exit_code == 2 and "exported for tile 5x6" in result.output
     result = runner.invoke(main, ["compile", "espcn_w4a4", "--out-dir", str(tmp_path), "--tile", "5x6",
-                                  "--target-fps", "100000", "--clock-mhz", "150", "--random-tiles", "1"])
+                                  "--target-fps", "100000", "--clock-mhz", "150", "--random-tiles", "1", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
+    report = json.loads(result.stdout)
     assert report["equal"] and report["clock_mhz"] == 150
+    assert "QONNX == FINN dataflow: equal yes, mismatches 0 of" in "\n".join(summary.compile_lines(report))
 
 
 def skip_fifo_depths(graph):

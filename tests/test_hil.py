@@ -8,6 +8,7 @@ from PIL import Image
 
 from conftest import calibrated, small
 from fqsr.apps.cli import main
+from fqsr.apps.summary import hil_lines
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export
 from fqsr.flows.tiling import receptive_halo, tiles_per_image
@@ -82,12 +83,13 @@ def test_the_cli_writes_hil_json_and_fails_loudly_on_a_mismatch(built, tmp_path,
     for name, _, hr in _pairs():
         Image.fromarray(hr).save(data / f"{name}.png")
     args = ["hil", "tiny_w4a4", "--data", str(data), "--device", "python", "--checkpoint", str(checkpoint),
-            "--out-dir", str(folder)]
+            "--out-dir", str(folder), "--json"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["equal"] and report["psnr_y_hw"] == report["psnr_y_quant_model"] and report["images"] == 2
     assert json.loads((folder / "hil.json").read_text())["tiles"] == report["tiles"] == 19
+    assert f"psnr_y_hw {report['psnr_y_hw']:.3f} dB" in "\n".join(hil_lines(report))
     monkeypatch.setattr("fqsr.flows.tiling.receptive_halo", lambda graph: 4)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2

@@ -23,6 +23,7 @@ def test_duplicate_streams(n_out, channels, pe, bits, signed, p_gap, p_stall):
     assert res.beats_out == n_out * 16 * channels // pe
 
 
+@pytest.mark.icarus
 def test_duplicate_streams_icarus():
     res = verify_node(fork_model(3, 4, 2, 3, True), sim="icarus", p_gap=0.3, p_stall=0.5)
     assert res.beats_out == 3 * 16 * 2

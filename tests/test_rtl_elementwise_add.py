@@ -29,6 +29,7 @@ def test_elementwise_add(channels, pe, a, b, p_gap, p_stall):
     assert res.beats_out == 16 * channels // pe
 
 
+@pytest.mark.icarus
 def test_elementwise_add_icarus():
     res = verify_node(add_model(4, 2, "INT3", "INT6"), sim="icarus", p_gap=0.3, p_stall=0.3)
     assert res.beats_out == 32

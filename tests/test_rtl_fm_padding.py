@@ -24,6 +24,7 @@ def test_fm_padding(img, pad, channels, simd, bits, signed, p_gap, p_stall):
     assert res.beats_out == 2 * oh * ow * channels // simd
 
 
+@pytest.mark.icarus
 def test_fm_padding_icarus():
     res = verify_node(padding_model((3, 3), (1, 1, 1, 1), 4, 2, 5, False), sim="icarus", frames=2)
     assert res.beats_out == 2 * 25 * 2

@@ -50,6 +50,7 @@ def test_mvau(mw, mh, simd, pe, in_dt, w_dt, out_dt, p_gap, p_stall):
     assert res.beats_out == 6 * mh // pe
 
 
+@pytest.mark.icarus
 def test_mvau_icarus():
     res = verify_node(mvau_model(12, 4, 3, 2, "INT4", "INT4", "INT4", seed=3), sim="icarus")
     assert res.beats_out == 12

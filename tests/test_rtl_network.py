@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from conftest import calibrated, small
 from fqsr.apps.cli import main
+from fqsr.apps.summary import verify_lines
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export, load_qonnx
 from fqsr.hw.stitch import TOP_NAME, generate_rtl, rom_files, rtl_sources
@@ -83,6 +84,7 @@ def test_network_equals_finn_under_stalls(built, name):
     assert json.loads((folder / "sim" / "verify.json").read_text())["equal"]
 
 
+@pytest.mark.icarus
 def test_network_on_icarus_with_waves(built):
     folder, _ = built["espcn_w4a4_x3"]
     report = verify(folder, tiles=1, sim="icarus", stall_prob=0.3, waves=True)
@@ -116,12 +118,13 @@ def test_wrong_weights_are_found_named_and_the_cli_exits_2(built):
     rom.write_text("\n".join(inverted + lines[6:]) + "\n")
     try:
         result = CliRunner().invoke(main, ["verify", "tiny_w4a4", "--out-dir", str(folder), "--tiles", "2",
-                                           "--stall-prob", "0.2"])
+                                           "--stall-prob", "0.2", "--json"])
     finally:
         rom.write_text(good)
     assert result.exit_code == 2, result.output
     report = json.loads(result.stdout)
     assert not report["equal"] and report["mismatches"] > 0
+    assert "equal NO" in "\n".join(verify_lines(report))
     assert report["first_mismatch"]["got"] != report["first_mismatch"]["expected"]
     assert report["first_differing_node"]["node"] == "MVAU_hls_2", report  # named by the per-stream taps
 
@@ -166,4 +169,6 @@ def test_cli_rtl(built, tmp_path):
     folder, _ = built["espcn_w4a4_x3"]
     result = runner.invoke(main, ["rtl", "espcn_w4a4_x3", "--out-dir", str(folder)])
     assert result.exit_code == 0, result.output
+    assert f"top {TOP_NAME}" in result.stdout and "rom_bits_total" in result.stdout
+    result = runner.invoke(main, ["rtl", "espcn_w4a4_x3", "--out-dir", str(folder), "--json"])
     assert json.loads(result.stdout)["top"] == TOP_NAME

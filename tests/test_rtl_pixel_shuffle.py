@@ -25,6 +25,7 @@ def test_pixel_shuffle(r, channels, pe, bits, signed, p_gap, p_stall):
     assert res.beats_out == 2 * 3 * 4 * r * r * channels // pe
 
 
+@pytest.mark.icarus
 def test_pixel_shuffle_icarus():
     res = verify_node(shuffle_model(3, 2, 2, 6, True), sim="icarus", p_gap=0.3, p_stall=0.3, frames=2)
     assert res.beats_out == 2 * 3 * 4 * 9

@@ -35,6 +35,7 @@ def test_parallel_window_emits_one_window_per_beat(img, k, channels, bits, signe
     assert res.beats_out == 3 * (img[0] - k + 1) * (img[1] - k + 1)
 
 
+@pytest.mark.icarus
 def test_sliding_window_icarus():
     res = verify_node(swg_model((4, 5), 3, 4, 2, 3, True), sim="icarus", frames=2)
     assert res.beats_out == 2 * 2 * 3 * 9 * 2

@@ -22,6 +22,7 @@ def test_stream_fifo(depth, bits, signed, lanes, p_gap, p_stall):
     assert res.beats_out == 64
 
 
+@pytest.mark.icarus
 def test_stream_fifo_icarus():
     res = verify_node(fifo_model(3, 5, True, 2), sim="icarus", p_gap=0.4, p_stall=0.4)
     assert res.beats_out == 64

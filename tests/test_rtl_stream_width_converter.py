@@ -25,6 +25,7 @@ def test_stream_width_converter(channels, in_elems, out_elems, bits, signed, p_g
     assert res.beats_out == 12 * channels // out_elems
 
 
+@pytest.mark.icarus
 def test_stream_width_converter_icarus():
     res = verify_node(dwc_model(6, 2, 3, 7, False), sim="icarus")
     assert res.beats_out == 24

@@ -74,6 +74,7 @@ def test_search_roms_refuse_unsorted():
         search_roms(np.array([[1, 2, 3], [3, 2, 4]]), 1, 9, 8, "node")
 
 
+@pytest.mark.icarus
 def test_thresholding_icarus():
     res = verify_node(threshold_model(4, 2, "INT6", "INT3"), sim="icarus", p_gap=0.3, p_stall=0.3)
     assert res.beats_out == 32

@@ -8,6 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from fqsr.apps.cli import main
+from fqsr.apps.summary import sweep_lines
 from fqsr.apps.sweep import COLUMNS, ConfigSpec, fits, grid_from_dict, load_network, run_sweep
 from fqsr.models.errors import FqsrError
 from fqsr.reports.pareto import pareto_front
@@ -153,10 +154,11 @@ def test_cli_sweep_in_two_processes_matches_one(swept, tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
     args = ["sweep", "--model", "tiny_w4a4", "--model", "tiny_w2a2", "--features", "4", "--blocks", "1",
-            "--tile", "6x6", "--board", "zcu104", "--jobs", "2", "--out", str(out), "--work", str(tmp_path / "w")]
+            "--tile", "6x6", "--board", "zcu104", "--jobs", "2", "--out", str(out), "--work", str(tmp_path / "w"), "--json"]
     done = runner.invoke(main, args)
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["points"] == 2
+    assert "sweep: points 2, errors 0" in "\n".join(sweep_lines(json.loads(done.stdout), out))
     table = pd.read_csv(out / "sweep.csv")
     assert list(table["point"]) == ["tiny_w4a4-f4-b1", "tiny_w2a2-f4-b1"]
     ours = table.set_index("point").loc["tiny_w4a4-f4-b1"]

@@ -48,9 +48,12 @@ def test_readme_bring_your_own_model_runs_as_written(tmp_path, monkeypatch):
         assert args[0] == "fqsr"
         if args[1] == "export":
             args += ["--out-dir", f"{tmp_path}/rgb_bn_x3", "--random-tiles", "1"]
-        result = cli(*args[1:])
+        result = cli(*args[1:])  # as written: the short summary names the result
         assert result.exit_code == 0, (line, result.output)
-        reports.append(json.loads(result.stdout[result.stdout.index("{"):]))
+        assert "equal" in result.stdout or args[1] == "rtl", result.stdout
+        result = cli(*args[1:], "--json")  # the same command again, for its report
+        assert result.exit_code == 0, (line, result.output)
+        reports.append(json.loads(result.stdout))
     exported, compiled, rtl, verified = reports
     folder = tmp_path / "rgb_bn_x3"
     assert exported["equal"] and exported["mismatches"] == 0 and exported["elements"] == 2 * 3 * 12 * 12
@@ -79,10 +82,10 @@ def test_each_door_takes_the_other_network(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     out = tmp_path / "res"
     result = cli("export", "--module", "tests/user_models/residual.py:residual", "--tile", "4x4", "--channels", "1",
-                 "--out-dir", out, "--random-tiles", "1")
+                 "--out-dir", out, "--random-tiles", "1", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["user_model"]["name"] == "Residual"
-    result = cli("compile", out, "--random-tiles", "1")
+    result = cli("compile", out, "--random-tiles", "1", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["equal"]
 
@@ -94,7 +97,7 @@ def test_each_door_takes_the_other_network(tmp_path, monkeypatch):
     # a QONNX file made elsewhere: compiled into its own folder, proven against QONNX's execution
     elsewhere = tmp_path / "made_elsewhere.onnx"
     elsewhere.write_bytes((out / ONNX_NAME).read_bytes())
-    result = cli("compile", elsewhere, "--out-dir", tmp_path / "imported", "--random-tiles", "1")
+    result = cli("compile", elsewhere, "--out-dir", tmp_path / "imported", "--random-tiles", "1", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["reference"] == "qonnx" and json.loads(result.stdout)["equal"]
     identity = json.loads((tmp_path / "imported" / "export.json").read_text())["user_model"]
@@ -179,7 +182,7 @@ def test_hil_on_a_user_model(tmp_path, monkeypatch):
     assert cli("export", "--module", "tests/user_models/residual.py:residual", "--tile", "10x10", "--out-dir", out,
                "--random-tiles", "0").exit_code == 0
     assert cli("compile", out, "--random-tiles", "0").exit_code == 0
-    result = cli("hil", out, "--data", images, "--device", "python")
+    result = cli("hil", out, "--data", images, "--device", "python", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["model"] == "Residual" and report["equal"] and report["mismatches"] == 0
