@@ -81,8 +81,9 @@ def simulator_env(sim: str):
 VERILATOR_RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
 
 
-def _runtime_cache() -> Path:
-    return sim_build_root() / f"verilator-runtime-{hashlib.sha256(str(verilator_root()).encode()).hexdigest()[:8]}"
+def _runtime_cache(variant: str = "cocotb") -> Path:
+    suffix = "" if variant == "cocotb" else f"-{variant}"  # the cocotb build's cache keeps its old name
+    return sim_build_root() / f"verilator-runtime-{hashlib.sha256(str(verilator_root()).encode()).hexdigest()[:8]}{suffix}"
 
 
 def _runner(sim: str):
@@ -106,19 +107,21 @@ def _runner(sim: str):
     return CachedRuntimeVerilator() if sim == "verilator" else get_runner(sim)
 
 
-def _reuse_verilator_runtime(build_dir: Path) -> None:
-    cache = _runtime_cache()
-    if all((cache / f"{o}.o").exists() for o in VERILATOR_RUNTIME_OBJS):
-        for obj in VERILATOR_RUNTIME_OBJS:
+def reuse_runtime(build_dir: Path, objs=VERILATOR_RUNTIME_OBJS, variant: str = "cocotb") -> None:
+    """Copy Verilator's runtime objects ``objs`` (compiled once per flag set ``variant``) into ``build_dir``."""
+    cache = _runtime_cache(variant)
+    if all((cache / f"{o}.o").exists() for o in objs):
+        for obj in objs:
             for ext in (".o", ".d"):
                 shutil.copy(cache / f"{obj}{ext}", build_dir / f"{obj}{ext}")  # fresh mtime: make skips them
 
 
-def _keep_verilator_runtime(build_dir: Path) -> None:
-    cache = _runtime_cache()
-    if not all((cache / f"{o}.o").exists() for o in VERILATOR_RUNTIME_OBJS):
+def keep_runtime(build_dir: Path, objs=VERILATOR_RUNTIME_OBJS, variant: str = "cocotb") -> None:
+    """Keep the runtime objects a successful build in ``build_dir`` compiled, for :func:`reuse_runtime`."""
+    cache = _runtime_cache(variant)
+    if not all((cache / f"{o}.o").exists() for o in objs):
         cache.mkdir(parents=True, exist_ok=True)
-        for obj in VERILATOR_RUNTIME_OBJS:
+        for obj in objs:
             for ext in (".o", ".d"):
                 shutil.copy(build_dir / f"{obj}{ext}", cache / f"{obj}{ext}")
 
@@ -171,7 +174,7 @@ def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | N
         started = time.monotonic()
         build_dir.mkdir(parents=True, exist_ok=True)
         if sim == "verilator" and not stamp.exists():
-            _reuse_verilator_runtime(build_dir)
+            reuse_runtime(build_dir)
         try:
             runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters, build_args=build_args,
                          build_dir=build_dir, always=not stamp.exists(), waves=waves, timescale=("1ns", "1ps"),
@@ -181,7 +184,7 @@ def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | N
             raise AssertionError(f"{sim} build of {toplevel} failed ({err}):\n"
                                  + "\n".join(line[:300] for line in log[-30:])) from None
         if sim == "verilator":
-            _keep_verilator_runtime(build_dir)
+            keep_runtime(build_dir)
         stamp.write_text("ok\n")
         built = time.monotonic()
         log_path, results_xml = test_dir / f"test-{seed}.log", test_dir / f"results-{seed}.xml"
