@@ -13,8 +13,12 @@
 #include <vector>
 
 #include "Vfqsr_top.h"
-#if VM_TRACE
+#if VM_TRACE_FST
 #include <verilated_fst_c.h>
+using Trace = VerilatedFstC;
+#elif VM_TRACE
+#include <verilated_vcd_c.h>  // where liblz4 (the FST writer's) is missing
+using Trace = VerilatedVcdC;
 #endif
 
 namespace {
@@ -158,6 +162,9 @@ const VerilatedVar* find_var(const VerilatedScope* scope, const std::string& nam
 int main(int argc, char** argv) {
     if (argc < 3) fail("usage: harness STIMULUS RESULT [WAVES]");
     auto ctx = std::make_unique<VerilatedContext>();
+#if VM_TRACE
+    if (argc > 3) ctx->traceEverOn(true);  // before the model is built
+#endif
     auto top = std::make_unique<Vfqsr_top>(ctx.get(), "TOP");
     Reader in(argv[1]);
     char magic[8];
@@ -202,10 +209,9 @@ int main(int argc, char** argv) {
     }
 
 #if VM_TRACE
-    std::unique_ptr<VerilatedFstC> tfp;
+    std::unique_ptr<Trace> tfp;
     if (argc > 3) {
-        ctx->traceEverOn(true);
-        tfp = std::make_unique<VerilatedFstC>();
+        tfp = std::make_unique<Trace>();
         top->trace(tfp.get(), 99);
         tfp->open(argv[3]);
     }
