@@ -204,7 +204,10 @@ def stalled(streams: dict, design: dict) -> dict:
 
 
 def default_threads(sources) -> int:
-    """Verilator threads worth using: 2 for a large design (measured in benchmarks/sim_speed.md), else 1."""
+    """Verilator threads: ``$FQSR_SIM_THREADS``, else 2 for a large design where the cores are there
+    (measured in benchmarks/sim_speed.md), else 1."""
+    if os.environ.get("FQSR_SIM_THREADS"):
+        return max(1, int(os.environ["FQSR_SIM_THREADS"]))
     size = sum(Path(s).stat().st_size for s in sources)
     return 2 if size > THREADS_MIN_SOURCE_BYTES and (os.cpu_count() or 1) >= 2 else 1
 
