@@ -28,7 +28,7 @@ help:
 	@echo "make sweep                 FINN-estimate sweep of benchmarks/sweep_grid.yaml -> benchmarks/sweep.{csv,md,png}"
 	@echo "make verify-edsr           full-size edsr_w4a4 on a 4x4 tile: rtl + cocotb verify -> benchmarks/verify.md"
 	@echo "make verify-zoo            the same for every full-size zoo model -> benchmarks/verify.md"
-	@echo "make sim-speed             Verilator vs Icarus cycles/s, small model and edsr_w4a4 -> benchmarks/sim_speed.md"
+	@echo "make sim-speed             harness vs cocotb (Verilator, Icarus) cycles/s: small, espcn_w4a4, edsr_w4a4 -> benchmarks/sim_speed.md"
 
 # The order matters (see README, Installation): the CPU torch wheel first, then the
 # declared dependencies with torch pinned, then brevitas/finn-plus without their pins

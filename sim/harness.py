@@ -28,7 +28,7 @@ Binary formats (little-endian), written by :func:`write_stimulus`, read by :func
               {u64 beats u64 expect f64 p_gap f64 p_stall u32 record_taps
                u32 n {u32 source seed word}* u32 n {u32 sink seed word}* u32[beats*in_words]}*
     result:   "FQSRRES1" u32 out_words u8 deadlock u8 wall_limited u8 idle_stop u8 0 u64 cycles
-              f64 wall_s u32 n_phases {u64 sent i64 first_in u64 n u32[n*out_words] u64[n]
+              f64 wall_s f64 cpu_s u32 n_phases {u64 sent i64 first_in u64 n u32[n*out_words] u64[n]
               u32 n_taps {u32 words u64 n u32[n*words]}*}* u64 n_extra u32[n_extra*out_words]
               u32 n_streams {u64 handshakes i64 last_cycle u8 valid|ready<<1}*
 
@@ -158,7 +158,7 @@ def read_result(path, taps) -> dict:
     cur = _Cursor(Path(path).read_bytes())
     if cur.raw(8) != b"FQSRRES1":
         raise FqsrError(f"{path} is not a harness result")
-    out_words, deadlock, wall_limited, idle_stop, _, cycles, wall_s, n_phases = cur.get("IBBBBQdI")
+    out_words, deadlock, wall_limited, idle_stop, _, cycles, wall_s, cpu_s, n_phases = cur.get("IBBBBQddI")
     phases = []
     for _ in range(n_phases):
         sent, first_in, n = cur.get("QqQ")
@@ -177,7 +177,7 @@ def read_result(path, taps) -> dict:
         streams[name] = {"handshakes": count, "last_cycle": None if last < 0 else last,
                          "valid": bool(state & 1), "ready": bool(state & 2)}
     return {"phases": phases, "extra_beats": extra, "deadlock": bool(deadlock), "wall_limited": bool(wall_limited),
-            "idle_stop": bool(idle_stop), "cycles": cycles, "wall_s": wall_s, "streams": streams}
+            "idle_stop": bool(idle_stop), "cycles": cycles, "wall_s": wall_s, "cpu_s": cpu_s, "streams": streams}
 
 
 def stalled(streams: dict, design: dict) -> dict:
@@ -203,16 +203,10 @@ def stalled(streams: dict, design: dict) -> dict:
             "handshakes": {s: st["handshakes"] for s, st in streams.items()}}
 
 
-def default_threads(sources) -> int:
-    """Verilator threads: ``$FQSR_SIM_THREADS``, else 2 for a large design where the cores are there
-    (measured in benchmarks/sim_speed.md), else 1."""
-    if os.environ.get("FQSR_SIM_THREADS"):
-        return max(1, int(os.environ["FQSR_SIM_THREADS"]))
-    size = sum(Path(s).stat().st_size for s in sources)
-    return 2 if size > THREADS_MIN_SOURCE_BYTES and (os.cpu_count() or 1) >= 2 else 1
-
-
-THREADS_MIN_SOURCE_BYTES = 1 << 62  # placeholder until measured
+def default_threads() -> int:
+    """Verilator threads: ``$FQSR_SIM_THREADS``, else 1. Two threads measured ~200x slower on the small model
+    on 2 shared cores (Verilator's workers spin-wait for each other; benchmarks/sim_speed.md)."""
+    return max(1, int(os.environ.get("FQSR_SIM_THREADS") or 1))
 
 
 def _trace_kind(waves: bool) -> str | None:
@@ -273,7 +267,7 @@ def simulate(sources, spec: dict, work, *, idle_cycles: int | None = None, threa
     ``idle_cycles``: stop as deadlocked after that many cycles without a handshake on any stream
     (default: only ``max_cycles``). With ``waves`` the run writes ``work/dump.fst`` (``dump.vcd``
     without liblz4-dev). The result is the bench's dict plus ``streams``, ``idle_stop`` and,
-    when deadlocked, ``deadlock_at`` (:func:`stalled`). ``timings``: ``build_s``, ``build_cached``, ``threads``."""
+    when deadlocked, ``deadlock_at`` (:func:`stalled`), and ``cpu_s`` (the clock loop's CPU time). ``timings``: ``build_s``, ``build_cached``, ``threads``."""
     from fqsr.hw.stitch import rom_files
     from fqsr.sim.runner import waveform_path
 
@@ -281,7 +275,7 @@ def simulate(sources, spec: dict, work, *, idle_cycles: int | None = None, threa
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     design = design_streams(sources[-1])
-    threads = default_threads(sources) if threads is None else int(threads)
+    threads = default_threads() if threads is None else int(threads)
     timings = {} if timings is None else timings
     exe = build(sources, threads=threads, waves=waves, timings=timings)
     timings["threads"] = threads

@@ -77,7 +77,7 @@ class RtlsimDevice:
     ``stall_prob`` adds random input gaps and output back-pressure (the stream
     must not care); 0 streams at full rate, so ``cycles_per_tile`` is the steady
     state. After ``run``: ``cycles`` (simulated), ``cycles_per_tile``, ``sim_wall_s``, ``sim_build_s``,
-    ``sim_cycles_per_s``.
+    ``sim_build_cached``, ``sim_cycles_per_s``, ``sim_cycles_per_cpu_s`` (harness only).
     """
 
     name = "rtlsim"
@@ -105,6 +105,7 @@ class RtlsimDevice:
         self.output_perm = layout.get("output_perm", [0, 1, 2, 3])
         self.out_shape = self.model.get_tensor_shape(self.model.graph.output[0].name)
         self.cycles = self.cycles_per_tile = self.sim_wall_s = self.sim_build_s = self.sim_cycles_per_s = None
+        self.sim_cycles_per_cpu_s = self.sim_build_cached = None
 
     def run(self, tiles) -> np.ndarray:
         from fqsr.sim.axis import pack_beats, unpack_beats
@@ -127,8 +128,10 @@ class RtlsimDevice:
         result = simulate(self.sources, spec, work, self.sim, self.seed, timings=timings,
                           idle_cycles=int(2 * slowdown * self.estimate + 10000))
         self.sim_wall_s = round(time.monotonic() - start, 2)
-        self.sim_build_s = timings.get("build_s")
+        self.sim_build_s, self.sim_build_cached = timings.get("build_s"), timings.get("build_cached")
         self.sim_cycles_per_s = round(result["cycles"] / max(result["wall_s"], 1e-9), 1)
+        self.sim_cycles_per_cpu_s = (round(result["cycles"] / max(result["cpu_s"], 1e-9), 1)
+                                     if "cpu_s" in result else None)
         got, stamps = result["phases"][0]["beats"], result["phases"][0]["cycles"]
         self.cycles = int(result["cycles"])
         if len(tiles) > 1 and len(stamps) == expect:  # steady state: first output beats of consecutive tiles
@@ -247,7 +250,9 @@ def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: i
         "scale": s, "images": len(rows), "tiles": int(len(tiles)), "halo": int(halo), "tile": [tile_h, tile_w],
         "cycles": getattr(device, "cycles", None), "cycles_per_tile": getattr(device, "cycles_per_tile", None),
         "sim_cycles_per_s": getattr(device, "sim_cycles_per_s", None),
+        "sim_cycles_per_cpu_s": getattr(device, "sim_cycles_per_cpu_s", None),
         "sim_build_s": getattr(device, "sim_build_s", None),
+        "sim_build_cached": getattr(device, "sim_build_cached", None),
         "device_wall_s": round(device_wall, 2), "wall_s": round(time.monotonic() - start, 2),
         "per_image": rows,
     }
