@@ -97,7 +97,8 @@ sim-speed: $(STAMP)
 	$(PY) benchmarks/sim_speed.py --out benchmarks/sim_speed.md
 
 # Hardware in the loop (benchmarks/hil.md): export/compile/rtl for the HIL tile and folding, then `fqsr hil`.
-# The folding file keeps the RTL simulation of Set5 feasible (46 min on 2 busy cores); without one, HIL_FPS folds.
+# The folding file keeps the RTL simulation of Set5 feasible (9.5 CPU min for the whole target through the
+# compiled harness, benchmarks/sim_speed.md); without one, HIL_FPS folds.
 HIL_TILE ?= 64x64
 HIL_FOLDING ?= benchmarks/hil_folding_$(MODEL).json
 HIL_FPS ?= 3000
