@@ -57,8 +57,9 @@ FLAGS_VERSION = 1  # bump when the build flags below change: cached builds are t
 VERILATE_FLAGS = ["--no-timing", "-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3"]
 OPT_FAST = "-O2"  # the model's per-cycle code; verilated.mk's -Os runs it markedly slower
 # the runtime objects a harness links (verilated_threads also without --threads: Verilator 5 always uses it)
-RUNTIME_OBJS = ("verilated", "verilated_threads")
+RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_threads")
 TRACE_OBJS = {"fst": ("verilated_fst_c",), "vcd": ("verilated_vcd_c",)}
+TRACE_FLAGS = {"fst": ["--trace-fst"], "vcd": ["--trace"]}
 
 
 def words(width: int) -> int:
@@ -67,7 +68,8 @@ def words(width: int) -> int:
 
 
 def seed_key(seed: int) -> list[int]:
-    """The 32-bit words ``random.Random(seed)`` feeds ``init_by_array`` (CPython: abs(seed), least significant first)."""
+    """The 32-bit words ``random.Random(seed)`` feeds ``init_by_array``: CPython's abs(seed), least
+    significant first."""
     n = abs(int(seed))
     key = []
     while n:
@@ -234,9 +236,9 @@ def build(sources, *, threads: int = 1, waves: bool = False, timings: dict | Non
         build_dir.mkdir(parents=True)
         objs = RUNTIME_OBJS + (TRACE_OBJS[trace] if trace else ())
         variant = f"harness-t{threads}-{trace or 'notrace'}"
+        # what ``verilator --cc --exe --build`` does, split so the cached runtime objects go in between
         verilate = ["verilator", "--cc", "--exe", "--top-module", TOP_NAME, "--Mdir", "obj", "-o", EXE,
-                    *VERILATE_FLAGS, "--threads", str(threads), *([f"--trace-{trace}" if trace == "fst" else "--trace"]
-                                                                  if trace else []),
+                    *VERILATE_FLAGS, "--threads", str(threads), *TRACE_FLAGS.get(trace, []),
                     *map(str, sources), str(DRIVER)]
         jobs = str(max(1, os.cpu_count() or 1))
         make = ["make", "-C", "obj", "-f", f"V{TOP_NAME}.mk", "-j", jobs, f"OPT_FAST={OPT_FAST}", EXE]
@@ -267,7 +269,8 @@ def simulate(sources, spec: dict, work, *, idle_cycles: int | None = None, threa
     ``idle_cycles``: stop as deadlocked after that many cycles without a handshake on any stream
     (default: only ``max_cycles``). With ``waves`` the run writes ``work/dump.fst`` (``dump.vcd``
     without liblz4-dev). The result is the bench's dict plus ``streams``, ``idle_stop`` and,
-    when deadlocked, ``deadlock_at`` (:func:`stalled`), and ``cpu_s`` (the clock loop's CPU time). ``timings``: ``build_s``, ``build_cached``, ``threads``."""
+    when deadlocked, ``deadlock_at`` (:func:`stalled`), and ``cpu_s`` (the clock loop's CPU time).
+    ``timings`` receives ``build_s``, ``build_cached``, ``threads``."""
     from fqsr.hw.stitch import rom_files
     from fqsr.sim.runner import waveform_path
 

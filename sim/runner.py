@@ -83,7 +83,8 @@ VERILATOR_RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_vpi", "verila
 
 def _runtime_cache(variant: str = "cocotb") -> Path:
     suffix = "" if variant == "cocotb" else f"-{variant}"  # the cocotb build's cache keeps its old name
-    return sim_build_root() / f"verilator-runtime-{hashlib.sha256(str(verilator_root()).encode()).hexdigest()[:8]}{suffix}"
+    root = hashlib.sha256(str(verilator_root()).encode()).hexdigest()[:8]
+    return sim_build_root() / f"verilator-runtime-{root}{suffix}"
 
 
 def _runner(sim: str):
