@@ -222,8 +222,9 @@ def announce_runtime(sources, spec, work: Path, sim: str, expected_cycles: float
         return None
     seconds = round(expected_cycles / rate, 1)
     if seconds > ANNOUNCE_S:
+        faster = "" if sim == "verilator" else ", --sim verilator"
         print(f"fqsr verify: about {expected_cycles:,.0f} cycles at ~{rate:,.0f} cycles/s ({sim}): "
-              f"~{seconds / 60:.1f} min of simulation; --tiles 1, --stall-prob 0, --sim verilator, or a "
+              f"~{seconds / 60:.1f} min of simulation; --tiles 1, --stall-prob 0{faster}, or a "
               "smaller --tile / higher --target-fps at compile shorten it", file=sys.stderr, flush=True)
     return seconds
 
