@@ -197,3 +197,17 @@ def test_cli_rtl(built, tmp_path):
     result = runner.invoke(main, ["rtl", "espcn_w4a4_x3", "--out-dir", str(folder)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["top"] == TOP_NAME
+
+
+def test_a_long_run_is_announced_with_how_to_shorten_it(built, monkeypatch, capsys):
+    import fqsr.sim.verify as verify_module
+
+    folder, _ = built["tiny_w4a4"]
+    # thresholds below zero: this short run counts as long, so the probe timing and the notice are exercised
+    monkeypatch.setattr(verify_module, "PROBE_CYCLES", 0)
+    monkeypatch.setattr(verify_module, "ANNOUNCE_S", -1.0)
+    report = verify(folder, tiles=1, stall_prob=0.0)
+    assert report["equal"] and report["expected_sim_s"] is not None  # seconds: ~0.1 here
+    assert report["expected_sim_cycles"] > report["estimated_cycles_per_frame"]
+    err = capsys.readouterr().err
+    assert "fqsr verify: about" in err and "--tiles 1" in err and "--sim verilator" not in err
