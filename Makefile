@@ -28,7 +28,7 @@ help:
 	@echo "make sweep                 FINN-estimate sweep of apps/sweep_grid.yaml -> benchmarks/sweep.{csv,md,png}"
 	@echo "make verify-edsr           full-size edsr_w4a4 on a 4x4 tile: rtl + cocotb verify -> benchmarks/verify.md"
 	@echo "make verify-zoo            the same for every full-size zoo model -> benchmarks/verify.md"
-	@echo "make sim-speed             Verilator vs Icarus cycles/s, small model and edsr_w4a4 -> benchmarks/sim_speed.md"
+	@echo "make sim-speed             harness vs cocotb (Verilator, Icarus) cycles/s: small, espcn_w4a4, edsr_w4a4 -> benchmarks/sim_speed.md"
 
 # The order matters (see README, Installation): the CPU torch wheel first, then the
 # declared dependencies with torch pinned, then brevitas/finn-plus without their pins
@@ -110,7 +110,8 @@ sim-speed: $(STAMP)
 	$(PY) benchmarks/sim_speed.py --out benchmarks/sim_speed.md
 
 # Hardware in the loop (benchmarks/hil.md): export/compile/rtl for the HIL tile and folding, then `fqsr hil`.
-# The folding file keeps the RTL simulation of Set5 feasible (46 min on 2 busy cores); without one, HIL_FPS folds.
+# The folding file keeps the RTL simulation of Set5 feasible (9.5 CPU min for the whole target through the
+# compiled harness, benchmarks/sim_speed.md); without one, HIL_FPS folds.
 HIL_TILE ?= 64x64
 HIL_FOLDING ?= benchmarks/hil_folding_$(MODEL).json
 HIL_FPS ?= 3000

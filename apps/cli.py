@@ -376,7 +376,9 @@ def rtl_cmd(model, out_dir, bits, as_json):
 @click.argument("model", required=False)
 @click.option("--tiles", type=int, default=2, show_default=True,
               help="Tiles to stream: random 8-bit tiles plus one real-image tile.")
-@click.option("--sim", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True)
+@click.option("--sim", type=click.Choice(["verilator", "cocotb", "icarus"]), default="verilator", show_default=True,
+              help="verilator: the compiled harness (C++ driver, fastest); cocotb: the cocotb bench on Verilator; "
+                   "icarus: the cocotb bench on Icarus. All three drive the same gaps and stalls.")
 @click.option("--stall-prob", type=float, default=0.3, show_default=True,
               help="Probability of an input gap / output back-pressure cycle.")
 @click.option("--waves", is_flag=True, help="Dump a waveform into build/<model>/sim/.")
@@ -499,9 +501,10 @@ def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target
 @click.argument("model", required=False)
 @click.option("--data", required=True, help="Folder of HR images (e.g. ../shared/data/Set5), or 'embedded'.")
 @click.option("--device", default="rtlsim", show_default=True,
-              help="rtlsim (the stitched RTL in cocotb), python (FINN execution of dataflow.onnx) or serial:PORT.")
-@click.option("--sim", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True,
-              help="Simulator of --device rtlsim.")
+              help="rtlsim (the stitched RTL, simulated), python (FINN execution of dataflow.onnx) or serial:PORT.")
+@click.option("--sim", type=click.Choice(["verilator", "cocotb", "icarus"]), default="verilator", show_default=True,
+              help="Simulator of --device rtlsim: verilator (the compiled harness), cocotb (the cocotb bench on "
+                   "Verilator) or icarus (the cocotb bench on Icarus).")
 @click.option("--stall-prob", type=float, default=0.0, show_default=True,
               help="rtlsim: probability of an input gap / output back-pressure cycle.")
 @checkpoint_option

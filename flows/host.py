@@ -26,6 +26,11 @@ def pack_beats(values, bits: int, lanes: int) -> list[int]:
     """Integers (any shape, innermost axis folded into ``lanes``) -> one int per beat, element 0 in the LSBs."""
     flat = np.asarray(values).astype(np.int64).reshape(-1, lanes)
     mask = (1 << bits) - 1
+    if bits * lanes <= 64:  # whole images of beats: numpy, not a Python loop per element
+        words = np.zeros(len(flat), dtype=np.uint64)
+        for lane in range(lanes):
+            words |= (flat[:, lane].astype(np.uint64) & np.uint64(mask)) << np.uint64(lane * bits)
+        return words.tolist()
     beats = []
     for row in flat:
         word = 0
@@ -38,6 +43,13 @@ def pack_beats(values, bits: int, lanes: int) -> list[int]:
 def unpack_beats(beats, bits: int, lanes: int, signed: bool) -> np.ndarray:
     """Inverse of :func:`pack_beats`: (beats, lanes) array of integers."""
     mask = (1 << bits) - 1
+    if bits * lanes <= 64:
+        words = np.asarray(beats, dtype=np.uint64).reshape(-1)  # a padded beat of <= 64 bits
+        out = np.stack([((words >> np.uint64(lane * bits)) & np.uint64(mask)).astype(np.int64)
+                        for lane in range(lanes)], axis=1) if len(words) else np.zeros((0, lanes), np.int64)
+        if signed:
+            out[out >> (bits - 1) > 0] -= 1 << bits
+        return out
     out = np.zeros((len(beats), lanes), dtype=np.int64)
     for i, word in enumerate(beats):
         for lane in range(lanes):

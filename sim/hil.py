@@ -11,9 +11,9 @@ with the model stage's own functions (:mod:`fqsr.models.metrics` on
 
 Devices (``run(tiles uint8 [N, C, H, W]) -> int [N, C, H*s, W*s]``):
 
-- ``rtlsim``: the stitched RTL (``rtl/top.v``) under cocotb
-  (:mod:`fqsr.sim.network_bench`), all tiles streamed back to back in one
-  simulator run;
+- ``rtlsim``: the stitched RTL (``rtl/top.v``), all tiles streamed back to back
+  in one simulator run: the compiled Verilator harness (:mod:`fqsr.sim.harness`,
+  default) or the cocotb bench (:mod:`fqsr.sim.network_bench`) on Verilator or Icarus;
 - ``python``: FINN's Python execution of ``dataflow.onnx``;
 - ``serial:PORT``: the board behind its UART bridge (:class:`fqsr.sim.link.SerialDevice`).
 """
@@ -64,11 +64,13 @@ class PythonDevice:
 
 
 class RtlsimDevice:
-    """The stitched RTL top in cocotb: every tile of one ``run`` streamed back to back in one simulation.
+    """The stitched RTL top (``sim``: see :func:`fqsr.sim.verify.simulate`): every tile of one ``run``
+    streamed back to back in one simulation.
 
     ``stall_prob`` adds random input gaps and output back-pressure (the stream
     must not care); 0 streams at full rate, so ``cycles_per_tile`` is the steady
-    state. After ``run``: ``cycles`` (simulated), ``cycles_per_tile``, ``sim_wall_s``.
+    state. After ``run``: ``cycles`` (simulated), ``cycles_per_tile``, ``sim_wall_s``, ``sim_build_s``,
+    ``sim_build_cached``, ``sim_cycles_per_s``, ``sim_cycles_per_cpu_s`` (harness only).
     """
 
     name = "rtlsim"
@@ -76,7 +78,7 @@ class RtlsimDevice:
     def __init__(self, model_dir: Path, sim: str = "verilator", stall_prob: float = 0.0, seed: int = 0):
         from fqsr.flows.artifacts import RTL_DIRNAME, require_current
         from fqsr.hw.stitch import rtl_sources
-        from fqsr.sim.verify import estimated_cycles, stream_format
+        from fqsr.sim.verify import check_sim, estimated_cycles, stream_format
 
         self.model_dir = Path(model_dir)
         self.model, self.dataflow_path = _dataflow(self.model_dir)
@@ -86,6 +88,7 @@ class RtlsimDevice:
         require_current(self.model_dir, RTL_DIRNAME, "fqsr rtl MODEL")
         if not 0 <= stall_prob < 1:
             raise FqsrError("the stall probability must be in [0, 1)")
+        check_sim(sim)
         self.sources = rtl_sources(top.parent)
         self.sim, self.stall_prob, self.seed = sim, stall_prob, seed
         self.in_bits, self.in_lanes, self.out_bits, self.out_lanes, self.signed = stream_format(self.model)
@@ -94,12 +97,13 @@ class RtlsimDevice:
         self.input_perm = layout.get("input_perm", [0, 1, 2, 3])
         self.output_perm = layout.get("output_perm", [0, 1, 2, 3])
         self.out_shape = self.model.get_tensor_shape(self.model.graph.output[0].name)
-        self.cycles = self.cycles_per_tile = self.sim_wall_s = None
+        self.cycles = self.cycles_per_tile = self.sim_wall_s = self.sim_build_s = self.sim_cycles_per_s = None
+        self.sim_cycles_per_cpu_s = self.sim_build_cached = None
 
     def run(self, tiles) -> np.ndarray:
-        from fqsr.hw.stitch import TOP_NAME, rom_files
         from fqsr.sim.axis import pack_beats, unpack_beats
-        from fqsr.sim.runner import run_cocotb, sim_build_root
+        from fqsr.sim.runner import sim_build_root
+        from fqsr.sim.verify import simulate
 
         tiles = np.asarray(tiles)
         beats = [b for t in tiles for b in pack_beats(t[None].transpose(self.input_perm), self.in_bits, self.in_lanes)]
@@ -110,21 +114,17 @@ class RtlsimDevice:
         key = hashlib.sha256(json.dumps([str(self.dataflow_path.resolve()), self.sim]).encode()).hexdigest()[:12]
         work = sim_build_root() / "hil" / key
         work.mkdir(parents=True, exist_ok=True)
-        result_path, spec_path = work / "result.json", work / "spec.json"
-        result_path.unlink(missing_ok=True)
-        spec_path.write_text(json.dumps({
-            "phases": [{"beats": beats, "expect": expect, "p_gap": self.stall_prob, "p_stall": self.stall_prob,
-                        "seed": self.seed}],
-            "max_cycles": max_cycles, "result": str(result_path)}))
-        start = time.monotonic()
+        spec = {"phases": [{"beats": beats, "expect": expect, "p_gap": self.stall_prob, "p_stall": self.stall_prob,
+                            "seed": self.seed}], "max_cycles": max_cycles}
+        start, timings = time.monotonic(), {}
         # the simulation runs in ``work``, where the wrappers' ``$readmemh`` finds the ROM copies
-        run_cocotb(self.sources, TOP_NAME, "fqsr.sim.network_bench", sim=self.sim, seed=self.seed,
-                   extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, test_dir=work,
-                   data_files=rom_files(self.sources[-1].parent))
+        result = simulate(self.sources, spec, work, self.sim, self.seed, timings=timings,
+                          idle_cycles=int(2 * slowdown * self.estimate + 10000))
         self.sim_wall_s = round(time.monotonic() - start, 2)
-        if not result_path.is_file():
-            raise FqsrError(f"the {self.sim} simulation of {TOP_NAME} wrote no result; see its log above")
-        result = json.loads(result_path.read_text())
+        self.sim_build_s, self.sim_build_cached = timings.get("build_s"), timings.get("build_cached")
+        self.sim_cycles_per_s = round(result["cycles"] / max(result["wall_s"], 1e-9), 1)
+        self.sim_cycles_per_cpu_s = (round(result["cycles"] / max(result["cpu_s"], 1e-9), 1)
+                                     if "cpu_s" in result else None)
         got, stamps = result["phases"][0]["beats"], result["phases"][0]["cycles"]
         self.cycles = int(result["cycles"])
         if len(tiles) > 1 and len(stamps) == expect:  # steady state: first output beats of consecutive tiles
@@ -132,9 +132,15 @@ class RtlsimDevice:
         if result["deadlock"] or len(got) != expect or result["extra_beats"]:
             raise FqsrError(f"the RTL returned {len(got)} output beats (+{len(result['extra_beats'])} extra) of "
                             f"{expect} expected for {len(tiles)} tiles"
-                            f"{' and deadlocked' if result['deadlock'] else ''}; run `fqsr verify MODEL`")
+                            f"{' and deadlocked' if result['deadlock'] else ''}"
+                            f"{_held(result)}; run `fqsr verify MODEL`")
         flat = unpack_beats(got, self.out_bits, self.out_lanes, self.signed).reshape(len(tiles), *self.out_shape[1:])
         return np.stack([f[None].transpose(self.output_perm)[0] for f in flat])
+
+
+def _held(result) -> str:
+    at = result.get("deadlock_at")
+    return f" (held at {', '.join(at['nodes'])})" if at and at["nodes"] else ""
 
 
 def open_device(spec: str, model_dir: Path, sim: str = "verilator", stall_prob: float = 0.0):
@@ -236,6 +242,10 @@ def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: i
         "psnr_y_bicubic": mean("bicubic", "psnr_y"), "ssim_y_bicubic": mean("bicubic", "ssim_y"),
         "scale": s, "images": len(rows), "tiles": int(len(tiles)), "halo": int(halo), "tile": [tile_h, tile_w],
         "cycles": getattr(device, "cycles", None), "cycles_per_tile": getattr(device, "cycles_per_tile", None),
+        "sim_cycles_per_s": getattr(device, "sim_cycles_per_s", None),
+        "sim_cycles_per_cpu_s": getattr(device, "sim_cycles_per_cpu_s", None),
+        "sim_build_s": getattr(device, "sim_build_s", None),
+        "sim_build_cached": getattr(device, "sim_build_cached", None),
         "device_wall_s": round(device_wall, 2), "wall_s": round(time.monotonic() - start, 2),
         "per_image": rows,
     }

@@ -17,6 +17,9 @@ first differing node's search; it slows the bench down). A deadlock (``max_cycle
 not raised, so the caller can say how far the stream got. An optional ``"max_wall_s"`` stops the
 run after that many seconds of wall time (``"wall_limited": true`` in the result): a speed
 measurement on a slow simulator, never a verdict.
+
+The compiled harness (:mod:`fqsr.sim.harness`, ``--sim verilator``) reproduces this bench
+cycle for cycle without Python in the clock loop; this bench runs for ``--sim cocotb`` / ``icarus``.
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -64,7 +65,10 @@ def simulator_env(sim: str):
             # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the C++
             # build of a model split into several files (a whole network); a variable in
             # MAKEFLAGS acts like one on make's command line and overrides it.
-            os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+            # It also runs helper scripts through $(PYTHON3), which the wheel sets to its own build machine's
+            # interpreter; name this one, so a machine without `python` on PATH (no venv activated) builds too.
+            os.environ["MAKEFLAGS"] = (f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include "
+                                       f"PYTHON3={sys.executable}").strip()
         elif shutil.which("iverilog") is None or shutil.which("vvp") is None:
             raise FqsrError(f"Icarus Verilog was not found; {INSTALL_HINT['icarus']}")
         yield
@@ -81,8 +85,10 @@ def simulator_env(sim: str):
 VERILATOR_RUNTIME_OBJS = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
 
 
-def _runtime_cache() -> Path:
-    return sim_build_root() / f"verilator-runtime-{hashlib.sha256(str(verilator_root()).encode()).hexdigest()[:8]}"
+def _runtime_cache(variant: str = "cocotb") -> Path:
+    suffix = "" if variant == "cocotb" else f"-{variant}"  # the cocotb build's cache keeps its old name
+    root = hashlib.sha256(str(verilator_root()).encode()).hexdigest()[:8]
+    return sim_build_root() / f"verilator-runtime-{root}{suffix}"
 
 
 def _runner(sim: str):
@@ -106,19 +112,21 @@ def _runner(sim: str):
     return CachedRuntimeVerilator() if sim == "verilator" else get_runner(sim)
 
 
-def _reuse_verilator_runtime(build_dir: Path) -> None:
-    cache = _runtime_cache()
-    if all((cache / f"{o}.o").exists() for o in VERILATOR_RUNTIME_OBJS):
-        for obj in VERILATOR_RUNTIME_OBJS:
+def reuse_runtime(build_dir: Path, objs=VERILATOR_RUNTIME_OBJS, variant: str = "cocotb") -> None:
+    """Copy Verilator's runtime objects ``objs`` (compiled once per flag set ``variant``) into ``build_dir``."""
+    cache = _runtime_cache(variant)
+    if all((cache / f"{o}.o").exists() for o in objs):
+        for obj in objs:
             for ext in (".o", ".d"):
                 shutil.copy(cache / f"{obj}{ext}", build_dir / f"{obj}{ext}")  # fresh mtime: make skips them
 
 
-def _keep_verilator_runtime(build_dir: Path) -> None:
-    cache = _runtime_cache()
-    if not all((cache / f"{o}.o").exists() for o in VERILATOR_RUNTIME_OBJS):
+def keep_runtime(build_dir: Path, objs=VERILATOR_RUNTIME_OBJS, variant: str = "cocotb") -> None:
+    """Keep the runtime objects a successful build in ``build_dir`` compiled, for :func:`reuse_runtime`."""
+    cache = _runtime_cache(variant)
+    if not all((cache / f"{o}.o").exists() for o in objs):
         cache.mkdir(parents=True, exist_ok=True)
-        for obj in VERILATOR_RUNTIME_OBJS:
+        for obj in objs:
             for ext in (".o", ".d"):
                 shutil.copy(build_dir / f"{obj}{ext}", cache / f"{obj}{ext}")
 
@@ -171,17 +179,18 @@ def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | N
         started = time.monotonic()
         build_dir.mkdir(parents=True, exist_ok=True)
         if sim == "verilator" and not stamp.exists():
-            _reuse_verilator_runtime(build_dir)
+            reuse_runtime(build_dir)
         try:
             runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters, build_args=build_args,
                          build_dir=build_dir, always=not stamp.exists(), waves=waves, timescale=("1ns", "1ps"),
                          log_file=build_dir / "build.log")
         except RuntimeError as err:
             log = (build_dir / "build.log").read_text(errors="replace").splitlines()
+            shutil.rmtree(build_dir, ignore_errors=True)  # a failed build is never reused as if it were one
             raise AssertionError(f"{sim} build of {toplevel} failed ({err}):\n"
                                  + "\n".join(line[:300] for line in log[-30:])) from None
         if sim == "verilator":
-            _keep_verilator_runtime(build_dir)
+            keep_runtime(build_dir)
         stamp.write_text("ok\n")
         built = time.monotonic()
         log_path, results_xml = test_dir / f"test-{seed}.log", test_dir / f"results-{seed}.xml"

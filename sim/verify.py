@@ -10,7 +10,15 @@ of ``fqsr_host_layout`` are applied to the input only, as the host would).
 A second, stall-free phase streams frames back to back to measure the steady
 state: ``cycles_per_frame`` is the number of cycles between the first output
 beats of the last two consecutive frames. ``estimated_cycles_per_frame`` is
-FINN's ``get_exp_cycles`` of the slowest node. The report is also written to
+FINN's ``get_exp_cycles`` of the slowest node.
+
+``sim``: ``verilator`` (default) runs the compiled harness (:mod:`fqsr.sim.harness`:
+the top verilated with a C++ driver, no Python per clock; a deadlock names the
+node holding the stream, ``deadlock_at``), ``cocotb`` the cocotb bench
+(:mod:`fqsr.sim.network_bench`) on Verilator, ``icarus`` the same bench on Icarus;
+all three drive identical gaps and stalls and so return identical beats and cycles.
+A run expected to take over a minute is announced on stderr first, with how to
+shorten it. The report is also written to
 ``<model_dir>/sim/verify.json``. With ``waves`` the run's waveform is copied to
 ``<model_dir>/sim/waves-<sim>.fst`` (a ``.vcd`` from Verilator where liblz4-dev,
 which its FST writer needs, is missing), named by the report's ``waves`` key.
@@ -20,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -108,19 +117,40 @@ def _compare(frames, beats, out_bits, out_lanes, signed):
     return mismatches, elements, first, max(0, got.size - offset)
 
 
-def _simulate(sources, spec, work: Path, sim: str, seed: int, waves: bool = False, timings: dict | None = None):
-    """Run :mod:`fqsr.sim.network_bench` on the stitched top in ``work`` (the ROM files of the
-    sources' folder are copied there); (its result JSON, the results XML path)."""
+SIMS = ("verilator", "cocotb", "icarus")
+COCOTB_SIMULATOR = {"cocotb": "verilator", "icarus": "icarus"}  # --sim -> the simulator cocotb drives
+
+
+def check_sim(sim: str) -> None:
+    if sim not in SIMS:
+        raise FqsrError(f"unknown simulator {sim!r}; choose verilator (the compiled harness), cocotb (cocotb "
+                        "driving Verilator) or icarus (cocotb on Icarus)")
+
+
+def simulate(sources, spec, work: Path, sim: str, seed: int, waves: bool = False, timings: dict | None = None,
+             idle_cycles: int | None = None) -> dict:
+    """Run ``spec`` (phases, see :mod:`fqsr.sim.network_bench`) on the stitched top in ``work``: the compiled
+    harness (``sim="verilator"``, :mod:`fqsr.sim.harness`) or the cocotb bench on Verilator / Icarus; the
+    bench's result dict. ``idle_cycles`` (harness only): the no-handshake deadlock watchdog."""
     from fqsr.hw.stitch import TOP_NAME, rom_files
+    from fqsr.sim.harness import simulate as harness_simulate
     from fqsr.sim.runner import run_cocotb
 
-    spec_path = work / f"spec-{Path(spec['result']).stem}.json"
+    check_sim(sim)
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    if sim == "verilator":
+        return harness_simulate(sources, spec, work, idle_cycles=idle_cycles, waves=waves, timings=timings)
+    spec = {**spec, "result": str(work / f"result-{sim}.json")}
+    spec_path = work / f"spec-{sim}.json"
     spec_path.write_text(json.dumps(spec))
     Path(spec["result"]).unlink(missing_ok=True)
-    results_xml = run_cocotb(sources, TOP_NAME, "fqsr.sim.network_bench", sim=sim, seed=seed, waves=waves,
-                             extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, test_dir=work,
-                             data_files=rom_files(Path(sources[-1]).parent), timings=timings)
-    return json.loads(Path(spec["result"]).read_text()), results_xml
+    run_cocotb(sources, TOP_NAME, "fqsr.sim.network_bench", sim=COCOTB_SIMULATOR[sim], seed=seed, waves=waves,
+               extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, test_dir=work,
+               data_files=rom_files(Path(sources[-1]).parent), timings=timings)
+    if not Path(spec["result"]).is_file():
+        raise FqsrError(f"the cocotb bench on {COCOTB_SIMULATOR[sim]} wrote no result; see its log in {work}")
+    return json.loads(Path(spec["result"]).read_text())
 
 
 def first_differing_node(model, context, spec, sources, work, sim, seed) -> dict | None:
@@ -134,7 +164,7 @@ def first_differing_node(model, context, spec, sources, work, sim, seed) -> dict
     src, dst = model.graph.input[0].name, model.graph.output[0].name
     tensors = [t for n in model.graph.node for t in n.output if t not in (src, dst)]
     spec["phases"][0]["taps"] = [tap_name(t) for t in tensors]
-    result, _ = _simulate(sources, spec, work, sim, seed)
+    result = simulate(sources, spec, work, sim, seed)
     got = result["phases"][0]["taps"]
     for node in model.graph.node:
         for j, tensor in enumerate(node.output):
@@ -150,6 +180,32 @@ def first_differing_node(model, context, spec, sources, work, sim, seed) -> dict
                 return {"node": node.name, "op_type": node.op_type, "tensor": tensor, "beat": k,
                         "beats_received": len(beats), "beats_expected": len(want)}
     return {"node": model.find_producer(dst).name, "op_type": model.find_producer(dst).op_type, "tensor": dst}
+
+
+# cycles/s of the cocotb benches where nothing was measured yet (benchmarks/sim_speed.md, small to full size)
+COCOTB_RATE = {"cocotb": 5000.0, "icarus": 300.0}
+ANNOUNCE_S = 60.0  # a run expected to take longer is announced on stderr with how to shorten it
+PROBE_CYCLES = 2_000_000  # a harness run expected longer than this is first timed for 2 s
+
+
+def announce_runtime(sources, spec, work: Path, sim: str, expected_cycles: float, waves: bool,
+                     timings: dict) -> float | None:
+    """Estimated seconds of simulation (FINN's cycle estimate over the simulator's measured cycles/s, the
+    harness timed on a 2 s probe run of this build when the run is long); told on stderr when long."""
+    rate = COCOTB_RATE.get(sim)
+    if sim == "verilator" and expected_cycles > PROBE_CYCLES:
+        probe = simulate(sources, {**spec, "phases": spec["phases"][:1], "max_wall_s": 2.0}, work, sim, 0,
+                         waves, timings)
+        rate = probe["cycles"] / max(probe["wall_s"], 1e-9)
+    if rate is None:
+        return None
+    seconds = round(expected_cycles / rate, 1)
+    if seconds > ANNOUNCE_S:
+        faster = "" if sim == "verilator" else ", --sim verilator"
+        print(f"fqsr verify: about {expected_cycles:,.0f} cycles at ~{rate:,.0f} cycles/s ({sim}): "
+              f"~{seconds / 60:.1f} min of simulation; --tiles 1, --stall-prob 0{faster}, or a "
+              "smaller --tile / higher --target-fps at compile shorten it", file=sys.stderr, flush=True)
+    return seconds
 
 
 def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float = 0.3, waves: bool = False,
@@ -195,15 +251,22 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
     serialised = sum(layer_cycles(model, model_dir).values()) + (len(frames) + TIMING_FRAMES) * estimate
     max_cycles = int(2 * slowdown * serialised + 20 * sum(len(p["beats"]) + p["expect"] for p in phases) * slowdown
                      + 20000)
+    # no handshake on any stream for this long is a deadlock: no node idles a whole frame of the slowest one
+    idle_cycles = int(2 * slowdown * estimate + 10000)
     sources = rtl_sources(rtl)
+    check_sim(sim)
     key = hashlib.sha256(json.dumps([str(dataflow.resolve()), tiles, sim, stall_prob, seed]).encode()).hexdigest()[:12]
     work = sim_build_root() / "network" / key
     work.mkdir(parents=True, exist_ok=True)
-    spec = {"phases": phases, "max_cycles": max_cycles, "result": str(work / "result.json"),
-            "max_wall_s": max_wall_s}
-    start, timings = time.monotonic(), {}
-    result, results_xml = _simulate(sources, spec, work, sim, seed, waves, timings)
+    spec = {"phases": phases, "max_cycles": max_cycles, "max_wall_s": max_wall_s}
+    expected = sum(layer_cycles(model, model_dir).values()) + estimate * (len(frames) / (1 - stall_prob)
+                                                                          + TIMING_FRAMES)
+    start, probe, timings = time.monotonic(), {}, {}
+    runtime = announce_runtime(sources, spec, work, sim, expected, waves, probe)
+    result = simulate(sources, spec, work, sim, seed, waves, timings, idle_cycles=idle_cycles)
     wall = time.monotonic() - start
+    if probe.get("build_cached") is False:  # the probe run built the harness
+        timings.update(build_s=probe["build_s"], build_cached=False)
 
     stalled = result["phases"][0]
     mismatches, elements, first, extra = _compare(frames, stalled["beats"], out_bits, out_lanes, signed)
@@ -232,7 +295,11 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
         else None,
         "sim_cycles": result["cycles"],
         "sim_cycles_per_s": round(result["cycles"] / max(result["wall_s"], 1e-9), 1),
+        # the harness also times its clock loop in CPU seconds: the speed a busy machine hides
+        "sim_cycles_per_cpu_s": round(result["cycles"] / max(result["cpu_s"], 1e-9), 1) if "cpu_s" in result else None,
         "sim_build_s": timings.get("build_s"),
+        "sim_build_cached": timings.get("build_cached"),
+        "expected_sim_cycles": int(expected), "expected_sim_s": runtime,
         "wall_s": round(wall, 2),
     }
     if first or t_first:
@@ -241,9 +308,11 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
             name = report["first_mismatch"]["tile"]
             frame = next(f for f in frames if f[0] == name)
             tap_spec = {"phases": [{**phases[0], "beats": beats_of([frame]), "expect": out_beats}],
-                        "max_cycles": max_cycles, "result": str(work / "taps.json")}
+                        "max_cycles": max_cycles}
             report["first_differing_node"] = first_differing_node(
                 model, contexts[name], tap_spec, sources, work, sim, seed)
+    if result.get("deadlock_at"):  # the harness names the node(s) holding the stream
+        report["deadlock_at"] = {k: v for k, v in result["deadlock_at"].items() if k != "handshakes"}
     if result["deadlock"] or limited:
         report["received_beats"] = [len(p["beats"]) for p in result["phases"]]
         report["expected_beats"] = [p["expect"] for p in phases]
@@ -253,7 +322,7 @@ def verify(model_dir, tiles: int = 2, sim: str = "verilator", stall_prob: float 
         from fqsr.hw.stitch import TOP_NAME
         from fqsr.sim.runner import waveform_path
 
-        wave = waveform_path(sim, TOP_NAME, work)
+        wave = waveform_path(COCOTB_SIMULATOR.get(sim, "verilator"), TOP_NAME, work)
         if not wave.is_file() or wave.stat().st_size == 0:
             raise FqsrError(f"{sim} wrote no waveform ({wave}); check the simulator's log in {work}")
         target = out / f"waves-{sim}{wave.suffix}"

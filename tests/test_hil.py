@@ -62,6 +62,8 @@ def test_rtl_and_finn_return_the_quantized_model_exactly(built):
     estimate = json.loads((folder / "estimates.json").read_text())["cycles_per_frame"]
     assert 0.9 < rtl["cycles_per_tile"] / estimate < 1.1, (rtl["cycles_per_tile"], estimate)
     assert finn["cycles"] is None and rtl["per_image"] == finn["per_image"]
+    # through the compiled harness (the default simulator): no Python per clock
+    assert rtl["sim_cycles_per_s"] > 50_000 and finn["sim_cycles_per_s"] is None
 
 
 def test_a_halo_one_pixel_short_is_caught_as_a_mismatch(built):

@@ -1,4 +1,7 @@
-"""Whole networks in RTL: dataflow.onnx -> stitched top -> cocotb under random stalls == FINN's execution."""
+"""Whole networks in RTL: dataflow.onnx -> stitched top -> simulated under random stalls == FINN's execution.
+
+The default simulator is the compiled harness (fqsr.sim.harness); one test proves it drives
+exactly what the cocotb bench drives (beats and cycle stamps), one runs the cocotb bench on Icarus."""
 import json
 import re
 import shutil
@@ -14,7 +17,7 @@ from fqsr.flows.export import ONNX_NAME, export, load_qonnx
 from fqsr.hw.stitch import TOP_NAME, generate_rtl, rom_files, rtl_sources
 from fqsr.models.errors import FqsrError
 from fqsr.sim.runner import verilator_fst_supported
-from fqsr.sim.verify import verify
+from fqsr.sim.verify import simulate, verify
 
 MODELS = {"tiny_w4a4": dict(features=4, blocks=1), "espcn_w4a4_x3": dict(features=4)}
 
@@ -76,12 +79,39 @@ def test_moved_rtl_folder_elaborates_cleanly_in_yosys(built, tmp_path):
 @pytest.mark.parametrize("name", list(MODELS))
 def test_network_equals_finn_under_stalls(built, name):
     folder, _ = built[name]
-    report = verify(folder, tiles=2, sim="verilator", stall_prob=0.3, seed=1)
-    assert report["equal"] and report["mismatches"] == 0, report
+    report = verify(folder, tiles=2, stall_prob=0.3, seed=1)
+    assert report["sim"] == "verilator" and report["equal"] and report["mismatches"] == 0, report
     assert report["elements"] > 0 and report["extra_beats"] == 0
     # steady state within 5% of FINN's estimate of the slowest node (the dataflow ideal)
     assert 0.95 <= report["cycles_per_frame"] / report["estimated_cycles_per_frame"] <= 1.05, report
     assert json.loads((folder / "sim" / "verify.json").read_text())["equal"]
+
+
+def test_harness_drives_exactly_what_the_cocotb_bench_drives(built, tmp_path):
+    """Same seeds, same random gaps and stalls: every output beat and the cycle it left the top are equal,
+    phase boundaries, first input cycle and the total cycle count included."""
+    import random
+
+    folder, _ = built["tiny_w4a4"]
+    sources = rtl_sources(folder / "rtl")
+    rng = random.Random(3)
+    beats = [rng.randrange(256) for _ in range(2 * 48)]  # two 4x4x3 tiles of 8-bit pixels, one lane
+    spec = {"phases": [{"beats": beats, "expect": 2 * 192, "p_gap": 0.4, "p_stall": 0.5, "seed": 7},
+                       {"beats": beats[:48], "expect": 192, "p_gap": 0.0, "p_stall": 0.2, "seed": 2}],
+            "max_cycles": 200_000}
+    got = {sim: simulate(sources, spec, tmp_path / sim, sim, seed=0) for sim in ("verilator", "cocotb")}
+    harness, bench = got["verilator"], got["cocotb"]
+    assert not harness["deadlock"] and harness["extra_beats"] == bench["extra_beats"] == []
+    for mine, theirs, phase in zip(harness["phases"], bench["phases"], spec["phases"], strict=True):
+        assert len(mine["beats"]) == len(mine["cycles"]) == phase["expect"]
+        for key in ("beats", "cycles", "first_in", "sent"):
+            assert mine[key] == theirs[key], key
+    assert harness["cycles"] == bench["cycles"]
+    # the stalls shape the stamps: another seed, other cycles (so equal stamps are no accident)
+    other = {**spec, "phases": [{**spec["phases"][0], "seed": 8}]}
+    reseeded = simulate(sources, other, tmp_path / "other", "verilator", seed=0)["phases"][0]
+    assert reseeded["beats"] == harness["phases"][0]["beats"]
+    assert reseeded["cycles"] != harness["phases"][0]["cycles"]
 
 
 @pytest.mark.icarus
@@ -94,7 +124,7 @@ def test_network_on_icarus_with_waves(built):
     assert wave.read_bytes()[:1] == b"\x00"  # an FST file starts with its header block (type 0)
 
 
-def test_waves_on_verilator(built):
+def test_waves_through_the_harness(built):
     """An FST where Verilator's FST writer can be compiled (liblz4-dev), else a VCD; never nothing."""
     folder, _ = built["espcn_w4a4_x3"]
     report = verify(folder, tiles=1, sim="verilator", stall_prob=0.0, waves=True)
@@ -172,3 +202,17 @@ def test_cli_rtl(built, tmp_path):
     assert f"top {TOP_NAME}" in result.stdout and "rom_bits_total" in result.stdout
     result = runner.invoke(main, ["rtl", "espcn_w4a4_x3", "--out-dir", str(folder), "--json"])
     assert json.loads(result.stdout)["top"] == TOP_NAME
+
+
+def test_a_long_run_is_announced_with_how_to_shorten_it(built, monkeypatch, capsys):
+    import fqsr.sim.verify as verify_module
+
+    folder, _ = built["tiny_w4a4"]
+    # thresholds below zero: this short run counts as long, so the probe timing and the notice are exercised
+    monkeypatch.setattr(verify_module, "PROBE_CYCLES", 0)
+    monkeypatch.setattr(verify_module, "ANNOUNCE_S", -1.0)
+    report = verify(folder, tiles=1, stall_prob=0.0)
+    assert report["equal"] and report["expected_sim_s"] is not None  # seconds: ~0.1 here
+    assert report["expected_sim_cycles"] > report["estimated_cycles_per_frame"]
+    err = capsys.readouterr().err
+    assert "fqsr verify: about" in err and "--tiles 1" in err and "--sim verilator" not in err

@@ -3,7 +3,8 @@
 Small variants (4 features, 1 block, one 4x4 tile) of every zoo entry that ``test_rtl_network.py``
 does not already cover, folded by FINN for 150k tiles/s at 200 MHz (PE/SIMD > 1, width converters,
 FINN's parallel sliding window on srresnet's 9x9 output conv) so the simulation stays short. Each
-must equal FINN's execution under random stalls and stream at its slowest node's rate.
+must equal FINN's execution under random stalls and stream at its slowest node's rate, simulated
+by the compiled harness (``--sim verilator``; it equals the cocotb bench, test_rtl_network.py).
 """
 import pytest
 from qonnx.custom_op.registry import getCustomOp
@@ -39,8 +40,8 @@ def built(request, tmp_path_factory):
 
 def test_zoo_model_equals_finn_at_its_slowest_nodes_rate(built):
     name, folder, compiled = built
-    report = verify(folder, tiles=2, sim="verilator", stall_prob=0.3, seed=1)
-    assert report["equal"] and report["mismatches"] == 0 and report["extra_beats"] == 0, report
+    report = verify(folder, tiles=2, stall_prob=0.3, seed=1)
+    assert report["sim"] == "verilator" and report["equal"] and report["mismatches"] == 0 and report["extra_beats"] == 0, report
     scale, channels = (4 if name.endswith("_x4") else 2), (1 if name.startswith(("espcn", "fsrcnn")) else 3)
     assert report["elements"] == (2 + TIMING_FRAMES) * channels * (4 * scale) ** 2  # every output element compared
     # steady state within 5% of FINN's estimate of the slowest node (the dataflow ideal)
