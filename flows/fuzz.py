@@ -242,26 +242,27 @@ def shrink(spec: dict, record: dict, work: Path, run=run_network, max_steps: int
 
 CASE_TEST = '''"""Fuzz case {name}: {title}
 
-Found by `fqsr fuzz` (seed {seed}) and shrunk to this network: {description}
+Found by `fqsr fuzz` (seed {seed}); the network ({how}): {description}
 """
 import json
 from pathlib import Path
 
-import pytest
-
-from fqsr.flows.fuzz import run_network
+{pytest_import}from fqsr.flows.fuzz import run_network
 
 SPEC = json.loads((Path(__file__).parent / "{name}.json").read_text())["spec"]
 
 
 {marker}def test_{name}_runs_equal_through_the_chain(tmp_path):
-    record = run_network(SPEC, tmp_path / "net")
+    record = run_network(SPEC, tmp_path / "net", sim="icarus")  # tiny: no Verilator build
     assert record["result"] == "equal", record
 '''
 
 
-def write_case(spec: dict, record: dict, out_dir: Path = CASES_DIR, xfail: str | None = None) -> Path:
-    """``<out_dir>/case_<seed>.json`` (the spec and the failure) and ``test_case_<seed>.py``, which runs it."""
+def write_case(spec: dict, record: dict, out_dir: Path = CASES_DIR, xfail: str | None = None,
+               how: str = "shrunk by the fuzzer") -> Path:
+    """``<out_dir>/case_<seed>.json`` (the spec and the failure) and ``test_case_<seed>.py``, which runs it.
+
+    ``xfail``: the bug's description, for a case that is committed before its fix."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"case_{spec['seed']}"
@@ -272,7 +273,7 @@ def write_case(spec: dict, record: dict, out_dir: Path = CASES_DIR, xfail: str |
     marker = f"@pytest.mark.xfail(strict=True, reason={xfail!r})\n" if xfail else ""
     path = out_dir / f"test_{name}.py"
     path.write_text(CASE_TEST.format(name=name, title=title, seed=spec["seed"], description=record["description"],
-                                     marker=marker))
+                                     marker=marker, how=how, pytest_import="import pytest\n\n" if xfail else ""))
     return path
 
 
@@ -311,7 +312,8 @@ def fuzz(seeds, work_root: Path, sim: str = "verilator", shrink_failures: bool =
 
 
 def _line(record: dict) -> str:
-    where = f" {record.get('node')} ({record.get('op_type')})" if record["result"] == "mismatch" else ""
+    where = (f" node {record.get('node')} ({record.get('op_type')}), first element {record.get('element')}"
+             if record["result"] == "mismatch" else "")
     return (f"seed {record['seed']:>6}  {record['result']:9} {record['stage']:8} {record['time_s']:7.1f}s  "
             f"{record['description']}{where}  {record.get('detail', '')}")
 
