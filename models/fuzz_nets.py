@@ -37,6 +37,7 @@ STALL_PROBS = (0.0, 0.1, 0.3, 0.5, 0.7)
 MAX_FEATURES = 16
 MAX_DEPTH = 2  # residual nesting
 MIN_DISTINCT_OUTPUTS = 3  # a net whose output takes fewer values proves little
+RESCALES = (1 / 8, 1 / 8, 1 / 8, 4096.0)  # the last conv's weights x8 -> x1 -> /8 -> /64 -> x64 until it varies
 
 
 def _bits(rng):
@@ -243,7 +244,9 @@ def build_net(spec, calibrated: bool = True):
     """The spec's network in eval mode; calibrated on random tiles so no quantizer is at its default.
 
     Like the tests' calibrated zoo models, the last conv's weights are scaled up (an untrained
-    output would sit near zero) and, without the anchor, its output moved to mid-gray.
+    output would sit near zero) and, without the anchor, its output moved to mid-gray. An output
+    that still takes fewer than :data:`MIN_DISTINCT_OUTPUTS` values (saturated, or flat) gets its
+    last conv rescaled, down then up, since a near-constant output would prove little downstream.
     """
     torch.manual_seed(spec["seed"])
     model = FuzzNet(spec)
@@ -255,6 +258,12 @@ def build_net(spec, calibrated: bool = True):
             last.bias.fill_(0.5)
     if calibrated:
         calibrate(model, calibration_batches(spec))
+        for factor in RESCALES:
+            if distinct_outputs(model, spec) >= MIN_DISTINCT_OUTPUTS:
+                break
+            with torch.no_grad():
+                last.weight.mul_(factor)
+            calibrate(model, calibration_batches(spec))
     model.eval()
     return model
 
