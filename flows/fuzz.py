@@ -320,7 +320,7 @@ def _line(record: dict) -> str:
 
 def summary_lines(summary: dict) -> list[str]:
     """The summary table for the terminal."""
-    lines = [f"{'seed':>11}  {'result':9} {'stage':8} {'time':>8}  network / detail"]
+    lines = [f"{'seed':11}  {'result':9} {'stage':8} {'time':>8}  network | detail"]
     lines += [_line(r) for r in summary["records"]]
     lines.append("")
     lines.append(f"{summary['networks']} networks in {summary['wall_s']} s: "
