@@ -9,7 +9,7 @@ DATA ?= ../shared/data
 STAMP := $(VENV)/.fqsr-installed
 
 .PHONY: help install demo test train eval export eval-zoo export-zoo compile compile-zoo clean \
-	build-bitstream report sweep hil verify-edsr verify-zoo sim-speed
+	build-bitstream report sweep hil verify-edsr verify-zoo sim-speed fuzz
 
 help:
 	@echo "make install               create $(VENV) with the pinned stack (torch CPU, brevitas, qonnx, finn-plus)"
@@ -29,6 +29,7 @@ help:
 	@echo "make verify-edsr           full-size edsr_w4a4 on a 4x4 tile: rtl + cocotb verify -> benchmarks/verify.md"
 	@echo "make verify-zoo            the same for every full-size zoo model -> benchmarks/verify.md"
 	@echo "make sim-speed             harness vs cocotb (Verilator, Icarus) cycles/s: small, espcn_w4a4, edsr_w4a4 -> benchmarks/sim_speed.md"
+	@echo "make fuzz [FUZZ_COUNT=n] [FUZZ_SEED=s] [FUZZ_SIM=verilator]  random nets through the chain; failures shrunk into tests/fuzz_cases/"
 
 # The order matters (see README, Installation): the CPU torch wheel first, then the
 # declared dependencies with torch pinned, then brevitas/finn-plus without their pins
@@ -125,6 +126,14 @@ hil: $(STAMP)
 		$(if $(wildcard $(HIL_FOLDING)),--folding $(HIL_FOLDING),--target-fps $(HIL_FPS))
 	$(FQSR) rtl $(MODEL) --out-dir $(HIL_DIR)
 	$(FQSR) hil $(MODEL) --data $(HIL_DATA) --device $(HIL_DEVICE) --out-dir $(HIL_DIR)
+
+# Random networks through export -> compile -> rtl -> verify (apps/fuzz.py, benchmarks/fuzz.md).
+FUZZ_COUNT ?= 20
+FUZZ_SEED ?= 1
+# Icarus: the fuzz nets are tiny, and a Verilator build per network costs more than their simulation.
+FUZZ_SIM ?= icarus
+fuzz: $(STAMP)
+	$(FQSR) fuzz --count $(FUZZ_COUNT) --seed $(FUZZ_SEED) --sim $(FUZZ_SIM)
 
 clean:
 	rm -rf build

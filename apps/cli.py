@@ -544,5 +544,38 @@ def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, 
                         "although the integers are equal")
 
 
+@main.command("fuzz")
+@click.option("--count", type=int, default=10, show_default=True, help="Networks to generate and run.")
+@click.option("--seed", type=int, default=1, show_default=True, help="First seed; network i has seed SEED+i.")
+@click.option("--replay", "replay", type=int, multiple=True,
+              help="Run only this seed (repeatable): the network, folding and stalls it stands for.")
+@click.option("--sim", type=click.Choice(["verilator", "icarus"]), default="verilator", show_default=True)
+@click.option("--no-shrink", is_flag=True, help="Report failures without shrinking them or writing test cases.")
+@click.option("--cases", type=click.Path(file_okay=False), default=None,
+              help="Where shrunk failures go as pytest cases (default: tests/fuzz_cases).")
+@click.option("--work", type=click.Path(file_okay=False), default="build/fuzz", show_default=True,
+              help="Work folder; a failing network's artifacts stay there.")
+@click.option("--keep", is_flag=True, help="Keep the artifacts of equal networks too.")
+@json_option
+@user_errors
+def fuzz_cmd(count, seed, replay, sim, no_shrink, cases, work, keep, as_json):
+    """Random small quantized SR networks through export -> compile -> rtl -> verify.
+
+    Prints a table, one line per network (seed, result, stage reached, time, network), and a summary; exits 2 when
+    any network is a bug (mismatch, deadlock, slow, error). Rejections (a clear FqsrError) are counted apart."""
+    from fqsr.apps.fuzz import CASES_DIR, fuzz, is_bug, summary_lines
+
+    if count < 1 and not replay:
+        raise FqsrError("--count must be at least 1")
+    seeds = list(replay) or list(range(seed, seed + count))
+    summary = fuzz(seeds, Path(work), sim, shrink_failures=not no_shrink, cases_dir=Path(cases or CASES_DIR),
+                   keep=keep, log=functools.partial(click.echo, err=True))  # progress on stderr
+    emit(summary, as_json, summary_lines(summary))
+    bugs = [r for r in summary["records"] if is_bug(r)]
+    if bugs:
+        raise FqsrError(f"{len(bugs)} of {summary['networks']} networks failed (seeds "
+                        f"{', '.join(str(r['seed']) for r in bugs)}); replay one with `fqsr fuzz --replay SEED`")
+
+
 if __name__ == "__main__":
     main()

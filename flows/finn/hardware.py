@@ -87,13 +87,33 @@ def check_all_hardware(model) -> None:
                         f"no dataflow.onnx was written")
 
 
+class IntegerWeightTypes(Transformation):
+    """A BIPOLAR weight type on an MVAU that is not in XNOR mode becomes INT2.
+
+    FINN's MinimizeWeightBitWidth picks the smallest type holding the weights' extremes, which
+    is BIPOLAR when every weight is -1 (a 2-bit conv with few weights, `fqsr fuzz` seed 31).
+    The integer MVAU computes the same products either way; fqsr's RTL takes two's complement
+    weights only. Other nodes and other types are left alone.
+    """
+
+    def apply(self, model):
+        from qonnx.custom_op.registry import getCustomOp
+
+        for node in model.graph.node:
+            if node.op_type.startswith("MVAU"):
+                inst = getCustomOp(node)
+                if inst.get_nodeattr("weightDataType") == "BIPOLAR" and not inst.get_nodeattr("binaryXnorMode"):
+                    inst.set_nodeattr("weightDataType", "INT2")
+        return model, False
+
+
 def specialize(model, fpgapart: str):
     """FINN's SpecializeLayers (HLS or RTL variant per node) and bit-width minimization."""
     from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
     from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
-    model = model.transform(MinimizeWeightBitWidth())
+    model = model.transform(MinimizeWeightBitWidth()).transform(IntegerWeightTypes())
     model = model.transform(MinimizeAccumulatorWidth())
     model = model.transform(SpecializeLayers(fpgapart))
     return model.transform(InferShapes()).transform(InferDataTypes())
