@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from conftest import calibrated, small
-from fqsr.flows import summary
+from fqsr.apps import summary
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export, load_qonnx
 from fqsr.flows.finn.pixel_shuffle import PixelShuffle, pixel_shuffle_nhwc

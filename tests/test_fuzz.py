@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from fqsr.flows import fuzz
+from fqsr.apps import fuzz
 from fqsr.models import fuzz_nets
 from fqsr.models.fuzz_nets import build_net, describe, distinct_outputs, features, random_spec, size
 
@@ -104,7 +104,7 @@ def test_shrinker_reduces_a_broken_adder_to_a_few_layers_and_names_it(tmp_path, 
 def test_cli_refuses_an_empty_batch_in_one_sentence():
     from click.testing import CliRunner
 
-    from fqsr.flows.cli import main
+    from fqsr.apps.cli import main
 
     result = CliRunner().invoke(main, ["fuzz", "--count", "0"])
     assert result.exit_code == 2 and result.output.strip() == "fqsr: error: --count must be at least 1"
