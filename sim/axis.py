@@ -16,6 +16,23 @@ import random
 
 from fqsr.flows.host import pack_beats, padded_width, unpack_beats  # noqa: F401 (FINN's packing, one place)
 
+RESET_CYCLES = 3
+
+
+async def start_and_reset(dut):
+    """Start ``ap_clk`` (10 ns) and hold ``ap_rst_n`` low for :data:`RESET_CYCLES` rising edges; returns on
+    the falling edge where reset is released, where every bench's drivers then act."""
+    import cocotb  # only inside a simulation: the packing above is used without one
+    from cocotb.clock import Clock
+    from cocotb.triggers import FallingEdge, RisingEdge
+
+    dut.ap_rst_n.value = 0
+    cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
+    for _ in range(RESET_CYCLES):
+        await RisingEdge(dut.ap_clk)
+    await FallingEdge(dut.ap_clk)
+    dut.ap_rst_n.value = 1
+
 
 class _Port:
     """The tdata/tvalid/tready handles of one stream port ``<prefix>_t*``."""

@@ -21,10 +21,9 @@ import json
 import os
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
 
-from fqsr.sim.axis import AxisSink, AxisSource
+from fqsr.sim.axis import AxisSink, AxisSource, start_and_reset
 
 DRAIN_CYCLES = 32
 
@@ -40,17 +39,12 @@ def _first_mismatch(got, want):
 async def stream_test(dut):
     spec = json.loads(open(os.environ["FQSR_BENCH_SPEC"]).read())
     seed = int(spec.get("seed", 0))
-    cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
     sources = [AxisSource(dut, name, beats, spec["p_gap"], seed * 1000 + i)
                for i, (name, beats) in enumerate(spec["inputs"].items())]
     sinks = {name: AxisSink(dut, name, spec["p_stall"], seed * 1000 + 500 + i)
              for i, name in enumerate(spec["outputs"])}
     expected = {name: list(beats) for name, beats in spec["outputs"].items()}
-    dut.ap_rst_n.value = 0
-    for _ in range(3):
-        await RisingEdge(dut.ap_clk)
-    await FallingEdge(dut.ap_clk)
-    dut.ap_rst_n.value = 1
+    await start_and_reset(dut)
 
     drain = None
     for cycle in range(int(spec["max_cycles"])):

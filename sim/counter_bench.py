@@ -7,29 +7,25 @@ probability one half (seeded).
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
+
+from fqsr.sim.axis import start_and_reset
 
 
 @cocotb.test()
 async def counter_chain_test(dut):
     limits = json.loads(os.environ["FQSR_COUNTER_LIMITS"])
     rng = random.Random(int(os.environ.get("FQSR_COUNTER_SEED", "0")))
-    cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
     dut.step.value = 0
-    dut.ap_rst_n.value = 0
-    for _ in range(2):
-        await RisingEdge(dut.ap_clk)
-    await FallingEdge(dut.ap_clk)
-    dut.ap_rst_n.value = 1
+    await start_and_reset(dut)
     digits = [0] * len(limits)
     wraps = 0
-    cycles = 4 * len(limits) * max(1, eval("*".join(map(str, limits))))
-    for cycle in range(min(cycles, 4000)):
+    for cycle in range(min(4 * len(limits) * math.prod(limits), 4000)):
         step = rng.random() < 0.5
         dut.step.value = int(step)
         await ReadOnly()

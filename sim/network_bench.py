@@ -28,10 +28,9 @@ import os
 import time
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
 
-from fqsr.sim.axis import AxisSink, AxisSource
+from fqsr.sim.axis import AxisSink, AxisSource, start_and_reset
 
 DRAIN_CYCLES = 64
 
@@ -39,15 +38,10 @@ DRAIN_CYCLES = 64
 @cocotb.test()
 async def network_test(dut):
     spec = json.loads(open(os.environ["FQSR_BENCH_SPEC"]).read())
-    cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
     dut.s_axis_tvalid.value = 0
     dut.s_axis_tdata.value = 0
     dut.m_axis_tready.value = 0
-    dut.ap_rst_n.value = 0
-    for _ in range(3):
-        await RisingEdge(dut.ap_clk)
-    await FallingEdge(dut.ap_clk)
-    dut.ap_rst_n.value = 1
+    await start_and_reset(dut)
 
     max_cycles = int(spec["max_cycles"])
     max_wall_s = spec.get("max_wall_s")
