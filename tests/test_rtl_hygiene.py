@@ -1,6 +1,7 @@
 """RTL conventions (verilog-axis style): no implicit nets, parameters checked by the module itself,
 and one counter-chain module for the loop nests of the streaming nodes."""
 import json
+import shutil
 
 import pytest
 
@@ -30,7 +31,9 @@ def _elaborate_with_yosys(tmp_path, source: str, top: str):
     from fqsr.hw.synth import tool
 
     (tmp_path / "t.v").write_text(source)
-    deps = " ".join(str(p) for p in MODULES)
+    for module in MODULES:  # Yosys (WebAssembly) reads files below its working directory
+        shutil.copy(module, tmp_path / module.name)
+    deps = " ".join(p.name for p in MODULES)
     return subprocess.run(tool("yosys") + ["-q", "-p", f"read_verilog -defer -sv {deps} t.v; hierarchy -top {top}"],
                           cwd=tmp_path, capture_output=True, text=True)
 
