@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fqsr.flows.artifacts import HIL_NAME  # noqa: F401 (file names live in one place)
-from fqsr.flows.host import host_layout
+from fqsr.flows.host import HostInterface
 from fqsr.models.errors import FqsrError
 
 
@@ -78,7 +78,7 @@ class RtlsimDevice:
     def __init__(self, model_dir: Path, sim: str = "verilator", stall_prob: float = 0.0, seed: int = 0):
         from fqsr.flows.artifacts import RTL_DIRNAME, require_current
         from fqsr.hw.stitch import rtl_sources
-        from fqsr.sim.verify import check_sim, estimated_cycles, stream_format
+        from fqsr.sim.verify import check_sim, estimated_cycles
 
         self.model_dir = Path(model_dir)
         self.model, self.dataflow_path = _dataflow(self.model_dir)
@@ -91,23 +91,18 @@ class RtlsimDevice:
         check_sim(sim)
         self.sources = rtl_sources(top.parent)
         self.sim, self.stall_prob, self.seed = sim, stall_prob, seed
-        self.in_bits, self.in_lanes, self.out_bits, self.out_lanes, self.signed = stream_format(self.model)
+        self.host = HostInterface.from_model(self.model)  # packing and layout of the two streams
         self.estimate = estimated_cycles(self.model, self.model_dir)
-        layout = host_layout(self.model)
-        self.input_perm = layout.get("input_perm", [0, 1, 2, 3])
-        self.output_perm = layout.get("output_perm", [0, 1, 2, 3])
-        self.out_shape = self.model.get_tensor_shape(self.model.graph.output[0].name)
         self.cycles = self.cycles_per_tile = self.sim_wall_s = self.sim_build_s = self.sim_cycles_per_s = None
         self.sim_cycles_per_cpu_s = self.sim_build_cached = None
 
     def run(self, tiles) -> np.ndarray:
-        from fqsr.sim.axis import pack_beats, unpack_beats
         from fqsr.sim.runner import sim_build_root
         from fqsr.sim.verify import simulate
 
         tiles = np.asarray(tiles)
-        beats = [b for t in tiles for b in pack_beats(t[None].transpose(self.input_perm), self.in_bits, self.in_lanes)]
-        per_tile = int(np.prod(self.out_shape)) // self.out_lanes
+        beats = self.host.input_beats(tiles)
+        per_tile = self.host.beats_out_per_tile()
         expect = per_tile * len(tiles)
         slowdown = 1.0 / (1.0 - self.stall_prob) ** 2
         max_cycles = int(slowdown * (4 * (len(tiles) + 1) * self.estimate + 20 * (len(beats) + expect)) + 20000)
@@ -134,8 +129,7 @@ class RtlsimDevice:
                             f"{expect} expected for {len(tiles)} tiles"
                             f"{' and deadlocked' if result['deadlock'] else ''}"
                             f"{_held(result)}; run `fqsr verify MODEL`")
-        flat = unpack_beats(got, self.out_bits, self.out_lanes, self.signed).reshape(len(tiles), *self.out_shape[1:])
-        return np.stack([f[None].transpose(self.output_perm)[0] for f in flat])
+        return self.host.output_tiles(got, len(tiles))
 
 
 def _held(result) -> str:
