@@ -15,18 +15,25 @@ the model cannot be mapped; the folder then works with every ``fqsr`` command
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from fqsr.models.errors import FqsrError
 
-from fqsr.flows.export import ONNX_NAME, UserModel, parse_tile
+from fqsr.flows.export import UserModel, parse_tile
 from fqsr.flows.export import export as _export
+
+from .pipeline import DEFAULT_BOARD, DEFAULT_SIM, DEFAULT_TILE, BuildConfig, run_steps
+
+_DEFAULT = {f.name: f.default for f in dataclasses.fields(BuildConfig)}
+DEFAULT_RANDOM_TILES, DEFAULT_VERIFY_TILES, DEFAULT_STALL = (_DEFAULT[k] for k in ("random_tiles", "verify_tiles",
+                                                                                   "stall_prob"))
 
 __all__ = ["FqsrError", "UserModel", "compile", "export", "hil", "rtl", "verify"]
 
 
-def export(module, tile=(32, 32), out_dir=None, channels: int | None = None, name: str | None = None,
-           random_tiles: int = 2, scale: int | None = None) -> dict:
+def export(module, tile=DEFAULT_TILE, out_dir=None, channels: int | None = None, name: str | None = None,
+           random_tiles: int = DEFAULT_RANDOM_TILES, scale: int | None = None) -> dict:
     """Export ``module`` (a Brevitas ``nn.Module`` whose output is a ``QuantTensor``, or a zoo model) to
     ``out_dir/model.qonnx.onnx`` for an LR ``tile`` (``(h, w)`` or ``"HxW"``) and prove QONNX == Brevitas."""
     if isinstance(module, (str, UserModel)):  # 'path/to/file.py:factory'
@@ -39,34 +46,25 @@ def export(module, tile=(32, 32), out_dir=None, channels: int | None = None, nam
                    source=source, scale=scale)
 
 
-def compile(folder, reference=None, target_fps: float | None = None, clock_mhz: float = 200.0,  # noqa: A001
-            folding=None, random_tiles: int = 2) -> dict:
+def compile(folder, reference=None, target_fps: float | None = None, clock_mhz: float | None = None,  # noqa: A001
+            folding=None, random_tiles: int = DEFAULT_RANDOM_TILES, board: str = DEFAULT_BOARD) -> dict:
     """``folder/model.qonnx.onnx`` -> ``folder/dataflow.onnx``, proven equal to ``reference`` (the Brevitas
-    module) or, without it, to QONNX's execution of the export."""
-    from fqsr.flows.compile import compile_model
-
-    folder = Path(folder)
-    return compile_model(folder / ONNX_NAME, folder, folding=Path(folding) if folding else None,
-                         target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=random_tiles, reference=reference)
+    module) or, without it, to QONNX's execution of the export. ``clock_mhz``: default the ``board``'s."""
+    cfg = BuildConfig(Path(folder), net=reference, target_fps=target_fps, clock_mhz=clock_mhz, board=board,
+                      folding=Path(folding) if folding else None, random_tiles=random_tiles)
+    return run_steps(cfg, ["compile"])["compile"]
 
 
 def rtl(folder) -> dict:
     """``folder/rtl/``: one Verilog wrapper per dataflow node, the stitched ``top.v`` and ``filelist.f``."""
-    from fqsr.hw.stitch import generate_rtl
-
-    from fqsr.flows.compile import DATAFLOW_NAME
-
-    folder = Path(folder)
-    if not (folder / DATAFLOW_NAME).is_file():
-        raise FqsrError(f"{folder / DATAFLOW_NAME} does not exist; compile the folder first")
-    return generate_rtl(folder / DATAFLOW_NAME, folder)
+    return run_steps(BuildConfig(Path(folder)), ["rtl"])["rtl"]
 
 
-def verify(folder, tiles: int = 2, sim: str = "verilator", stall_prob: float = 0.3, seed: int = 0) -> dict:
+def verify(folder, tiles: int = DEFAULT_VERIFY_TILES, sim: str = DEFAULT_SIM, stall_prob: float = DEFAULT_STALL,
+           seed: int = 0) -> dict:
     """Stream tiles through ``folder/rtl/top.v`` and compare every element with FINN's execution."""
-    from fqsr.sim.verify import verify as run_verify
-
-    report = run_verify(Path(folder), tiles=tiles, sim=sim, stall_prob=stall_prob, seed=seed)
+    cfg = BuildConfig(Path(folder), verify_tiles=tiles, sim=sim, stall_prob=stall_prob, seed=seed)
+    report = run_steps(cfg, ["verify"])["verify"]
     if not report["equal"]:
         raise FqsrError(f"the RTL differs from FINN's execution in {report['mismatches']} of "
                         f"{report['elements']} elements; see {Path(folder) / 'sim' / 'verify.json'}")

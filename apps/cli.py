@@ -1,6 +1,7 @@
 """The ``fqsr`` command: one sub-command per stage, each a thin layer over a stage function."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -11,6 +12,7 @@ import click
 from fqsr.models.errors import FqsrError
 
 from fqsr.apps import summary
+from fqsr.apps.pipeline import DEFAULT_BOARD, DEFAULT_SIM, DEFAULT_TILE, BuildConfig, run_steps
 
 DEFAULT_MODEL = "tiny_w4a4_mp"
 
@@ -119,15 +121,6 @@ def folder_label(folder: Path, model: str | None) -> str:
     return model if model and not Path(model).is_dir() and user_model_in(folder) is None else f"--out-dir {folder}"
 
 
-def dataflow_in(folder: Path, model: str | None) -> Path:
-    """``folder``'s compiled dataflow graph with its provenance intact, or one error sentence saying
-    which command makes it again."""
-    from fqsr.flows.artifacts import DATAFLOW_NAME, require_current
-
-    require_current(folder, DATAFLOW_NAME, f"fqsr compile {folder_label(folder, model)}")
-    return folder / DATAFLOW_NAME
-
-
 bits_option = click.option(
     "--bits", default=None, metavar="PATTERN=N,...",
     help="Per-layer bit widths, e.g. 'head=8,tail=8,body.*.conv1=3' (fnmatch over layer names).")
@@ -136,7 +129,56 @@ checkpoint_option = click.option(
     help="Checkpoint file (default: the shipped one for MODEL).")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the full result as JSON instead of the short summary.")
+# The settings of a build, with the defaults of fqsr.apps.pipeline.BuildConfig: every command that takes
+# one takes it with the same name, meaning and default.
+DEFAULT = {f.name: f.default for f in dataclasses.fields(BuildConfig)}
+TILE_TEXT = "x".join(map(str, DEFAULT_TILE))
+tile_option = click.option("--tile", default=TILE_TEXT, show_default=True,
+                           help="LR tile (HxW) the hardware is built for; line buffers and skip FIFOs grow with it.")
+board_option = click.option("--board", default=DEFAULT_BOARD, show_default=True,
+                            help="ulx3s-85f, ulx3s-45f, ulx3s-25f (bitstream); kv260, zcu104, pynq-z2 (Yosys counts). "
+                                 "Its clock and FINN part are the defaults of the estimates.")
+clock_option = click.option("--clock-mhz", type=float, default=None,
+                            help="Clock of --target-fps and of the fps estimates (default: the board's).")
+target_fps_option = click.option("--target-fps", type=float, default=None,
+                                 help="Fold for this many tiles per second at the clock (default: FINN's most "
+                                      "folded, PE = SIMD = 1).")
+folding_option = click.option("--folding", type=click.Path(dir_okay=False), default=None,
+                              help="Apply this folding JSON (e.g. an edited build/<model>/folding.json).")
+random_tiles_option = click.option("--random-tiles", type=int, default=DEFAULT["random_tiles"], show_default=True,
+                                   help="Random tiles in the equality check (plus one real-image tile).")
+sim_option = click.option(
+    "--sim", type=click.Choice(["verilator", "cocotb", "icarus"]), default=DEFAULT_SIM, show_default=True,
+    help="verilator: the compiled harness (C++ driver, fastest); cocotb: the cocotb bench on Verilator; "
+         "icarus: the cocotb bench on Icarus. All three drive the same gaps and stalls.")
+seed_option = click.option("--seed", type=int, default=DEFAULT["seed"], show_default=True,
+                           help="Seed of the random tiles and stalls.")
 
+
+def stall_option(default: float):
+    return click.option("--stall-prob", type=float, default=default, show_default=True,
+                        help="Probability of an input gap / output back-pressure cycle.")
+
+
+def folder_command(name: str, out_help: str = "Default: build/<model>."):
+    """A sub-command over a model folder: MODEL (a zoo name or a folder), --out-dir, --bits, --json and
+    one-sentence errors, in that order before the command's own options."""
+
+    def decorate(func):
+        for option in (user_errors, json_option, bits_option,
+                       click.option("--out-dir", type=click.Path(file_okay=False), default=None, help=out_help)):
+            func = option(func)
+        return main.command(name)(click.argument("model", required=False)(func))
+
+    return decorate
+
+
+def stage_config(model: str | None, out_dir: str | None, bits: str | None, **settings) -> BuildConfig:
+    """The BuildConfig of a stage command: its folder and (when it names one) its model."""
+    folder = stage_folder(model, out_dir, bits)
+    user = user_model_in(folder)
+    cfg = resolve_config(model, bits) if user is None and model and not Path(model).is_dir() else None
+    return BuildConfig(folder, model=cfg, user=user, **settings)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main():
@@ -247,8 +289,8 @@ def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, bits, as_json
 @click.option("--scale", type=click.IntRange(1), default=None,
               help="--module: the upscaling factor the model must have (checked against its output).")
 @checkpoint_option
-@click.option("--tile", default="32x32", show_default=True, help="LR tile the graph is exported for (HxW).")
-@click.option("--random-tiles", type=int, default=2, show_default=True, help="Random tiles in the equality check.")
+@tile_option
+@random_tiles_option
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
               help="Default: build/<model> (build/<factory> for --module).")
 @bits_option
@@ -256,7 +298,7 @@ def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, bits, as_json
 @user_errors
 def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, out_dir, bits, as_json):
     """Export MODEL (or --module) to QONNX and prove QONNX execution equals Brevitas, element for element."""
-    from fqsr.flows.artifacts import build_root
+    from fqsr.flows.artifacts import build_root, model_dir
     from fqsr.flows.export import UserModel, parse_tile
     from fqsr.flows.export import export as run_export
 
@@ -265,7 +307,7 @@ def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, 
             raise FqsrError(f"give either a zoo MODEL or --module, not both ('{model}' and '{module_spec}')")
         if bits or checkpoint:
             raise FqsrError("--bits and --checkpoint apply to zoo models; a --module factory sets up its own model")
-        source = UserModel.parse(module_spec)
+        source = UserModel.parse(module_spec)  # channels and scale are checks of the export alone
         folder = Path(out_dir) if out_dir else build_root() / source.factory
         report = run_export(source.load(), parse_tile(tile), random_tiles, folder, channels=channels,
                             source=source, scale=scale)
@@ -274,13 +316,14 @@ def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, 
             raise FqsrError("give a zoo MODEL or --module FILE.py:FACTORY")
         if channels or scale:
             raise FqsrError("--channels and --scale apply to --module; a zoo model's name sets them")
-        from fqsr.models.checkpoint import load_model
-
-        net, meta = load_model(resolve_config(model, bits), checkpoint, calibrate_untrained=True)
-        if not meta:
+        cfg = resolve_config(model, bits)
+        build = BuildConfig(Path(out_dir) if out_dir else model_dir(cfg), model=cfg, checkpoint=checkpoint,
+                            tile=parse_tile(tile), random_tiles=random_tiles)
+        build.load()
+        if not build.meta:
             click.echo(f"fqsr: warning: no checkpoint for {model}; exporting untrained weights "
                        f"with activation ranges calibrated on the embedded images", err=True)
-        report = run_export(net, parse_tile(tile), random_tiles, Path(out_dir) if out_dir else None, meta)
+        report = run_steps(build, ["export"])["export"]
     report.pop("config")
     emit(report, as_json, summary.export_lines(report))
 
@@ -301,26 +344,19 @@ def demo(model, data, as_json):
     emit(report, as_json, summary.demo_lines(report))
 
 
-@main.command("compile")
-@click.argument("model", required=False)
+@folder_command("compile", "Default: build/<model> (build/<file stem> for a .onnx file).")
 @click.option("--tile", default=None, help="LR tile (HxW) the hardware is compiled for; must match the export.")
-@click.option("--target-fps", type=float, default=None, help="Fold for this frame rate (tiles per second).")
-@click.option("--clock-mhz", type=float, default=200.0, show_default=True, help="Clock for --target-fps and fps estimates.")
-@click.option("--folding", type=click.Path(dir_okay=False), default=None,
-              help="Apply this folding JSON (e.g. an edited build/<model>/folding.json).")
-@click.option("--random-tiles", type=int, default=2, show_default=True, help="Random tiles in the equality check.")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
-              help="Default: build/<model> (build/<file stem> for a .onnx file).")
-@bits_option
-@json_option
-@user_errors
-def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_dir, bits, as_json):
+@board_option
+@clock_option
+@target_fps_option
+@folding_option
+@random_tiles_option
+def compile_cmd(model, tile, board, clock_mhz, target_fps, folding, random_tiles, out_dir, bits, as_json):
     """Compile MODEL's QONNX export to a folded FINN dataflow graph and prove it equal, element for element.
 
     MODEL is a zoo name, a model folder, or a QONNX file made elsewhere (path/to/model.onnx: copied into
     --out-dir, and FINN's execution is proven equal to QONNX's execution of it)."""
     from fqsr.flows.artifacts import build_root
-    from fqsr.flows.compile import compile_model
     from fqsr.flows.export import ONNX_NAME, import_qonnx, load_qonnx, parse_tile
 
     if model is not None and model.endswith(".onnx") and not Path(model).is_dir():
@@ -331,93 +367,68 @@ def compile_cmd(model, tile, target_fps, clock_mhz, folding, random_tiles, out_d
         if not (source.is_file() and (folder / ONNX_NAME).is_file()
                 and source.resolve() == (folder / ONNX_NAME).resolve()):
             import_qonnx(source, folder)
-    else:
-        folder = stage_folder(model, out_dir, bits)
-    label = folder_label(folder, model)
-    onnx_path = folder / ONNX_NAME
-    if not onnx_path.is_file():
-        raise FqsrError(f"{onnx_path} does not exist; run `fqsr export {label}"
-                        f"{' --tile ' + tile if tile else ''}` first")
-    if tile:
-        wrapper = load_qonnx(onnx_path)
+        model, out_dir = None, str(folder)
+    cfg = stage_config(model, out_dir, bits, board=board, clock_mhz=clock_mhz, target_fps=target_fps,
+                       folding=Path(folding) if folding else None, random_tiles=random_tiles)
+    if tile and cfg.qonnx.is_file():
+        wrapper = load_qonnx(cfg.qonnx)
         exported = tuple(wrapper.get_tensor_shape(wrapper.graph.input[0].name)[2:])
         if exported != parse_tile(tile):
-            raise FqsrError(f"{onnx_path} was exported for tile {exported[0]}x{exported[1]}; "
-                            f"run `fqsr export {label} --tile {tile}` first")
+            raise FqsrError(f"{cfg.qonnx} was exported for tile {exported[0]}x{exported[1]}; "
+                            f"run `fqsr export {folder_label(cfg.folder, model)} --tile {tile}` first")
     from tqdm import tqdm
 
+    from fqsr.apps.pipeline import step_compile
     from fqsr.flows.compile import STAGES
 
-    with tqdm(total=len(STAGES), desc=f"compile {folder.name}", unit="stage", leave=False) as bar:
-        report = compile_model(onnx_path, folder, folding=Path(folding) if folding else None,
-                               target_fps=target_fps, clock_mhz=clock_mhz, random_tiles=random_tiles, progress=bar)
+    with tqdm(total=len(STAGES), desc=f"compile {cfg.folder.name}", unit="stage", leave=False) as bar:
+        report = step_compile(cfg, progress=bar)
     if report["target_met"] is False:
         click.echo(f"fqsr: warning: --target-fps {target_fps:g} not reached; the estimate is {report['fps']:g} fps "
                    f"(bottleneck in estimates.json)", err=True)
     emit(report, as_json, summary.compile_lines(report))
 
 
-@main.command("rtl")
-@click.argument("model", required=False)
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
-@bits_option
-@json_option
-@user_errors
+@folder_command("rtl")
 def rtl_cmd(model, out_dir, bits, as_json):
     """Generate MODEL's RTL (build/<model>/rtl/: node wrappers, stitched top.v, filelist.f) from dataflow.onnx."""
-    from fqsr.hw.stitch import generate_rtl
-
-    folder = stage_folder(model, out_dir, bits)
-    report = generate_rtl(dataflow_in(folder, model), folder)
+    report = run_steps(stage_config(model, out_dir, bits), ["rtl"])["rtl"]
     emit(report, as_json, summary.rtl_lines(report))
 
 
-@main.command("verify")
-@click.argument("model", required=False)
-@click.option("--tiles", type=int, default=2, show_default=True,
+@folder_command("verify")
+@click.option("--tiles", type=int, default=DEFAULT["verify_tiles"], show_default=True,
               help="Tiles to stream: random 8-bit tiles plus one real-image tile.")
-@click.option("--sim", type=click.Choice(["verilator", "cocotb", "icarus"]), default="verilator", show_default=True,
-              help="verilator: the compiled harness (C++ driver, fastest); cocotb: the cocotb bench on Verilator; "
-                   "icarus: the cocotb bench on Icarus. All three drive the same gaps and stalls.")
-@click.option("--stall-prob", type=float, default=0.3, show_default=True,
-              help="Probability of an input gap / output back-pressure cycle.")
+@sim_option
+@stall_option(DEFAULT["stall_prob"])
 @click.option("--waves", is_flag=True, help="Dump a waveform into build/<model>/sim/.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
-@bits_option
-@json_option
-@user_errors
+@seed_option
 def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits, as_json):
     """Simulate MODEL's stitched RTL under random stalls and compare every output element with FINN's execution.
 
     Exits 2 when the RTL output differs (or the stream deadlocks)."""
-    from fqsr.sim.verify import verify
-
-    folder = stage_folder(model, out_dir, bits)
-    dataflow_in(folder, model)
-    report = verify(folder, tiles=tiles, sim=sim, stall_prob=stall_prob, waves=waves, seed=seed)
+    cfg = stage_config(model, out_dir, bits, verify_tiles=tiles, sim=sim, stall_prob=stall_prob, waves=waves,
+                       seed=seed)
+    report = run_steps(cfg, ["verify"])["verify"]
     emit(report, as_json, summary.verify_lines(report))
     if not report["equal"]:
         sys.exit(2)
 
 
-@main.command("build")
-@click.argument("model", required=False)
-@click.option("--board", default="ulx3s-85f", show_default=True,
-              help="ulx3s-85f, ulx3s-45f, ulx3s-25f (bitstream); kv260, zcu104, pynq-z2 (Yosys counts).")
-@click.option("--tile", default="16x16", show_default=True,
-              help="LR tile (HxW) the hardware is built for (line buffers and skip FIFOs grow with it; 16x16 is "
-                   "what the shipped small model fits an 85F with).")
-@click.option("--target-fps", type=float, default=None,
-              help="Fold for this many tiles per second at the board clock (default: the most folded).")
-@click.option("--verify-tiles", type=int, default=1, show_default=True, help="Tiles the RTL is verified on.")
+@folder_command("build")
+@board_option
+@tile_option
+@clock_option
+@target_fps_option
+@folding_option
+@click.option("--verify-tiles", type=int, default=DEFAULT["verify_tiles"], show_default=True,
+              help="Tiles the RTL is verified on.")
+@sim_option
 @checkpoint_option
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
-@bits_option
-@json_option
-@user_errors
-def build_cmd(model, board, tile, target_fps, verify_tiles, checkpoint, out_dir, bits, as_json):
-    """export -> compile -> rtl -> verify -> synth -> fit -> pnr -> bitstream -> report, skipping what is up to date.
+def build_cmd(model, board, tile, clock_mhz, target_fps, folding, verify_tiles, sim, checkpoint, out_dir, bits,
+              as_json):
+    """export -> compile -> rtl -> storage -> synth -> fit -> verify -> pnr (bitstream) -> report, skipping what
+    is up to date.
 
     Exits 2 when the model does not fit the board (before place and route) and for Xilinx boards without Vivado."""
     from fqsr.apps.build import build
@@ -426,23 +437,17 @@ def build_cmd(model, board, tile, target_fps, verify_tiles, checkpoint, out_dir,
     folder, cfg, user = folder_model(model, out_dir, bits)
     if user is not None and checkpoint:
         raise FqsrError("--checkpoint applies to zoo models; a user model's factory loads its own weights")
-    result = build(cfg, board, parse_tile(tile), target_fps, verify_tiles, folder,
-                   echo=lambda line: click.echo(line, err=True), checkpoint=checkpoint, user=user)
+    config = BuildConfig(folder, model=cfg, user=user, checkpoint=checkpoint, tile=parse_tile(tile), board=board,
+                         clock_mhz=clock_mhz, target_fps=target_fps, folding=Path(folding) if folding else None,
+                         verify_tiles=verify_tiles, sim=sim)
+    result = build(config, echo=lambda line: click.echo(line, err=True))
     emit(result, as_json, summary.build_lines(result))
 
 
-@main.command("report")
-@click.argument("model", required=False)
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
-@bits_option
-@json_option
-@user_errors
+@folder_command("report")
 def report_cmd(model, out_dir, bits, as_json):
     """Write build/<model>/report.md, report.json and plots from whichever stage artifacts exist."""
-    from fqsr.reports.report import write_report
-
-    folder = stage_folder(model, out_dir, bits)
-    report = write_report(folder)
+    report = run_steps(stage_config(model, out_dir, bits), ["report"])["report"]
     emit(report, as_json, summary.report_lines(report))
 
 
@@ -457,8 +462,8 @@ def report_cmd(model, out_dir, bits, as_json):
 @click.option("--blocks", type=int, multiple=True, help="Residual blocks (repeatable).")
 @click.option("--target-fps", type=float, multiple=True, help="Target tiles/s for folding (repeatable).")
 @click.option("--board", "boards", multiple=True, help="Board of fqsr.hw.board (repeatable; default zcu104).")
-@click.option("--tile", default="32x32", show_default=True, help="LR tile (HxW) for an option-built grid.")
-@click.option("--clock-mhz", type=float, default=200.0, show_default=True, help="Clock for an option-built grid.")
+@click.option("--tile", default=TILE_TEXT, show_default=True, help="LR tile (HxW) for an option-built grid.")
+@click.option("--clock-mhz", type=float, default=None, help="Clock for an option-built grid (default: each board's).")
 @click.option("--synth", is_flag=True, help="Full compile + RTL + Yosys counts per point (slow).")
 @click.option("--jobs", type=int, default=2, show_default=True, help="Worker processes (1 or 2).")
 @click.option("--data", default=None, help="PSNR images for trained points (default: Set5 if present, else embedded).")
@@ -497,23 +502,15 @@ def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target
                         f"{Path(out) / 'sweep.csv'}")
 
 
-@main.command("hil")
-@click.argument("model", required=False)
+@folder_command("hil")
 @click.option("--data", required=True, help="Folder of HR images (e.g. ../shared/data/Set5), or 'embedded'.")
 @click.option("--device", default="rtlsim", show_default=True,
               help="rtlsim (the stitched RTL, simulated), python (FINN execution of dataflow.onnx) or serial:PORT.")
-@click.option("--sim", type=click.Choice(["verilator", "cocotb", "icarus"]), default="verilator", show_default=True,
-              help="Simulator of --device rtlsim: verilator (the compiled harness), cocotb (the cocotb bench on "
-                   "Verilator) or icarus (the cocotb bench on Icarus).")
-@click.option("--stall-prob", type=float, default=0.0, show_default=True,
-              help="rtlsim: probability of an input gap / output back-pressure cycle.")
+@sim_option
+@stall_option(0.0)
 @checkpoint_option
 @click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Float twin checkpoint for psnr_y_float (default: the shipped one, if any).")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: build/<model>.")
-@bits_option
-@json_option
-@user_errors
 def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, out_dir, bits, as_json):
     """Whole images through the compiled hardware in overlapping tiles; PSNR/SSIM (Y) of what it returns.
 

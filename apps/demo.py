@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .pipeline import BuildConfig, run_steps
+
 PICTURE_NAME = "demo.png"
 
 
@@ -45,8 +47,6 @@ def run_demo(model: str, data: str | None = None, echo=print) -> dict:
     from fqsr.models.train import train as run_train
 
     from fqsr.flows.artifacts import model_dir
-    from fqsr.flows.compile import compile_model
-    from fqsr.flows.export import export as run_export
 
     cfg = get_config(model)
     checkpoint = float_checkpoint = None
@@ -71,17 +71,17 @@ def run_demo(model: str, data: str | None = None, echo=print) -> dict:
             nets["float twin"] = load_model(cfg.twin_name, float_checkpoint, require_trained=True)[0]
         except FqsrError:
             pass  # no twin to show: the picture has one panel fewer
-    folder = model_dir(cfg)
-    exported = run_export(net, meta=meta)
+    build = BuildConfig(model_dir(cfg), model=cfg, net=net, meta=meta)
+    exported = run_steps(build, ["export"])["export"]
     exported.pop("config")
     steps.set_description(f"demo {model}: compile with FINN and check")
     steps.update()
-    compiled = compile_model(exported["onnx"], reference=net)
+    compiled = run_steps(build, ["compile"])["compile"]
     steps.set_description(f"demo {model}: draw {PICTURE_NAME}")
     steps.update()
-    picture = _picture(cfg, data, per_image, nets, folder)
+    picture = _picture(cfg, data, per_image, nets, build.folder)
     steps.close()
     keys = ("dataflow", "reference", "equal", "elements", "mismatches", "hardware_ops", "cycles_per_frame", "fps",
             "clock_mhz", "totals", "timing")
-    return {"model": model, "model_dir": str(folder), "eval": scores, "export": exported,
+    return {"model": model, "model_dir": str(build.folder), "eval": scores, "export": exported,
             "compile": {k: compiled[k] for k in keys if k in compiled}, "picture": picture}

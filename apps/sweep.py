@@ -4,7 +4,7 @@ A grid (YAML/JSON, or built from CLI options) names model configs and the
 target frame rates and boards to cross them with::
 
     tile: 32x32            # LR tile the hardware is compiled for
-    clock_mhz: 200         # clock of SetFolding's target and of the fps estimates
+    clock_mhz: 200         # clock of SetFolding's target and of the fps estimates (default: each board's)
     target_fps: [null, 2000]   # null: FINN's default folding (PE = SIMD = 1)
     boards: [zcu104, pynq-z2, ulx3s-85f]   # fqsr.hw.board.BOARDS
     models:
@@ -47,7 +47,10 @@ from pathlib import Path
 
 from fqsr.models.errors import FqsrError
 
-from fqsr.flows.artifacts import atomic_path, write_json
+from fqsr.flows.artifacts import DATAFLOW_NAME, ESTIMATES_NAME, atomic_path, write_json
+from fqsr.hw.board import get_board
+
+from .pipeline import DEFAULT_TILE, BuildConfig, run_steps
 
 DEFAULT_GRID = Path(__file__).resolve().parent / "sweep_grid.yaml"  # package data
 MAX_JOBS = 2
@@ -107,8 +110,11 @@ class Grid:
     configs: tuple[ConfigSpec, ...]
     target_fps: tuple[float | None, ...] = (None,)
     boards: tuple[str, ...] = ("zcu104",)
-    tile: tuple[int, int] = (32, 32)
-    clock_mhz: float = 200.0
+    tile: tuple[int, int] = DEFAULT_TILE
+    clock_mhz: float | None = None  # None: each board's clock
+
+    def clock(self, board: str) -> float:
+        return self.clock_mhz or get_board(board).clock_mhz
 
     def points(self) -> int:
         return len(self.configs) * len(self.target_fps) * len(self.boards)
@@ -120,8 +126,6 @@ def _as_list(value) -> list:
 
 def grid_from_dict(data: dict) -> Grid:
     """Validate a grid description (see the module docstring); one clear error for anything wrong."""
-    from fqsr.hw.board import get_board
-
     from fqsr.flows.export import parse_tile
 
     if not isinstance(data, dict) or not data.get("models"):
@@ -162,11 +166,12 @@ def grid_from_dict(data: dict) -> Grid:
     boards = tuple(_as_list(data.get("boards", ["zcu104"])))
     for board in boards:
         get_board(board)
-    clock = float(data.get("clock_mhz", 200.0))
-    if clock <= 0:
-        raise FqsrError("sweep clock_mhz must be positive")
-    return Grid(tuple(dict.fromkeys(configs)), tuple(dict.fromkeys(fps)), tuple(dict.fromkeys(boards)),
-                parse_tile(str(data.get("tile", "32x32"))), clock)
+    clock = data.get("clock_mhz")
+    if clock is not None and float(clock) <= 0:
+        raise FqsrError("sweep clock_mhz must be positive (or null for each board's clock)")
+    tile = parse_tile(str(data["tile"])) if data.get("tile") else DEFAULT_TILE
+    return Grid(tuple(dict.fromkeys(configs)), tuple(dict.fromkeys(fps)), tuple(dict.fromkeys(boards)), tile,
+                None if clock is None else float(clock))
 
 
 def load_grid(path: Path) -> Grid:
@@ -178,16 +183,6 @@ def load_grid(path: Path) -> Grid:
     except (OSError, yaml.YAMLError) as exc:
         raise FqsrError(f"sweep grid {path} is not readable YAML/JSON ({exc.__class__.__name__})") from None
     return grid_from_dict(data)
-
-
-def finn_part(board_name: str) -> str:
-    """The Xilinx part FINN estimates for: the board's own, or compile's default for a non-Xilinx board."""
-    from fqsr.hw.board import get_board
-
-    from fqsr.flows.compile import DEFAULT_FPGAPART
-
-    board = get_board(board_name)
-    return board.device if board.vendor == "xilinx" else DEFAULT_FPGAPART
 
 
 def is_trained(spec: ConfigSpec) -> bool:
@@ -235,8 +230,6 @@ def bitops(model) -> dict:
 
 def fits(totals: dict, board_name: str, keys: dict) -> bool:
     """Whether ``totals`` (resource -> count, named by ``keys``: board kind -> totals key) fit the board."""
-    from fqsr.hw.board import get_board
-
     capacity = get_board(board_name).capacity
     need = {kind: float(totals.get(key) or 0) for kind, key in keys.items()}
     if "uram" in totals and "URAM" not in capacity:
@@ -270,21 +263,17 @@ def _estimate(hardware, part, target_fps, clock_mhz):
 
 
 def _synth(onnx_path, net, folder, part, target_fps, clock_mhz):
-    """Full compile (proof on a real-image tile) and RTL for one point, in ``folder``."""
-    from fqsr.hw.stitch import generate_rtl
-
-    from fqsr.flows.compile import DATAFLOW_NAME, compile_model
+    """The pipeline's compile (proof on a real-image tile) and rtl steps for one point, in ``folder``."""
     from fqsr.flows.export import load_qonnx
 
-    compile_model(onnx_path, folder, target_fps=target_fps, clock_mhz=clock_mhz, fpgapart=part,
-                  random_tiles=0, reference=net)
-    generate_rtl(folder / DATAFLOW_NAME, folder)
-    return load_qonnx(folder / DATAFLOW_NAME), json.loads((folder / "estimates.json").read_text())
+    cfg = BuildConfig(folder, net=net, onnx=onnx_path, fpgapart=part, target_fps=target_fps, clock_mhz=clock_mhz,
+                      random_tiles=0)
+    run_steps(cfg, ["compile", "rtl"])
+    return load_qonnx(folder / DATAFLOW_NAME), json.loads((folder / ESTIMATES_NAME).read_text())
 
 
 def _yosys_columns(folder: Path, board: str, cache: dict) -> dict:
     """Yosys counts of ``folder/rtl`` for the board's synthesis target (once per target) and the fit flag."""
-    from fqsr.hw.board import get_board
     from fqsr.hw.synth import yosys_resources
 
     target = get_board(board).target
@@ -308,7 +297,7 @@ def sweep_config(spec: ConfigSpec, grid: Grid, work_dir: Path, psnr: dict | None
         "scale": cfg.scale}
     base = {
         "point": spec.point, **described, "tile": "x".join(map(str, grid.tile)),
-        "clock_mhz": grid.clock_mhz, "trained": psnr is not None,
+        "trained": psnr is not None,
         "psnr_y": (psnr or {}).get("psnr_y", "untrained"), "psnr_data": (psnr or {}).get("psnr_data"),
     }
     work = Path(work_dir) / spec.point
@@ -321,20 +310,21 @@ def sweep_config(spec: ConfigSpec, grid: Grid, work_dir: Path, psnr: dict | None
             export_qonnx_model(net, grid.tile, tmp)
         scale = base.get("scale") or upscaling(load_qonnx(onnx_path))
         base["scale"] = scale
-        parts = {}
+        parts = {}  # boards that share a FINN part and a clock share their estimates
         for board in grid.boards:
-            parts.setdefault(finn_part(board), []).append(board)
-        yosys_cache = {}
+            parts.setdefault((get_board(board).finn_part, grid.clock(board)), []).append(board)
+        yosys_cache, lowered = {}, {}
         with finn_warnings():
-            for part, boards in parts.items():
-                hardware = None if synth else lower_and_convert(load_qonnx(onnx_path), part)[1]
+            for (part, clock), boards in parts.items():
+                if not synth and part not in lowered:
+                    lowered[part] = lower_and_convert(load_qonnx(onnx_path), part)[1]
                 for fps in grid.target_fps:
-                    folder = work / f"{part}-fps{'default' if fps is None else f'{fps:g}'}"
+                    folder = work / f"{part}-{clock:g}MHz-fps{'default' if fps is None else f'{fps:g}'}"
                     if synth:
-                        model, est = _synth(onnx_path, net, folder, part, fps, grid.clock_mhz)
+                        model, est = _synth(onnx_path, net, folder, part, fps, clock)
                     else:
-                        model, est = _estimate(hardware, part, fps, grid.clock_mhz)
-                    shared = {**base, "target_fps": fps, "fpgapart": part, **bitops(model),
+                        model, est = _estimate(lowered[part], part, fps, clock)
+                    shared = {**base, "target_fps": fps, "fpgapart": part, "clock_mhz": clock, **bitops(model),
                               **{k: est["totals"][k] for k in ("lut", "bram18", "uram", "dsp")},
                               "cycles_per_frame": est["cycles_per_frame"], "fps": est["fps"],
                               "target_met": None if fps is None else est["fps"] >= fps,
@@ -348,7 +338,8 @@ def sweep_config(spec: ConfigSpec, grid: Grid, work_dir: Path, psnr: dict | None
     except Exception as exc:  # one failing point must not lose the rest of the sweep; the CSV names it
         message = " ".join(str(exc).split())[:300]
         done = {(r["target_fps"], r["board"]) for r in rows}
-        rows += [{**base, "target_fps": fps, "board": board, "fpgapart": finn_part(board),
+        rows += [{**base, "target_fps": fps, "board": board, "fpgapart": get_board(board).finn_part,
+                  "clock_mhz": grid.clock(board),
                   "error": f"{type(exc).__name__}: {message}"}
                  for fps in grid.target_fps for board in grid.boards if (fps, board) not in done]
     return rows

@@ -50,6 +50,13 @@ class Board:
     lut_inputs: int = 6  # LUT4 (ECP5) or LUT6 (7-series, UltraScale+)
     uram: int = 0  # 288-Kbit UltraRAM blocks (UltraScale+)
 
+    @property
+    def finn_part(self) -> str:
+        """The Xilinx part FINN's estimates are made for: the board's own, else FINN's usual (ZCU104) part."""
+        from fqsr.flows.compile import DEFAULT_FPGAPART  # heavy (torch, via the export stage): on demand
+
+        return self.device if self.vendor == "xilinx" else DEFAULT_FPGAPART
+
     def storage_bits(self) -> int:
         """The most ROM bits the device could hold: every block RAM and UltraRAM full, and every LUT
         used as a ROM (2^inputs bits each) with no logic left over. A design whose ROMs need more

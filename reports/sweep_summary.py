@@ -44,10 +44,11 @@ def _row_cells(row: dict, columns) -> list[str]:
 def sweep_markdown(result: dict) -> str:
     grid, rows = result["grid"], result["rows"]
     trained = sorted({r["point"] for r in rows if r["trained"]})
+    clock = f"{grid['clock_mhz']:g} MHz" if grid.get("clock_mhz") else "each board's clock"
     lines = [
         "# Resource-estimation sweep", "",
         f"{result['points']} points ({len(grid['models'])} model configs x {len(grid['target_fps'])} target frame "
-        f"rates x {len(grid['boards'])} boards), LR tile {grid['tile']}, estimates at {grid['clock_mhz']:g} MHz; "
+        f"rates x {len(grid['boards'])} boards), LR tile {grid['tile']}, estimates at {clock}; "
         f"{result['seconds']:g} s with {result['jobs']} process(es)"
         + (", Yosys counts included" if result["synth"] else ", FINN estimates only (fast mode)")
         + f"; {result['errors']} failed points.", "",

@@ -1,0 +1,334 @@
+"""One build pipeline: named steps over one :class:`BuildConfig`.
+
+In the shape of FINN's ``step_*`` functions over its ``DataflowBuildConfig``:
+every fqsr command chooses steps from :data:`STEPS` and runs them over one
+configuration, whose fields hold the only defaults of the toolkit.
+
+==========================  ==============================================================
+``fqsr build``              every step, skipping those whose artifact is current
+``fqsr export`` ...         one step each (export, compile, rtl, verify, report), always run
+``fqsr demo``               export, compile (after scoring the model)
+``fqsr sweep --synth``      compile, rtl per point (the fast sweep folds and estimates with
+                            compile's own functions and proves nothing)
+:mod:`fqsr.apps.api`        export, compile, rtl, verify
+==========================  ==============================================================
+
+A step's artifact is *current* when its provenance is intact (unchanged since
+it was written, made from the artifacts now in the folder: :mod:`fqsr.flows.artifacts`)
+and it was made with the configuration's settings; ``fqsr build`` skips such a step.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fqsr.models.errors import FqsrError
+
+from fqsr.flows.artifacts import (DATAFLOW_NAME, ONNX_NAME, RTL_DIRNAME, VERIFY_NAME, require_current, settings_of,
+                                  why_stale)
+from fqsr.hw.board import DEFAULT_BOARD
+
+DEFAULT_TILE = (16, 16)  # LR tile: what the shipped small model fits an 85F with; line buffers grow with it
+DEFAULT_SIM = "verilator"
+RESOURCES = "synth/resources.json"
+PNR = "synth/pnr.json"
+
+
+@dataclasses.dataclass
+class BuildConfig:
+    """Everything a build is made from; each field's default is fqsr's default for every command.
+
+    The model is one of: a zoo ``model`` config (weights from ``checkpoint`` or the shipped one), a ``user``
+    model record (``user_model`` of export.json: re-exported from its factory), an in-memory Brevitas ``net``
+    (the Python API, the sweep), or only an export already in ``folder`` (a QONNX file made elsewhere)."""
+
+    folder: Path
+    model: Any = None  # fqsr.models.registry.ModelConfig
+    user: dict | None = None
+    net: Any = None  # the Brevitas module: the reference of the compile proof when loaded
+    meta: dict | None = None  # its checkpoint's metadata
+    checkpoint: str | None = None
+    onnx: Path | None = None  # the QONNX input (default: the folder's export)
+    tile: tuple[int, int] = DEFAULT_TILE
+    board: str = DEFAULT_BOARD
+    clock_mhz: float | None = None  # None: the board's clock
+    fpgapart: str | None = None  # None: the board's own part (Xilinx) or FINN's default part (ECP5)
+    target_fps: float | None = None  # None: FINN's most folded default (PE = SIMD = 1)
+    folding: Path | None = None  # a folding JSON applied as written (excludes target_fps)
+    random_tiles: int = 2  # random tiles in the export and compile proofs (plus one real-image tile)
+    verify_tiles: int = 2  # tiles streamed through the RTL: random ones plus one real-image tile
+    sim: str = DEFAULT_SIM
+    stall_prob: float = 0.3
+    seed: int = 0
+    waves: bool = False
+
+    def __post_init__(self):
+        self.folder = Path(self.folder)
+
+    @property
+    def name(self) -> str:
+        if self.model is not None:
+            return self.model.name
+        if self.user is not None:
+            return self.user["name"]
+        return self.folder.name
+
+    @property
+    def spec(self):
+        from fqsr.hw.board import get_board
+
+        return get_board(self.board)
+
+    @property
+    def clock(self) -> float:
+        return float(self.clock_mhz or self.spec.clock_mhz)
+
+    @property
+    def part(self) -> str:
+        return self.fpgapart or self.spec.finn_part
+
+    @property
+    def qonnx(self) -> Path:
+        return Path(self.onnx) if self.onnx else self.folder / ONNX_NAME
+
+    def load(self):
+        """The Brevitas module (loaded once): the zoo checkpoint, calibrated random weights for an untrained
+        zoo model, or the user model's factory."""
+        if self.net is None:
+            if self.model is not None:
+                from fqsr.models.checkpoint import load_model
+
+                self.net, self.meta = load_model(self.model, self.checkpoint, calibrate_untrained=True)
+            elif self.user is not None and self.user.get("module"):
+                from fqsr.flows.export import UserModel
+
+                self.net = UserModel(self.user["module"]).load()
+            else:
+                raise FqsrError(f"{self.folder} holds an export made without a factory fqsr could call again; "
+                                f"export it for tile {self.tile[0]}x{self.tile[1]} yourself or use the tile it "
+                                f"was exported for")
+        return self.net
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _command(cfg: BuildConfig, stage: str) -> str:
+    """The command that makes a stage's artifact again, as the user would type it."""
+    target = cfg.model.name if cfg.model is not None else f"--out-dir {cfg.folder}"
+    return f"fqsr {stage} {target}"
+
+
+# ---- the steps: run(cfg) -> report, current(cfg) -> bool ----------------------------------------------------
+
+def step_export(cfg: BuildConfig) -> dict:
+    """Brevitas -> QONNX (``model.qonnx.onnx``), proven equal element for element."""
+    from fqsr.flows.export import UserModel, export
+
+    if cfg.user is not None:
+        net = cfg.load()
+        source = UserModel(cfg.user["module"]) if cfg.user.get("module") else None
+        return export(net, cfg.tile, cfg.random_tiles, cfg.folder, name=cfg.user["name"], source=source)
+    return export(cfg.load(), cfg.tile, cfg.random_tiles, cfg.folder, cfg.meta)
+
+
+def export_current(cfg: BuildConfig) -> bool:
+    from fqsr.flows.export import source_changed
+
+    exported = read_json(cfg.folder / "export.json")
+    proven = exported.get("equal") or bool((cfg.user or {}).get("onnx_source"))  # a QONNX file made elsewhere
+    proven = proven and not (cfg.user and source_changed(cfg.user))  # an edited model file is exported again
+    return not why_stale(cfg.folder, ONNX_NAME) and exported.get("tile") == list(cfg.tile) and bool(proven)
+
+
+def step_compile(cfg: BuildConfig, progress=None) -> dict:
+    """QONNX -> FINN's folded dataflow graph (``dataflow.onnx``), proven equal; ``progress``: a tqdm bar."""
+    from fqsr.flows.compile import compile_model
+
+    if not cfg.qonnx.is_file():
+        raise FqsrError(f"{cfg.qonnx} does not exist; run `{_command(cfg, 'export')}` first")
+    return compile_model(cfg.qonnx, cfg.folder, folding=Path(cfg.folding) if cfg.folding else None,
+                         target_fps=cfg.target_fps, clock_mhz=cfg.clock, fpgapart=cfg.part,
+                         random_tiles=cfg.random_tiles, reference=cfg.net, progress=progress)
+
+
+def compile_settings(cfg: BuildConfig) -> dict:
+    """The settings ``dataflow.onnx``'s provenance records (see :func:`fqsr.flows.compile.compile_model`)."""
+    return {"folding": str(cfg.folding) if cfg.folding else None, "target_fps": cfg.target_fps,
+            "clock_mhz": cfg.clock, "fpgapart": cfg.part}
+
+
+def compile_current(cfg: BuildConfig) -> bool:
+    return (not why_stale(cfg.folder, DATAFLOW_NAME) and read_json(cfg.folder / "compile.json").get("dataflow")
+            and settings_of(cfg.folder, DATAFLOW_NAME) == compile_settings(cfg))
+
+
+def step_rtl(cfg: BuildConfig) -> dict:
+    """One Verilog wrapper per dataflow node, the stitched ``top.v`` and ``filelist.f`` (``rtl/``)."""
+    from fqsr.hw.stitch import generate_rtl
+
+    require_current(cfg.folder, DATAFLOW_NAME, _command(cfg, "compile"))
+    return generate_rtl(cfg.folder / DATAFLOW_NAME, cfg.folder)  # results of the old RTL lose their provenance
+
+
+def rtl_current(cfg: BuildConfig) -> bool:
+    """Intact provenance, and the generic modules copied into ``rtl/`` are byte-identical to ``hw/rtl``."""
+    from fqsr.hw.generate import RTL_DIR
+
+    rtl = cfg.folder / RTL_DIRNAME
+    copies = all(not (rtl / src.name).is_file() or (rtl / src.name).read_bytes() == src.read_bytes()
+                 for src in RTL_DIR.glob("*.v"))
+    return not why_stale(cfg.folder, RTL_DIRNAME) and copies and "rom_bits_total" in read_json(rtl / "rtl.json")
+
+
+def step_storage(cfg: BuildConfig) -> dict:
+    """The ROM bits against all the device could store: what cannot fit stops before an hour of Yosys."""
+    from fqsr.hw.synth import check_storage
+
+    rtl = read_json(cfg.folder / RTL_DIRNAME / "rtl.json")
+    return check_storage(rtl.get("rom_bits_total", 0), cfg.spec, f"{cfg.name}'s accelerator", rtl.get("rom_bits"))
+
+
+def step_synth(cfg: BuildConfig) -> dict:
+    """Yosys counts of the accelerator for the board's family (``synth/resources.json``)."""
+    from fqsr.hw.synth import yosys_resources
+
+    return yosys_resources(cfg.folder, cfg.spec.target)
+
+
+def synth_current(cfg: BuildConfig) -> bool:
+    return not why_stale(cfg.folder, RESOURCES) and read_json(cfg.folder / RESOURCES).get("target") == cfg.spec.target
+
+
+def step_fit(cfg: BuildConfig) -> dict:
+    """Those counts against the board; :class:`fqsr.hw.synth.DoesNotFit` names what binds."""
+    from fqsr.hw.synth import check_fit
+
+    return check_fit(read_json(cfg.folder / RESOURCES)["total"], cfg.spec, f"{cfg.name}'s accelerator")
+
+
+def step_verify(cfg: BuildConfig) -> dict:
+    """Tiles through the stitched RTL under random stalls, compared with FINN's execution element for element."""
+    from fqsr.sim.verify import verify
+
+    if cfg.verify_tiles < 1:
+        raise FqsrError("--verify-tiles must be at least 1")
+    require_current(cfg.folder, DATAFLOW_NAME, _command(cfg, "compile"))
+    return verify(cfg.folder, tiles=cfg.verify_tiles, sim=cfg.sim, stall_prob=cfg.stall_prob, waves=cfg.waves,
+                  seed=cfg.seed)
+
+
+def verify_gate(report: dict, cfg: BuildConfig) -> None:
+    if not report["equal"]:
+        raise FqsrError(f"the RTL differs from FINN's execution ({report['mismatches']} of {report['elements']} "
+                        f"elements); see {cfg.folder / VERIFY_NAME}; no bitstream is built from it")
+
+
+def verify_current(cfg: BuildConfig) -> bool:
+    verified = read_json(cfg.folder / VERIFY_NAME)
+    return not why_stale(cfg.folder, VERIFY_NAME) and bool(verified.get("equal")) \
+        and verified.get("tiles", 0) >= cfg.verify_tiles
+
+
+def step_pnr(cfg: BuildConfig) -> dict:
+    """ECP5: the board top with the UART bridge through Yosys, nextpnr-ecp5 and ecppack (a ``.bit``).
+    Xilinx: Vivado's out-of-context implementation of the same RTL where ``vivado`` is installed (its script
+    is written either way)."""
+    if cfg.spec.vendor == "lattice":
+        from fqsr.hw.synth import place_and_route
+
+        return place_and_route(cfg.folder, cfg.spec.name)
+    from fqsr.hw.vivado import run_vivado, write_vivado_script
+
+    script = write_vivado_script(cfg.folder, cfg.spec)
+    if shutil.which("vivado") is None:
+        return {"vivado_script": str(script), "not_run": "vivado is not on PATH"}
+    return {"vivado_script": str(script), "vivado": run_vivado(cfg.folder, cfg.spec)}
+
+
+def pnr_current(cfg: BuildConfig) -> bool:
+    if cfg.spec.vendor == "lattice":
+        placed = read_json(cfg.folder / PNR)
+        return not why_stale(cfg.folder, PNR) and placed.get("board") == cfg.spec.name \
+            and bool(placed.get("bitstream")) and Path(placed.get("bitstream") or "").is_file()
+    from fqsr.hw.vivado import RESULT_NAME, vivado_dir
+
+    done = (vivado_dir(cfg.folder) / RESULT_NAME).relative_to(cfg.folder).as_posix()
+    return shutil.which("vivado") is not None and not why_stale(cfg.folder, done) \
+        and "fmax_mhz" in read_json(cfg.folder / done)
+
+
+def step_report(cfg: BuildConfig) -> dict:
+    """``report.md``, ``report.json`` and plots from whichever artifacts are current."""
+    from fqsr.reports.report import write_report
+
+    return write_report(cfg.folder)
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[BuildConfig], dict]
+    current: Callable[[BuildConfig], bool] = lambda cfg: False  # noqa: E731 (checks that are cheap run always)
+    gate: Callable[[dict, BuildConfig], None] | None = None  # what a build may not go past
+
+
+STEPS = (
+    Step("export", step_export, export_current),
+    Step("compile", step_compile, compile_current),
+    Step("rtl", step_rtl, rtl_current),
+    Step("storage", step_storage),
+    Step("synth", step_synth, synth_current),
+    Step("fit", step_fit),
+    # after the fit check, so that no one waits for a long simulation of a design that cannot fit
+    Step("verify", step_verify, verify_current, verify_gate),
+    Step("pnr", step_pnr, pnr_current),
+    Step("report", step_report),
+)
+STEP = {step.name: step for step in STEPS}
+
+
+class Progress:
+    """Runs steps, one line each: ``[i/n] model: name ... done in s`` or ``skipped (up to date)``."""
+
+    def __init__(self, cfg: BuildConfig, names, echo=print):
+        self.cfg, self.names, self.echo, self.rows = cfg, list(names), echo, {}
+
+    def run(self, name: str, skip_current: bool = True):
+        step, index = STEP[name], self.names.index(name) + 1
+        prefix = f"[{index}/{len(self.names)}] {self.cfg.name}: {name:8}"
+        if skip_current and step.current(self.cfg):
+            self.rows[name] = {"status": "skipped"}
+            self.echo(f"{prefix} skipped (up to date)")
+            return None
+        self.echo(f"{prefix} ...")
+        start = time.monotonic()
+        try:
+            result = step.run(self.cfg)
+            if step.gate is not None:
+                step.gate(result, self.cfg)
+        except FqsrError:
+            self.rows[name] = {"status": "failed", "seconds": round(time.monotonic() - start, 1)}
+            raise
+        seconds = round(time.monotonic() - start, 1)
+        self.rows[name] = {"status": "ran", "seconds": seconds}
+        self.echo(f"{prefix} done in {seconds:.1f} s")
+        return result
+
+
+def run_steps(cfg: BuildConfig, names, echo=None, skip_current: bool = False) -> dict:
+    """Run the named steps in order (each gate applied); ``{name: report}``. ``echo``: a line per step."""
+    unknown = [n for n in names if n not in STEP]
+    if unknown:
+        raise FqsrError(f"unknown step {unknown[0]!r}; the steps are {', '.join(STEP)}")
+    progress = Progress(cfg, names, echo or (lambda line: None))
+    return {name: progress.run(name, skip_current) for name in names}
