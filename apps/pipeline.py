@@ -202,11 +202,17 @@ def step_synth(cfg: BuildConfig) -> dict:
     """Yosys counts of the accelerator for the board's family (``synth/resources.json``)."""
     from fqsr.hw.synth import yosys_resources
 
-    return yosys_resources(cfg.folder, cfg.spec.target)
+    return yosys_resources(cfg.folder, cfg.spec.target, clock_mhz=_board_clock(cfg))
+
+
+def _board_clock(cfg: BuildConfig) -> float | None:
+    """The clock the ECP5 board top is synthesized for (its PLL's): the configuration's."""
+    return cfg.clock if cfg.spec.vendor == "lattice" else None
 
 
 def synth_current(cfg: BuildConfig) -> bool:
-    return not why_stale(cfg.folder, RESOURCES) and read_json(cfg.folder / RESOURCES).get("target") == cfg.spec.target
+    return not why_stale(cfg.folder, RESOURCES) and settings_of(cfg.folder, RESOURCES) == {
+        "target": cfg.spec.target, "clock_mhz": _board_clock(cfg)}
 
 
 def step_fit(cfg: BuildConfig) -> dict:
@@ -246,7 +252,7 @@ def step_pnr(cfg: BuildConfig) -> dict:
     if cfg.spec.vendor == "lattice":
         from fqsr.hw.synth import place_and_route
 
-        return place_and_route(cfg.folder, cfg.spec.name)
+        return place_and_route(cfg.folder, cfg.spec.name, clock_mhz=cfg.clock)
     from fqsr.hw.vivado import run_vivado, write_vivado_script
 
     script = write_vivado_script(cfg.folder, cfg.spec)
@@ -259,6 +265,7 @@ def pnr_current(cfg: BuildConfig) -> bool:
     if cfg.spec.vendor == "lattice":
         placed = read_json(cfg.folder / PNR)
         return not why_stale(cfg.folder, PNR) and placed.get("board") == cfg.spec.name \
+            and placed.get("requested_clock_mhz") == cfg.clock \
             and bool(placed.get("bitstream")) and Path(placed.get("bitstream") or "").is_file()
     from fqsr.hw.vivado import RESULT_NAME, vivado_dir
 

@@ -27,6 +27,7 @@ folder); results are moved into place only when a tool succeeded.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -116,6 +117,37 @@ def scratch(synth_dir: Path, label: str):
         shutil.rmtree(work, ignore_errors=True)
 
 
+PLL_STEP_MHZ = 5  # PLL targets are multiples of 5 MHz: exact from 25 MHz, and whole cycles per UART bit
+PLL_MARGIN = 0.97  # a retry aims this far below the Fmax nextpnr reached (placement varies run to run)
+PNR_ATTEMPTS = 3
+
+
+def pll_module(board, clock_mhz: float, work: Path) -> Path:
+    """``work/fqsr_pll.v``: ecppll's EHXPLLL configuration making ``clock_mhz`` from ``board``'s oscillator
+    (ecppll knows the PLL's divider, VCO and PFD limits); one sentence if it cannot make it exactly."""
+    from fqsr.hw.board import PLL_MODULE
+
+    if not board.oscillator_mhz:
+        raise FqsrError(f"board {board.name} has no oscillator fqsr drives a PLL from")
+    path = work / f"{PLL_MODULE}.v"
+    run_tool(tool("ecppll") + ["-i", f"{board.oscillator_mhz:g}", "-o", f"{clock_mhz:g}", "--module", PLL_MODULE,
+                               "-f", path.name], work, "ecppll.log")
+    made = re.search(r'FREQUENCY_PIN_CLKOP="([0-9.]+)"', path.read_text())
+    if made is None or abs(float(made.group(1)) - clock_mhz) > 1e-6:
+        raise FqsrError(f"the ECP5 PLL cannot make exactly {clock_mhz:g} MHz from the {board.oscillator_mhz:g} MHz "
+                        f"oscillator{f' (nearest: {made.group(1)} MHz)' if made else ''}; choose a multiple of "
+                        f"{PLL_STEP_MHZ} MHz")
+    return path
+
+
+def next_clock(fmax_mhz: float, clock_mhz: float, board) -> float | None:
+    """The clock of the next place-and-route attempt after one that reached ``fmax_mhz`` at ``clock_mhz``:
+    the highest multiple of 5 MHz a margin below it, at least the oscillator; None when there is none lower."""
+    step = math.floor(fmax_mhz * PLL_MARGIN / PLL_STEP_MHZ) * PLL_STEP_MHZ
+    candidate = max(float(step), float(board.oscillator_mhz or 0))
+    return candidate if 0 < candidate < clock_mhz else None
+
+
 def stage_rtl(rtl_dir: Path, work: Path) -> list[str]:
     """Copy ``rtl/`` into ``work`` with ROM paths made relative; the sources in ``filelist.f`` order."""
     from fqsr.hw.stitch import rtl_sources
@@ -159,15 +191,51 @@ def _rtl_dir(model_dir: Path) -> Path:
     return Path(model_dir) / RTL_DIRNAME
 
 
-def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | None = None) -> dict:
+def _synthesize(model_dir: Path, target: str, clock_mhz: float | None, work: Path, timeout_s: float | None,
+                board_top: Path | None = None) -> tuple[dict, float]:
+    """Yosys on ``rtl/`` in ``work``: (cells per module, seconds); for ``ecp5`` the board top at ``clock_mhz``
+    (written to ``board_top``, default ``synth/board_top.v``) and its flattened netlist ``work/board.json``."""
+    from fqsr.hw.board import BOARD_TOP, DEFAULT_BAUD, DEFAULT_BOARD, bridge_sources, get_board, write_board_top
+    from fqsr.hw.stitch import TOP_NAME
+
+    rtl = _rtl_dir(model_dir)
+    sources, top, board = stage_rtl(rtl, work), TOP_NAME, target == "ecp5"
+    if board:
+        spec = get_board(DEFAULT_BOARD)
+        pll = clock_mhz != spec.oscillator_mhz
+        top_path = write_board_top(model_dir, spec, DEFAULT_BAUD, pll_mhz=clock_mhz if pll else None, path=board_top)
+        for src in [*bridge_sources(), top_path]:
+            if src.resolve() != (work / src.name).resolve():
+                shutil.copy(src, work / src.name)
+        sources += [src.name for src in bridge_sources()] + [top_path.name]
+        if pll:
+            sources.append(pll_module(spec, clock_mhz, work).name)
+        top = BOARD_TOP
+    script = [f"read_verilog -defer -sv {' '.join(sources)}", f"hierarchy -top {top}",
+              f"{TARGETS[target]} -top {top}", "tee -q -o stat.json stat -json"]
+    if board:
+        script += ["flatten", "opt_clean", "write_json board.json"]
+    (work / "synth.ys").write_text("\n".join(script) + "\n")
+    seconds = run_tool(tool("yosys") + ["-q", "-l", "yosys.log", "synth.ys"], work, "yosys.out", timeout_s)
+    modules = _module_cells(_stat(work, "stat.json"))
+    missing = [name for name in _node_names(rtl) if name not in modules]
+    if missing:
+        raise FqsrError(f"Yosys's netlist has no module for node(s) {', '.join(missing[:5])}; "
+                        f"regenerate the RTL (`fqsr rtl MODEL`)")
+    return modules, seconds
+
+
+def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | None = None,
+                    clock_mhz: float | None = None) -> dict:
     """Synthesize ``rtl/`` for ``target`` (node modules kept) and write ``synth/resources.json``.
 
     For ``ecp5`` the synthesized top is the ULX3S board top (UART bridge + ``fqsr_top``; the same for
-    every ULX3S size), so the one run also leaves the flattened netlist ``synth/board.json`` that
+    every ULX3S size) clocked at ``clock_mhz`` (default: the board's design clock; made by the PLL unless
+    it is the oscillator's), so the one run also leaves the flattened netlist ``synth/board.json`` that
     :func:`place_and_route` places; ``total`` and ``nodes`` count the accelerator alone,
     ``board_total`` the whole board top."""
     from fqsr.flows.artifacts import RTL_DIRNAME, record, write_json
-    from fqsr.hw.board import BOARD_TOP, DEFAULT_BAUD, DEFAULT_BOARD, bridge_sources, write_board_top
+    from fqsr.hw.board import BOARD_TOP, DEFAULT_BOARD, bridge_sources, get_board
     from fqsr.hw.stitch import TOP_NAME
 
     if target not in TARGETS:
@@ -177,29 +245,13 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
     nodes = _node_names(rtl)
     synth_dir = model_dir / SYNTH_DIRNAME
     board = target == "ecp5"
+    spec = get_board(DEFAULT_BOARD)
+    clock_mhz = float(clock_mhz or spec.clock_mhz) if board else None
     netlist = synth_dir / NETLIST_NAME
     for stale in (synth_dir / RESOURCES_NAME, netlist):  # never a count or netlist of another design
         stale.unlink(missing_ok=True)
     with scratch(synth_dir, f"yosys-{target}") as work:
-        sources = stage_rtl(rtl, work)
-        top = TOP_NAME
-        if board:
-            top_path = write_board_top(model_dir, DEFAULT_BOARD, DEFAULT_BAUD)
-            for src in [*bridge_sources(), top_path]:
-                shutil.copy(src, work / src.name)
-            sources += [src.name for src in bridge_sources()] + [top_path.name]
-            top = BOARD_TOP
-        script = [f"read_verilog -defer -sv {' '.join(sources)}", f"hierarchy -top {top}",
-                  f"{TARGETS[target]} -top {top}", "tee -q -o stat.json stat -json"]
-        if board:
-            script += ["flatten", "opt_clean", "write_json board.json"]
-        (work / "synth.ys").write_text("\n".join(script) + "\n")
-        seconds = run_tool(tool("yosys") + ["-q", "-l", "yosys.log", "synth.ys"], work, "yosys.out", timeout_s)
-        modules = _module_cells(_stat(work, "stat.json"))
-        missing = [name for name in nodes if name not in modules]
-        if missing:
-            raise FqsrError(f"Yosys's netlist has no module for node(s) {', '.join(missing[:5])}; "
-                            f"regenerate the RTL (`fqsr rtl MODEL`)")
+        modules, seconds = _synthesize(model_dir, target, clock_mhz, work, timeout_s)
         if board:
             shutil.move(str(work / "board.json"), netlist)
     cells = flatten_cells(modules, TOP_NAME)
@@ -213,13 +265,14 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
               "yosys_s": round(seconds, 1)}
     if board:
         board_cells = flatten_cells(modules, BOARD_TOP)
-        report.update({"board_top": BOARD_TOP, "board_total": kinds_of(board_cells),
+        report.update({"board_top": BOARD_TOP, "clock_mhz": clock_mhz, "board_total": kinds_of(board_cells),
                        "board_cells": dict(sorted(board_cells.items())), "netlist": str(netlist)})
     write_json(synth_dir / RESOURCES_NAME, report)
-    record(model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}", inputs=[RTL_DIRNAME], settings={"target": target})
+    record(model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}", inputs=[RTL_DIRNAME],
+           settings={"target": target, "clock_mhz": clock_mhz})
     if board:
         record(model_dir, f"{SYNTH_DIRNAME}/{NETLIST_NAME}",
-               inputs=[RTL_DIRNAME, *(str(src) for src in bridge_sources())])
+               inputs=[RTL_DIRNAME, *(str(src) for src in bridge_sources())], settings={"clock_mhz": clock_mhz})
     return report
 
 
@@ -296,11 +349,15 @@ def _model_name(model_dir: Path) -> str:
     return Path(model_dir).resolve().name
 
 
-def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1,
-                    timeout_s: float | None = None) -> dict:
-    """Board top netlist (from :func:`yosys_resources`, re-run when stale) -> fit check -> nextpnr-ecp5 ->
-    ecppack; writes ``synth/pnr.json`` and ``synth/<model>.bit``."""
-    from fqsr.flows.artifacts import RTL_DIRNAME, record, why_stale, write_json
+def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1, timeout_s: float | None = None,
+                    clock_mhz: float | None = None, attempts: int = PNR_ATTEMPTS) -> dict:
+    """Board top netlist -> fit check -> nextpnr-ecp5 -> ecppack; writes ``synth/pnr.json`` and ``synth/<model>.bit``.
+
+    The design clock starts at ``clock_mhz`` (default: the board's, made by the PLL) and, while nextpnr does
+    not close timing, steps down to just below the Fmax it reached (:func:`next_clock`; the board top is
+    synthesized again for each clock), at most ``attempts`` times; the last attempt's bitstream is kept
+    either way and ``timing_met`` says whether it closed."""
+    from fqsr.flows.artifacts import RTL_DIRNAME, record, settings_of, why_stale, write_json
     from fqsr.hw.board import DEFAULT_BAUD, get_board, lpf_path
 
     model_dir = Path(model_dir)
@@ -314,40 +371,55 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1,
     for stale in (synth_dir / PNR_NAME, bit_final):  # a stale result must not outlive a failed run
         stale.unlink(missing_ok=True)
     netlist, resources = synth_dir / NETLIST_NAME, synth_dir / RESOURCES_NAME
-    fresh = not why_stale(model_dir, f"{SYNTH_DIRNAME}/{NETLIST_NAME}") and not why_stale(
-        model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}") and json.loads(resources.read_text())["target"] == "ecp5"
-    counts = json.loads(resources.read_text()) if fresh else yosys_resources(model_dir, "ecp5", timeout_s)
+    netlist_rel = f"{SYNTH_DIRNAME}/{NETLIST_NAME}"
+    requested = float(clock_mhz or spec.clock_mhz)
+    fresh = not why_stale(model_dir, netlist_rel) and not why_stale(model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}") \
+        and settings_of(model_dir, netlist_rel).get("clock_mhz") == requested
+    counts = json.loads(resources.read_text()) if fresh else yosys_resources(model_dir, "ecp5", timeout_s, requested)
     table = check_fit(counts["board_total"], spec, f"{_model_name(model_dir)} with its UART bridge")
-    with scratch(synth_dir, f"pnr-{spec.name}") as work:
-        shutil.copy(netlist, work / "board.json")
-        shutil.copy(lpf_path(spec), work / lpf_path(spec).name)
-        argv = tool("nextpnr-ecp5") + [
-            f"--{spec.nextpnr_device}", "--package", spec.package, "--speed", str(spec.speed),
-            "--json", "board.json", "--lpf", lpf_path(spec).name, "--textcfg", "board.config",
-            "--report", "report.json", "--timing-allow-fail", "--seed", str(seed), "-q", "-l", "nextpnr.log"]
-        nextpnr_s = run_tool(argv, work, "nextpnr.out", timeout_s)
-        report = json.loads((work / "report.json").read_text())
-        ecppack_s = run_tool(tool("ecppack") + ["--compress", "board.config", "board.bit"], work, "ecppack.log",
-                             timeout_s)
-        fmax = _fmax(report)
-        result = {
-            "board": spec.name, "device": spec.device, "package": spec.package,
-            "fmax_mhz": fmax["achieved"], "clock_mhz": spec.clock_mhz,
-            "timing_met": fmax["achieved"] is not None and fmax["achieved"] >= spec.clock_mhz,
-            "clock_net": fmax["net"],
-            "utilization": {bel: {"used": int(v["used"]), "available": int(v["available"])}
-                            for bel, v in sorted(report.get("utilization", {}).items())},
-            "fit": table, "bitstream": str(bit_final.resolve()), "baud": DEFAULT_BAUD,
-            "tools": {"yosys_s": counts.get("yosys_s"), "nextpnr_s": round(nextpnr_s, 1),
-                      "ecppack_s": round(ecppack_s, 1)},
-            "seed": seed,
-        }
-        write_json(synth_dir / "nextpnr-report.json", report)
-        shutil.move(str(work / "board.bit"), bit_final)  # same file system: a rename
+    clock, tried = requested, []
+    while True:
+        with scratch(synth_dir, f"pnr-{spec.name}") as work:
+            if clock == requested:  # the synthesis step's netlist
+                shutil.copy(netlist, work / "board.json")
+            else:  # a retry at a lower clock: the board top (its PLL, the UART's divisor) synthesized again
+                _synthesize(model_dir, "ecp5", clock, work, timeout_s, board_top=work / "board_top_retry.v")
+            shutil.copy(lpf_path(spec), work / lpf_path(spec).name)
+            argv = tool("nextpnr-ecp5") + [
+                f"--{spec.nextpnr_device}", "--package", spec.package, "--speed", str(spec.speed),
+                "--json", "board.json", "--lpf", lpf_path(spec).name, "--textcfg", "board.config",
+                "--report", "report.json", "--timing-allow-fail", "--seed", str(seed), "-q", "-l", "nextpnr.log"]
+            nextpnr_s = run_tool(argv, work, "nextpnr.out", timeout_s)
+            report = json.loads((work / "report.json").read_text())
+            fmax = _fmax(report)
+            met = fmax["achieved"] is not None and fmax["achieved"] >= clock
+            tried.append({"clock_mhz": clock, "fmax_mhz": fmax["achieved"], "timing_met": met,
+                          "nextpnr_s": round(nextpnr_s, 1)})
+            lower = None if met or fmax["achieved"] is None else next_clock(fmax["achieved"], clock, spec)
+            if lower is not None and len(tried) < attempts:
+                clock = lower
+                continue
+            ecppack_s = run_tool(tool("ecppack") + ["--compress", "board.config", "board.bit"], work, "ecppack.log",
+                                 timeout_s)
+            write_json(synth_dir / "nextpnr-report.json", report)
+            shutil.move(str(work / "board.bit"), bit_final)  # same file system: a rename
+        break
+    result = {
+        "board": spec.name, "device": spec.device, "package": spec.package,
+        "fmax_mhz": fmax["achieved"], "clock_mhz": clock, "requested_clock_mhz": requested,
+        "clock_source": "oscillator" if clock == spec.oscillator_mhz else "pll", "timing_met": met,
+        "clock_net": fmax["net"], "attempts": tried,
+        "utilization": {bel: {"used": int(v["used"]), "available": int(v["available"])}
+                        for bel, v in sorted(report.get("utilization", {}).items())},
+        "fit": table, "bitstream": str(bit_final.resolve()), "baud": DEFAULT_BAUD,
+        "tools": {"yosys_s": counts.get("yosys_s"), "nextpnr_s": round(sum(t["nextpnr_s"] for t in tried), 1),
+                  "ecppack_s": round(ecppack_s, 1)},
+        "seed": seed,
+    }
     write_json(synth_dir / PNR_NAME, result)
     for artifact in (bit_final.name, PNR_NAME):
-        record(model_dir, f"{SYNTH_DIRNAME}/{artifact}", inputs=[f"{SYNTH_DIRNAME}/{NETLIST_NAME}", RTL_DIRNAME],
-               settings={"board": spec.name, "seed": seed})
+        record(model_dir, f"{SYNTH_DIRNAME}/{artifact}", inputs=[netlist_rel, RTL_DIRNAME],
+               settings={"board": spec.name, "seed": seed, "requested_clock_mhz": requested})
     return result
 
 

@@ -138,6 +138,7 @@ def throughput(artifacts: dict, model_dir: Path) -> dict:
         "measured_cycles_per_frame": (verify or {}).get("cycles_per_frame"),
         "verify_equal": (verify or {}).get("equal"),
         "fmax_mhz": (pnr or {}).get("fmax_mhz"),
+        "clock_mhz": (pnr or {}).get("clock_mhz"),  # the bitstream's design clock (the PLL's)
         "halo": None, "frames": {},
     }
     dataflow = Path(model_dir) / "dataflow.onnx"
@@ -170,6 +171,7 @@ def throughput(artifacts: dict, model_dir: Path) -> dict:
                                                              out["estimated_cycles_per_frame"], row["tiles"])
         row["fps_estimated_cycles_at_fmax"] = _fps(out["fmax_mhz"], out["estimated_cycles_per_frame"], row["tiles"])
         row["fps_measured_cycles_at_fmax"] = _fps(out["fmax_mhz"], out["measured_cycles_per_frame"], row["tiles"])
+        row["fps_measured_cycles_at_clock"] = _fps(out["clock_mhz"], out["measured_cycles_per_frame"], row["tiles"])
         out["frames"][name] = row
     return out
 
@@ -249,8 +251,8 @@ def build_report(model_dir: Path) -> dict:
         "pipeline": pipeline(artifacts),
         "roms": rom_storage(artifacts["rtl"]),
         "pnr": None if artifacts["pnr"] is None else
-        {k: artifacts["pnr"].get(k) for k in ("board", "device", "package", "fmax_mhz", "clock_mhz", "utilization",
-                                              "bitstream")},
+        {k: artifacts["pnr"].get(k) for k in ("board", "device", "package", "fmax_mhz", "clock_mhz", "clock_source",
+                                              "timing_met", "attempts", "utilization", "bitstream")},
     }
 
 

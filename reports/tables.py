@@ -72,7 +72,8 @@ def resource_lines(resources: dict) -> list[str]:
     return lines + [""]
 
 
-FPS_COLUMNS = ("fps_estimated_cycles_at_estimate_clock", "fps_estimated_cycles_at_fmax", "fps_measured_cycles_at_fmax")
+FPS_COLUMNS = ("fps_estimated_cycles_at_estimate_clock", "fps_estimated_cycles_at_fmax", "fps_measured_cycles_at_fmax",
+               "fps_measured_cycles_at_clock")
 
 
 def throughput_lines(tp: dict) -> list[str]:
@@ -82,9 +83,10 @@ def throughput_lines(tp: dict) -> list[str]:
              f"- cycles per tile: FINN estimate {number(tp['estimated_cycles_per_frame'])}, "
              f"measured in RTL simulation {number(tp['measured_cycles_per_frame'])}"
              + ("" if tp["verify_equal"] is None else f" (bit-exact: {number(tp['verify_equal'])})"),
-             f"- clock: FINN estimate clock {mhz(tp['estimate_clock_mhz'])}, nextpnr Fmax {mhz(tp['fmax_mhz'])}", ""]
+             f"- clock: FINN estimate clock {mhz(tp['estimate_clock_mhz'])}, nextpnr Fmax {mhz(tp['fmax_mhz'])}, "
+             f"the bitstream's clock {mhz(tp.get('clock_mhz'))}", ""]
     header = ["output frame", "LR input", "tiles", "fps (est. cycles @ est. clock)", "fps (est. cycles @ Fmax)",
-              "fps (measured cycles @ Fmax)"]
+              "fps (measured cycles @ Fmax)", "fps (measured cycles @ the bitstream's clock)"]
     rows = []
     for name, row in tp["frames"].items():
         lr = "x".join(map(str, row["lr"])) if row["lr"] else tile

@@ -50,10 +50,15 @@ def test_small_network_fits_the_85f_and_gets_a_bitstream(network, tmp_path):
     nextpnr = json.loads((folder / "synth" / "nextpnr-report.json").read_text())
     # Fmax and utilization are nextpnr's own numbers, parsed, not re-typed
     assert pnr["fmax_mhz"] == round(max(v["achieved"] for v in nextpnr["fmax"].values()), 2) > 0
-    assert pnr["timing_met"] == (pnr["fmax_mhz"] >= 25.0)
+    # the PLL's clock: the board's 100 MHz, or a step below the Fmax a failed attempt reached
+    assert pnr["requested_clock_mhz"] == 100.0 and pnr["clock_source"] == "pll"
+    assert pnr["attempts"][0]["clock_mhz"] == 100.0 and pnr["attempts"][-1]["clock_mhz"] == pnr["clock_mhz"]
+    assert pnr["timing_met"] == (pnr["fmax_mhz"] >= pnr["clock_mhz"])
+    assert all(not a["timing_met"] for a in pnr["attempts"][:-1])
     assert pnr["utilization"]["TRELLIS_COMB"]["available"] == 83640
     assert 0 < pnr["utilization"]["TRELLIS_COMB"]["used"] < 83640
     assert pnr["utilization"]["TRELLIS_IO"]["used"] == 12  # clock, 2 UART lines, button, 8 LEDs
+    assert pnr["utilization"]["EHXPLLL"]["used"] == 1
     assert (folder / "report.md").is_file()
     # everything is up to date now: a second build skips to the fit check
     again = build(folder)

@@ -8,7 +8,8 @@ import pytest
 from conftest import calibrated, small
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, equality_tiles, export, load_qonnx
-from fqsr.hw.board import clocks_per_bit, write_board_top
+from fqsr.hw.board import BOARDS, clocks_per_bit, write_board_top
+from fqsr.hw.synth import next_clock, pll_module
 from fqsr.hw.stitch import generate_rtl
 from fqsr.models.errors import FqsrError
 from fqsr.sim.axis import pack_beats
@@ -75,3 +76,19 @@ def test_baud_must_divide_the_clock(network, tmp_path):
     top = write_board_top(network[0], "ulx3s-85f", path=tmp_path / "board_top.v").read_text()
     assert "CLKS_PER_BIT = 25" in top and ".IN_BYTES(1), .OUT_BYTES(1)" in top
     assert json.loads((network[0] / "rtl" / "rtl.json").read_text())["in_width"] == 8
+    assert "fqsr_pll" not in top and "clk = clk_25mhz" in top  # simulation: the oscillator clocks the design
+
+
+def test_the_pll_makes_the_design_clock_and_the_uart_counts_its_cycles(network, tmp_path):
+    board = BOARDS["ulx3s-85f"]
+    assert board.oscillator_mhz == 25.0 and board.clock_mhz == 100.0
+    top = write_board_top(network[0], board, pll_mhz=100.0, path=tmp_path / "board_top.v").read_text()
+    assert "CLKS_PER_BIT = 100" in top and "fqsr_pll pll (.clkin(clk_25mhz), .clkout0(clk)" in top
+    assert "if (btn_sync[1] || !pll_locked) por <= 0;" in top  # reset held until the PLL locks
+    pll = pll_module(board, 100.0, tmp_path).read_text()  # ecppll's own configuration
+    assert "EHXPLLL" in pll and 'FREQUENCY_PIN_CLKOP="100"' in pll and "module fqsr_pll" in pll
+    with pytest.raises(FqsrError, match="cannot make exactly 97 MHz from the 25 MHz oscillator"):
+        pll_module(board, 97.0, tmp_path)
+    # a failed attempt steps down to the highest multiple of 5 MHz 3 % below its Fmax, not below the oscillator
+    assert next_clock(48.3, 100.0, board) == 45.0 and next_clock(20.0, 100.0, board) == 25.0
+    assert next_clock(26.0, 25.0, board) is None and next_clock(99.0, 100.0, board) == 95.0
