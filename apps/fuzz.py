@@ -7,7 +7,10 @@ measured frame far past FINN's estimate; ``error``: a crash that is not an
 ``FqsrError``), or as ``rejected`` (fqsr refused it in one clear sentence).
 A bug is shrunk (:func:`shrink`) to the smallest spec that still fails the
 same way, and written as a pytest case in ``tests/fuzz_cases/``
-(:func:`write_case`).
+(:func:`write_case`). So is a rejection: the generator draws only what fqsr
+claims, so a refusal of one of its networks is a gap to look at (seed 31's
+was a bug), and the case is the smallest network refused with the same
+sentence. Rejections are still counted apart from bugs (the exit status).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import time
 import traceback
@@ -200,12 +204,16 @@ def _verdict(report: dict) -> dict:
 
 
 def signature(record: dict):
-    """What "fails the same way" means to the shrinker: the stage, the kind, the node type or error type."""
+    """What "fails the same way" means to the shrinker: the stage, the kind, the node type or error type;
+    for a rejection its sentence with the numbers taken out (node names such as ``MVAU_hls_3`` and
+    sizes change as the network shrinks)."""
     kind = record["result"]
     if kind == "mismatch":
         return (record["stage"], kind, record.get("op_type"))
     if kind == "error":
         return (record["stage"], kind, record["detail"].split(":")[0])
+    if kind == "rejected":
+        return (record["stage"], kind, re.sub(r"\d+", "#", record.get("detail", "")))
     return (record["stage"], kind)
 
 
@@ -213,9 +221,14 @@ def is_bug(record: dict) -> bool:
     return record["result"] in BUGS
 
 
+def is_shrunk(record: dict) -> bool:
+    """A bug, or a rejection: what :func:`fuzz` shrinks and writes a case for."""
+    return is_bug(record) or record["result"] == "rejected"
+
+
 def shrink(spec: dict, record: dict, work: Path, run=run_network, max_steps: int = 60, log=None) -> tuple[dict, dict]:
     """Greedy shrinking: walk the simpler specs (:func:`~fqsr.models.fuzz_nets.shrink_candidates`) and
-    keep each that fails with the same :func:`signature`; stop after a full round without one.
+    keep each that fails (or is rejected) with the same :func:`signature`; stop after a full round without one.
 
     After a kept step the walk goes on from the same position in the new spec's candidates (the
     cuts tried before it did not fail, and trying them again first would cost a run each).
@@ -232,7 +245,7 @@ def shrink(spec: dict, record: dict, work: Path, run=run_network, max_steps: int
         result = run(candidates[position], work)
         if log:
             log(f"  shrink step {step}: {result['result']} {result['description']}")
-        if is_bug(result) and signature(result) == target:
+        if is_shrunk(result) and signature(result) == target:
             spec, record, misses = candidates[position], result, 0
             candidates = shrink_candidates(spec)
         else:
@@ -279,7 +292,8 @@ def write_case(spec: dict, record: dict, out_dir: Path = CASES_DIR, xfail: str |
 
 def fuzz(seeds, work_root: Path, sim: str = "verilator", shrink_failures: bool = True, cases_dir: Path = CASES_DIR,
          keep: bool = False, log=None) -> dict:
-    """Run every seed; shrink and write a case for each bug; the summary (records, counts, rejection reasons)."""
+    """Run every seed; shrink and write a case for each bug and rejection; the summary (records, counts,
+    rejection reasons)."""
     from fqsr.models.fuzz_nets import describe, random_spec, size
 
     work_root = Path(work_root).resolve()
@@ -290,7 +304,7 @@ def fuzz(seeds, work_root: Path, sim: str = "verilator", shrink_failures: bool =
         record = run_network(spec, work, sim, sim_root=work_root / "build")
         if log:
             log(_line(record))
-        if is_bug(record) and shrink_failures:
+        if is_shrunk(record) and shrink_failures:
             small, small_record = shrink(spec, record, work_root / f"shrink{seed}", lambda s, w: run_network(s, w, sim, sim_root=work_root / "build"),
                                          log=log)
             record["shrunk"] = {"description": describe(small), "size": size(small), "from_size": size(spec),
@@ -299,7 +313,7 @@ def fuzz(seeds, work_root: Path, sim: str = "verilator", shrink_failures: bool =
             if log:
                 log(f"  shrunk to {describe(small)} -> {record['shrunk']['case']}")
             shutil.rmtree(work_root / f"shrink{seed}", ignore_errors=True)
-        if not keep and not is_bug(record):
+        if not keep and not is_shrunk(record):
             shutil.rmtree(work, ignore_errors=True)
         records.append(record)
     counts = {kind: sum(r["result"] == kind for r in records) for kind in ("equal", "rejected", *BUGS)}

@@ -108,3 +108,48 @@ def test_cli_refuses_an_empty_batch_in_one_sentence():
 
     result = CliRunner().invoke(main, ["fuzz", "--count", "0"])
     assert result.exit_code == 2 and result.output.strip() == "fqsr: error: --count must be at least 1"
+
+
+def test_a_rejected_network_is_shrunk_to_the_construct_refused(tmp_path, monkeypatch):
+    # as if fqsr had no RTL for the residual adder it claims: every network with an add is refused at rtl
+    from fqsr.hw import generate
+    from fqsr.models.errors import FqsrError
+    from fqsr.sim import verify
+
+    def refused_add(model, node, inst):
+        raise FqsrError(f"{node.name}: no RTL for this add")
+
+    monkeypatch.setitem(generate.GENERATORS, "ElementwiseAdd", refused_add)
+    # the networks without an add pass rtl; their simulation is not what this test is about
+    monkeypatch.setattr(verify, "verify", lambda *a, **k: {"equal": True, "elements": 1, "cycles_vs_estimate": 1.0})
+
+    def run(spec, work):
+        return fuzz.run_network(spec, work, sim="icarus", sim_root=tmp_path / "sim")
+
+    record = run(BROKEN_ADD_SPEC, tmp_path / "net")
+    assert record["result"] == "rejected" and record["stage"] == "rtl", record
+    assert not fuzz.is_bug(record) and fuzz.is_shrunk(record)
+    small, small_record = fuzz.shrink(BROKEN_ADD_SPEC, record, tmp_path / "shrink", run=run, max_steps=4)
+    assert [i["kind"] for i in small["body"]] == ["res"]  # the convs around the add are gone, the add stays
+    assert small_record["result"] == "rejected" and "no RTL for this add" in small_record["detail"]
+    assert fuzz.signature(small_record) == fuzz.signature(record)
+
+
+def test_fuzz_shrinks_a_rejection_and_writes_its_case(tmp_path, monkeypatch):
+    # the batch loop on a stand-in chain that refuses any network with more than one body item
+    def fake_run(spec, work, sim="verilator", sim_root=None):
+        rejected = len(spec["body"]) > 1
+        return {"seed": spec["seed"], "description": describe(spec), "stage": "compile" if rejected else "verify",
+                "result": "rejected" if rejected else "equal", "time_s": 0.0,
+                "detail": f"Thresholding_{len(spec['body'])}: refused" if rejected else "1 elements, 1.0x estimate"}
+
+    monkeypatch.setattr(fuzz, "run_network", fake_run)
+    seed = next(s for s in range(100) if len(random_spec(s)["body"]) == 3)
+    summary = fuzz.fuzz([seed], tmp_path / "work", cases_dir=tmp_path / "cases")
+    assert summary["counts"]["rejected"] == 1 and summary["rejection_reasons"]
+    (record,) = summary["records"]
+    shrunk = record["shrunk"]
+    case = json.loads((tmp_path / "cases" / f"case_{seed}.json").read_text())
+    assert len(case["spec"]["body"]) == 2 and case["failure"]["result"] == "rejected"
+    assert shrunk["size"] < shrunk["from_size"]
+    assert "rejected at compile: Thresholding_2: refused" in (tmp_path / "cases" / f"test_case_{seed}.py").read_text()

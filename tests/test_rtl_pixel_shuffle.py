@@ -18,6 +18,10 @@ def shuffle_model(r, channels, pe, bits, signed, img=(3, 4)):
     (3, 3, 3, 5, True, 0.4, 0.3),
     (3, 2, 1, 2, False, 0.1, 0.1),
     (4, 4, 4, 3, True, 0.3, 0.4),
+    # a beat spans sub-pixels of two channels (PE not a multiple of R*R) or several whole channels (PE > R*R)
+    (2, 6, 3, 4, False, 0.3, 0.3),
+    (3, 6, 6, 3, True, 0.2, 0.4),
+    (2, 8, 8, 5, True, 0.3, 0.2),
 ])
 def test_pixel_shuffle(r, channels, pe, bits, signed, p_gap, p_stall):
     res = verify_node(shuffle_model(r, channels, pe, bits, signed), p_gap=p_gap, p_stall=p_stall, seed=r + pe,

@@ -29,59 +29,72 @@ module pixel_shuffle #(
     localparam integer NBANK = PE * RR;
     localparam integer HALF  = WIDTH * CF;       // bank words per row
     localparam integer AW    = $clog2(2 * HALF) > 0 ? $clog2(2 * HALF) : 1;
+    localparam integer SW    = $clog2(RR) > 0 ? $clog2(RR) : 1;
     initial if (PE < 1 || CHANNELS % PE != 0)
         $fatal(1, "pixel_shuffle: CHANNELS (%0d) must be a multiple of PE (%0d)", CHANNELS, PE);
     initial if (R < 1 || WIDTH < 1) $fatal(1, "pixel_shuffle: R (%0d) and WIDTH (%0d) must be positive", R, WIDTH);
 
-    // ---- write side: w_wr pixel, k_wr = channel index of lane 0 within the pixel
+    // ---- write side. An output pixel's channels c = g*PE + p (fold g, lane p) with sub-pixels s
+    // are the input channels k = c*RR + s = g*(PE*RR) + (p*RR + s), and bank (p, s) is bank
+    // p*RR + s: a pixel's input beats walk g (CF folds) and u (RR beats per fold), and lane l
+    // of beat u holds k = g*(PE*RR) + u*PE + l, i.e. bank u*PE + l at word g. So no divide:
+    // bank b takes lane b % PE on the beats where u == b / PE. The word, half_wr*HALF + w*CF + g,
+    // has a counter of its own over both halves (half_wr turns with its wrap at a row's end).
     reg [1:0] full;
     reg       half_wr, half_rd;
     wire take = in0_tvalid && in0_tready;
-    wire [63:0] wr_count;
-    wire [1:0]  wr_last;
-    counter_chain #(.N(2), .LIMITS({WIDTH, CHANNELS * RR / PE})) wr_walk (
+    wire [95:0] wr_count;
+    wire [2:0]  wr_last;
+    counter_chain #(.N(3), .LIMITS({WIDTH, CF, RR})) wr_walk (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(take), .count(wr_count), .last(wr_last));
-    wire [31:0] k_wr = wr_count[31:0] * PE;
-    wire [31:0] w_wr = wr_count[63:32];
-    wire row_in_done = take && wr_last[1];
+    wire [31:0] u_wr = wr_count[31:0];
+    wire row_in_done = take && wr_last[2];
     assign in0_tready = !full[half_wr];
+    reg [AW-1:0] waddr;
+    always @(posedge ap_clk)
+        if (!ap_rst_n) waddr <= 0;
+        else if (take && wr_last[0]) waddr <= waddr == 2 * HALF - 1 ? {AW{1'b0}} : waddr + 1'b1;
 
-    reg [NBANK-1:0]      bank_we;
-    reg [NBANK*AW-1:0]   bank_waddr;
-    reg [NBANK*BITS-1:0] bank_wdata;
-    integer lane, k, c, b;
-    always @* begin
-        bank_we = 0;
-        bank_waddr = 0;
-        bank_wdata = 0;
-        for (lane = 0; lane < PE; lane = lane + 1) begin
-            k = k_wr + lane;
-            c = k / RR;
-            b = (c % PE) * RR + k % RR;
-            bank_we[b] = take;
-            bank_waddr[b*AW +: AW] = half_wr * HALF + w_wr * CF + c / PE;
-            bank_wdata[b*BITS +: BITS] = in0_tdata[lane*BITS +: BITS];
-        end
-    end
-
-    // ---- read side: i (output row within the input row), w_rd, j, g_rd (channel fold)
+    // ---- read side: i (output row within the input row), w, j, g_rd (channel fold). Registers
+    // follow the walk so that no index is multiplied: rbase = half_rd*HALF + w*CF (the word of
+    // fold 0 of the pixel being read) and s_rd = i*R + j (the sub-pixel).
     wire advance = !out0_tvalid || out0_tready;
     wire give = advance && full[half_rd];
     wire [127:0] rd_count;
     wire [3:0]   rd_last;
     counter_chain #(.N(4), .LIMITS({R, WIDTH, R, CF})) rd_walk (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(give), .count(rd_count), .last(rd_last));
-    wire [31:0] g_rd = rd_count[31:0], j_rd = rd_count[63:32], w_rd = rd_count[95:64], i_rd = rd_count[127:96];
-    wire [AW-1:0] raddr = half_rd * HALF + w_rd * CF + g_rd;
+    wire [31:0] g_rd = rd_count[31:0];
+    reg  [AW-1:0] rbase;
+    reg  [SW-1:0] s_rd;
+    wire [AW-1:0] raddr = rbase + g_rd[AW-1:0];
+    always @(posedge ap_clk)
+        if (!ap_rst_n) begin
+            rbase <= 0;
+            s_rd <= 0;
+        end else if (give && rd_last[0]) begin  // j steps
+            if (!rd_last[1]) s_rd <= s_rd + 1'b1;                    // next j
+            else if (!rd_last[2]) begin                               // next pixel w, j = 0
+                s_rd <= s_rd - (R - 1);
+                rbase <= rbase + CF;
+            end else if (!rd_last[3]) begin                           // next i, w = 0, j = 0
+                s_rd <= s_rd + 1'b1;
+                rbase <= rbase - (WIDTH - 1) * CF;
+            end else begin                                            // next row, in the other half
+                s_rd <= 0;
+                rbase <= half_rd ? {AW{1'b0}} : HALF;
+            end
+        end
     wire [NBANK*BITS-1:0] bank_rdata;
     wire row_out_done = give && rd_last[3];
 
+    // ---- storage
     genvar gb;
     generate
         for (gb = 0; gb < NBANK; gb = gb + 1) begin : bank
             reg [BITS-1:0] mem [0:2*HALF-1];
             always @(posedge ap_clk)
-                if (bank_we[gb]) mem[bank_waddr[gb*AW +: AW]] <= bank_wdata[gb*BITS +: BITS];
+                if (take && u_wr == gb / PE) mem[waddr] <= in0_tdata[(gb % PE)*BITS +: BITS];
             assign bank_rdata[gb*BITS +: BITS] = mem[raddr];
         end
     endgenerate
@@ -91,7 +104,7 @@ module pixel_shuffle #(
     always @* begin
         beat = 0;
         for (q = 0; q < PE; q = q + 1)
-            beat[q*BITS +: BITS] = bank_rdata[(q * RR + i_rd * R + j_rd)*BITS +: BITS];
+            beat[q*BITS +: BITS] = bank_rdata[(q * RR + s_rd)*BITS +: BITS];
     end
 
     always @(posedge ap_clk) begin
