@@ -29,6 +29,9 @@ ARTIFACTS = {
 }
 # output frames (height, width) in HR pixels
 OUTPUT_FRAMES = {"720p": (720, 1280), "1080p": (1080, 1920)}
+# Published streaming SR accelerators, for scale (output pixels per second):
+REFERENCES = (("FINN's ESPCN on a KV260 (128x128 -> 256x256 at 45.3 images/s, 214 MHz)", 2.97),
+              ("FSRCNN RTL design on a ZCU102 (720p at 60 fps; 41.9k LUT, 1,513 DSP)", 1280 * 720 * 60 / 1e6))
 PSNR_JSON = SHIPPED_DIR / SHIPPED_PSNR_NAME
 
 
@@ -139,6 +142,7 @@ def throughput(artifacts: dict, model_dir: Path) -> dict:
         "verify_equal": (verify or {}).get("equal"),
         "fmax_mhz": (pnr or {}).get("fmax_mhz"),
         "clock_mhz": (pnr or {}).get("clock_mhz"),  # the bitstream's design clock (the PLL's)
+        "references_mpix_per_s": [{"design": d, "output_mpix_per_s": round(v, 2)} for d, v in REFERENCES],
         "halo": None, "frames": {},
     }
     dataflow = Path(model_dir) / "dataflow.onnx"
@@ -172,6 +176,10 @@ def throughput(artifacts: dict, model_dir: Path) -> dict:
         row["fps_estimated_cycles_at_fmax"] = _fps(out["fmax_mhz"], out["estimated_cycles_per_frame"], row["tiles"])
         row["fps_measured_cycles_at_fmax"] = _fps(out["fmax_mhz"], out["measured_cycles_per_frame"], row["tiles"])
         row["fps_measured_cycles_at_clock"] = _fps(out["clock_mhz"], out["measured_cycles_per_frame"], row["tiles"])
+        pixels = math.prod(OUTPUT_FRAMES[name]) if name in OUTPUT_FRAMES else \
+            (math.prod(tile) * scale * scale if tile and scale else None)  # a tile's whole output, halo included
+        fps = row["fps_measured_cycles_at_clock"]
+        row["output_mpix_per_s"] = None if fps is None or pixels is None else float(f"{fps * pixels / 1e6:.4g}")
         out["frames"][name] = row
     return out
 

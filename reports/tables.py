@@ -86,14 +86,17 @@ def throughput_lines(tp: dict) -> list[str]:
              f"- clock: FINN estimate clock {mhz(tp['estimate_clock_mhz'])}, nextpnr Fmax {mhz(tp['fmax_mhz'])}, "
              f"the bitstream's clock {mhz(tp.get('clock_mhz'))}", ""]
     header = ["output frame", "LR input", "tiles", "fps (est. cycles @ est. clock)", "fps (est. cycles @ Fmax)",
-              "fps (measured cycles @ Fmax)", "fps (measured cycles @ the bitstream's clock)"]
+              "fps (measured cycles @ Fmax)", "fps (measured cycles @ the bitstream's clock)",
+              "output Mpixel/s (measured @ clock)"]
     rows = []
     for name, row in tp["frames"].items():
         lr = "x".join(map(str, row["lr"])) if row["lr"] else tile
         cells = [name, lr, number(row["tiles"])]
-        cells += [significant(row[k]) for k in FPS_COLUMNS]
+        cells += [significant(row[k]) for k in (*FPS_COLUMNS, "output_mpix_per_s")]
         rows.append(cells)
     lines += table(header, rows)
+    lines += ["", "For scale: " + "; ".join(f"{r['design']}: {r['output_mpix_per_s']:g} Mpixel/s"
+                                          for r in tp.get("references_mpix_per_s", [])) + "."]
     notes = {row["note"] for row in tp["frames"].values() if row["note"]}
     lines += [f"\n_{note}_" for note in sorted(notes)]
     return lines + [""]

@@ -103,7 +103,12 @@ def test_throughput_from_measured_cycles_and_fmax(build):
         tiles = tiles_per_image(math.ceil(h / 2), math.ceil(w / 2), *TILE, halo)
         assert frame["lr"] == [h // 2, w // 2] and frame["tiles"] == tiles
         assert frame["fps_measured_cycles_at_fmax"] == pytest.approx(87.42e6 / measured / tiles, rel=1e-5)
+        # what the bitstream delivers: measured cycles at the clock it runs at, in output pixels per second
+        at_clock = PNR["clock_mhz"] * 1e6 / measured / tiles
+        assert frame["fps_measured_cycles_at_clock"] == pytest.approx(at_clock, rel=1e-5)
+        assert frame["output_mpix_per_s"] == pytest.approx(at_clock * h * w / 1e6, rel=1e-3)
     md = (build / "report.md").read_text()
+    assert "FINN's ESPCN on a KV260" in md and "2.97 Mpixel/s" in md
     assert f"{PNR['fmax_mhz']:.2f} MHz" in md and f"{tp['frames']['720p']['tiles']:,}" in md
 
 
