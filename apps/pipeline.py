@@ -310,7 +310,9 @@ class Progress:
     def __init__(self, cfg: BuildConfig, names, echo=print):
         self.cfg, self.names, self.echo, self.rows = cfg, list(names), echo, {}
 
-    def run(self, name: str, skip_current: bool = True):
+    def run(self, name: str, skip_current: bool = True, gate: bool = True):
+        """Run step ``name`` (skipped when ``skip_current`` and its artifact is current); ``gate``: apply the
+        step's gate (a build stops there; a stage command reports the result instead)."""
         step, index = STEP[name], self.names.index(name) + 1
         prefix = f"[{index}/{len(self.names)}] {self.cfg.name}: {name:8}"
         if skip_current and step.current(self.cfg):
@@ -321,7 +323,7 @@ class Progress:
         start = time.monotonic()
         try:
             result = step.run(self.cfg)
-            if step.gate is not None:
+            if gate and step.gate is not None:
                 step.gate(result, self.cfg)
         except FqsrError:
             self.rows[name] = {"status": "failed", "seconds": round(time.monotonic() - start, 1)}
@@ -332,10 +334,11 @@ class Progress:
         return result
 
 
-def run_steps(cfg: BuildConfig, names, echo=None, skip_current: bool = False) -> dict:
-    """Run the named steps in order (each gate applied); ``{name: report}``. ``echo``: a line per step."""
+def run_steps(cfg: BuildConfig, names, echo=None, skip_current: bool = False, gates: bool = False) -> dict:
+    """Run the named steps in order; ``{name: report}``. ``echo``: a line per step; ``gates``: stop at a gate
+    as a build does (a stage command shows the result and its own verdict instead)."""
     unknown = [n for n in names if n not in STEP]
     if unknown:
         raise FqsrError(f"unknown step {unknown[0]!r}; the steps are {', '.join(STEP)}")
     progress = Progress(cfg, names, echo or (lambda line: None))
-    return {name: progress.run(name, skip_current) for name in names}
+    return {name: progress.run(name, skip_current, gates) for name in names}
