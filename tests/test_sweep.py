@@ -176,8 +176,8 @@ def test_synth_mode_adds_yosys_counts_of_the_compiled_rtl(tmp_path):
     result = run_sweep(grid, tmp_path / "out", tmp_path / "work", jobs=1, synth=True, progress=False)
     (row,) = result["rows"]
     assert row["error"] is None, row["error"]
-    assert row["clock_mhz"] == 25.0  # no clock in the grid: the board's
-    folder = tmp_path / "work" / "espcn_w4a4-f4" / "xczu7ev-ffvc1156-2-e-25MHz-fpsdefault"
+    assert row["clock_mhz"] == 100.0  # no clock in the grid: the board's (the ULX3S PLL's)
+    folder = tmp_path / "work" / "espcn_w4a4-f4" / "xczu7ev-ffvc1156-2-e-100MHz-fpsdefault"
     compiled = json.loads((folder / "compile.json").read_text())
     resources = json.loads((folder / "synth" / "resources.json").read_text())
     assert compiled["equal"] and compiled["mismatches"] == 0  # synth mode runs the proof
