@@ -20,9 +20,9 @@
 // (two's complement / unsigned). THRESHOLDS_PREFIX names the threshold ROMs as in
 // thresholding.v (TH_BITS = ACC_BITS).
 // The MAC takes the beat and the weight word apart once, with constant selects, into arrays of
-// sign-extended lanes and accumulates each PE lane in its own clocked block on a fold step:
-// Verilator evaluates that far faster than variable part-selects of the packed words in a lane
-// loop (benchmarks/sim_speed.md), and synthesis sees the same adders and multipliers.
+// sign-extended lanes and accumulates each PE lane in its own clocked block on a fold step: a
+// simulator built by Verilator runs that far faster than variable part-selects of the packed
+// words in a lane loop (benchmarks/sim_speed.md); synthesis sees the same adders and multipliers.
 // ACC_BITS must hold every partial sum; the generator derives the tight bound from the
 // actual weights (see fqsr.hw.generate.accumulator_range), the default is the generic one.
 module mvau #(
