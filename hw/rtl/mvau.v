@@ -76,8 +76,9 @@ module mvau #(
     // ---- computation: fold (nf, sf) of the vector in half rd_half
     reg [31:0] sf, nf;
 
-    // the accumulator output register: acc_data holds a finished accumulator per lane
-    wire [PE*ACC_BITS-1:0] acc_data;  // lane p at [p*ACC_BITS +: ACC_BITS]
+    // the accumulator output register: a finished accumulator per lane (mac[p].data below),
+    // lane p at acc_data[p*ACC_BITS +: ACC_BITS]
+    wire [PE*ACC_BITS-1:0] acc_data;
     reg        acc_valid;
     wire       acc_ready;
     wire advance  = !acc_valid || acc_ready;       // the output register takes a beat
