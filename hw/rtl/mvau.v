@@ -19,6 +19,10 @@
 // PE*SIMD*W_BITS bits; word nf*SF + sf, lane p*SIMD + s holds W[sf*SIMD + s][nf*PE + p]
 // (two's complement / unsigned). THRESHOLDS_PREFIX names the threshold ROMs as in
 // thresholding.v (TH_BITS = ACC_BITS).
+// The MAC takes the beat and the weight word apart once, with constant selects, into arrays of
+// sign-extended lanes and accumulates each PE lane in its own clocked block on a fold step: a
+// simulator built by Verilator runs that far faster than variable part-selects of the packed
+// words in a lane loop (benchmarks/sim_speed.md); synthesis sees the same adders and multipliers.
 // ACC_BITS must hold every partial sum; the generator derives the tight bound from the
 // actual weights (see fqsr.hw.generate.accumulator_range), the default is the generic one.
 module mvau #(
@@ -71,10 +75,10 @@ module mvau #(
 
     // ---- computation: fold (nf, sf) of the vector in half rd_half
     reg [31:0] sf, nf;
-    reg [PE*ACC_BITS-1:0] acc;  // lane p at [p*ACC_BITS +: ACC_BITS]
 
-    // the accumulator output register: acc_data holds a finished accumulator per lane
-    reg [PE*ACC_BITS-1:0] acc_data;
+    // the accumulator output register: a finished accumulator per lane (mac[p].data below),
+    // lane p at acc_data[p*ACC_BITS +: ACC_BITS]
+    wire [PE*ACC_BITS-1:0] acc_data;
     reg        acc_valid;
     wire       acc_ready;
     wire advance  = !acc_valid || acc_ready;       // the output register takes a beat
@@ -94,25 +98,37 @@ module mvau #(
     rom #(.WIDTH(PE * SIMD * W_BITS), .DEPTH(NF * SF), .FILE(WEIGHTS_FILE), .SMALL_BITS(SMALL_ROM_BITS), .AW(WA_BITS))
         weights (.clk(ap_clk), .en(1'b1), .addr(waddr_next), .q(wword));
 
-    // one fold step: the new accumulator values
-    reg [PE*ACC_BITS-1:0] sums;
-    reg signed [ACC_BITS-1:0] sum, xe, we;
-    integer p, s;
-    always @* begin
-        for (p = 0; p < PE; p = p + 1) begin
-            sum = sf == 0 ? 0 : acc[p*ACC_BITS +: ACC_BITS];
-            for (s = 0; s < SIMD; s = s + 1) begin
-                xe = IN_SIGNED ? $signed(x[s*IN_BITS +: IN_BITS]) : $signed({1'b0, x[s*IN_BITS +: IN_BITS]});
-                we = W_SIGNED ? $signed(wword[(p * SIMD + s) * W_BITS +: W_BITS])
-                              : $signed({1'b0, wword[(p * SIMD + s) * W_BITS +: W_BITS]});
-                sum = sum + xe * we;
-            end
-            sums[p*ACC_BITS +: ACC_BITS] = sum;
+    // the lanes of the input beat and of the weight word, each extended by its sign bit (0 when
+    // unsigned), taken apart once with constant selects; xl[s], wl[p*SIMD + s]
+    wire signed [IN_BITS:0] xl [0:SIMD-1];
+    wire signed [W_BITS:0]  wl [0:PE*SIMD-1];
+    genvar lane, g;
+    generate
+        for (g = 0; g < SIMD; g = g + 1) begin : x_lane
+            wire [IN_BITS-1:0] v = x[g*IN_BITS +: IN_BITS];
+            assign xl[g] = {IN_SIGNED ? v[IN_BITS-1] : 1'b0, v};
         end
-    end
-
-    always @(posedge ap_clk)
-        if (step) acc <= sums;
+        for (g = 0; g < PE * SIMD; g = g + 1) begin : w_lane
+            wire [W_BITS-1:0] v = wword[g*W_BITS +: W_BITS];
+            assign wl[g] = {W_SIGNED ? v[W_BITS-1] : 1'b0, v};
+        end
+        // one fold step per lane p on `step`: acc <= (sf == 0 ? 0 : acc) + sum_s x[s] * W[s][p], in
+        // ACC_BITS two's complement; the finished sum (last_sf) also goes into the output register
+        for (lane = 0; lane < PE; lane = lane + 1) begin : mac
+            reg signed [ACC_BITS-1:0] acc, data;
+            always @(posedge ap_clk)
+                if (step) begin : fold_step
+                    reg signed [ACC_BITS-1:0] sum;
+                    integer s;
+                    sum = sf == 0 ? {ACC_BITS{1'b0}} : acc;
+                    for (s = 0; s < SIMD; s = s + 1)
+                        sum = sum + xl[s] * wl[lane * SIMD + s];
+                    acc <= sum;
+                    if (last_sf) data <= sum;
+                end
+            assign acc_data[lane*ACC_BITS +: ACC_BITS] = data;
+        end
+    endgenerate
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
@@ -134,10 +150,8 @@ module mvau #(
                 if (last_sf) nf <= nf == NF - 1 ? 0 : nf + 1;
             end
         end
-        if (step && last_sf) acc_data <= sums;
     end
 
-    genvar lane;
     generate
         if (HAS_THRESHOLDS) begin : act
             thresholding #(
