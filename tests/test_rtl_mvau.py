@@ -43,6 +43,7 @@ def mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt=None, seed=0):
     (18, 4, 9, 4, "INT3", "UINT5", "UINT4", 0.4, 0.2),
     (8, 8, 8, 1, "UINT2", "INT8", "UINT8", 0.3, 0.3),
     (6, 3, 2, 3, "INT5", "INT7", None, 0.3, 0.4),
+    (144, 4, 72, 2, "INT4", "UINT3", None, 0.3, 0.3),  # SIMD > 64: the lanes unpacked from wide words
 ])
 def test_mvau(mw, mh, simd, pe, in_dt, w_dt, out_dt, p_gap, p_stall):
     model = mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt, seed=mw + pe)
