@@ -68,19 +68,19 @@ def leg_lr(settings: CampaignSettings, leg: dict) -> float:
     progress = leg["seconds"] / max(leg["budget_seconds"], 1e-9)
     if leg["budget_iters"]:
         progress = max(progress, done / leg["budget_iters"])
-    warm = min(1.0, (done + 1) / settings.warmup_iters) if leg["warmup"] else 1.0
+    warm = min(1.0, (done + 1) / settings.warmup_iters)
     cosine = settings.lr_floor + (1 - settings.lr_floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     return settings.lr * warm * cosine
 
 
 def leg_finished(leg: dict) -> bool:
-    return leg["seconds"] >= leg["budget_seconds"] or bool(leg["budget_iters"]) and \
-        leg["iterations"] >= leg["budget_iters"]
+    out_of_iterations = bool(leg["budget_iters"]) and leg["iterations"] >= leg["budget_iters"]
+    return leg["seconds"] >= leg["budget_seconds"] or out_of_iterations
 
 
-def new_leg(settings: CampaignSettings, index: int, warmup: bool = True) -> dict:
+def new_leg(settings: CampaignSettings, index: int) -> dict:
     return {"index": index, "budget_seconds": settings.leg_minutes * 60, "budget_iters": settings.leg_iters,
-            "seconds": 0.0, "iterations": 0, "warmup": warmup}
+            "seconds": 0.0, "iterations": 0}
 
 
 def evaluate_sets(model, eval_sets: dict[str, str]) -> list[tuple[str, float, float]]:

@@ -215,8 +215,7 @@ def test_campaign_starts_a_new_leg_after_a_finished_one(tmp_path, twin_checkpoin
     Campaign(TINY_FLOAT, path, campaign_settings(leg_iters=2, eval_every=100, data=eval_sets["crop"]),
              init_checkpoint=twin_checkpoint).run({}, log=lambda _: None)
     again = Campaign(TINY_FLOAT, path, campaign_settings(leg_iters=4))
-    assert again.leg == {"index": 1, "budget_seconds": 3600, "budget_iters": 4, "seconds": 0.0, "iterations": 0,
-                         "warmup": True}
+    assert again.leg == {"index": 1, "budget_seconds": 3600, "budget_iters": 4, "seconds": 0.0, "iterations": 0}
     # Warm-up over 2 iterations, then cosine over the leg's 4 down to lr / 20.
     lrs = []
     for done in range(4):
