@@ -39,7 +39,8 @@ brevitas=$(grep -o 'brevitas==[0-9.]*' "$repo/Makefile" | head -1)
 mkdir -p "$work/shim/fqsr"
 for package in models flows hw sim reports apps; do ln -sfn "$repo/$package" "$work/shim/fqsr/$package"; done
 export PYTHONPATH=$work/shim${PYTHONPATH:+:$PYTHONPATH}
-"$py" -c "import torch, brevitas, fqsr.models.campaign; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
+"$py" -c "import torch, brevitas, fqsr.models.campaign
+print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 

@@ -41,8 +41,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     defaults = CampaignSettings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default="edsr_float")
-    parser.add_argument("--state", type=Path, default=None, help="state file (default benchmarks/training/MODEL.state.pt)")
-    parser.add_argument("--init", type=Path, default=None, help="checkpoint a new campaign starts from (default: shipped)")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="state file (default benchmarks/training/MODEL.state.pt)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="checkpoint a new campaign starts from (default: the shipped one)")
     parser.add_argument("--minutes", type=float, default=defaults.leg_minutes, help="training minutes of a new leg")
     parser.add_argument("--until", default=None, help="HH:MM UTC: stop then; a new leg is sized to end by then")
     parser.add_argument("--stop-in", type=float, default=None, help="stop this many wall-clock minutes from now")
