@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from fqsr.models.campaign import Campaign, CampaignSettings, default_eval_sets
-from fqsr.models.checkpoint import shipped_checkpoint
+from fqsr.models.campaign import Campaign, CampaignSettings, curve_table, default_eval_sets
+from fqsr.models.checkpoint import read_checkpoint, shipped_checkpoint
 from fqsr.models.errors import FqsrError
 from fqsr.models.registry import get_config
 
@@ -60,6 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", default=None, help="training images (default SunHays80 if present)")
     parser.add_argument("--device", default=None, help="torch device (default cuda if present, else cpu)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--table", action="store_true",
+                        help="print the state's learning curve as a markdown table; no training")
     return parser.parse_args(argv)
 
 
@@ -91,6 +93,12 @@ def main(argv=None) -> int:
         return stop["asked"] or (deadline is not None and dt.datetime.now(dt.timezone.utc) >= deadline)
 
     try:
+        if args.table:
+            payload = read_checkpoint(state)
+            if "campaign" not in payload:
+                raise FqsrError(f"{state} is not a campaign state (no learning curve in it)")
+            print(curve_table(payload["campaign"]["curve"]))
+            return 0
         campaign = Campaign(cfg, state, settings, args.device, args.init or shipped_checkpoint(cfg.name),
                             start_new_leg=args.new_leg)
         print(f"campaign {cfg.name}: iteration {campaign.iteration}, leg {campaign.leg['index']} "

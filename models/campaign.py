@@ -104,6 +104,20 @@ def write_curve(curve: list[dict], path: Path) -> Path:
     return path
 
 
+def curve_table(curve: list[dict]) -> str:
+    """The learning curve as a markdown table: one row per evaluation, one PSNR column per set."""
+    sets = list(dict.fromkeys(row["set"] for row in curve))
+    points: dict[int, dict] = {}
+    for row in curve:
+        points.setdefault(int(row["iteration"]), dict(row))[row["set"]] = row["psnr_y"]
+    lines = ["| iteration | training h | leg | lr | L1 (gray levels) | " + " | ".join(f"{s} dB" for s in sets) + " |",
+             "|---" * (5 + len(sets)) + "|"]
+    for iteration, point in points.items():
+        lines.append(f"| {iteration} | {float(point['seconds']) / 3600:.2f} | {point['leg']} | {point['lr']} | "
+                     f"{point['loss_l1'] or '-'} | " + " | ".join(point.get(s, "-") for s in sets) + " |")
+    return "\n".join(lines)
+
+
 class Campaign:
     """One campaign's state: a model, its optimizer, the iteration and RNGs, the leg and the curve."""
 

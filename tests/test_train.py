@@ -174,7 +174,7 @@ def twin_checkpoint(tmp_path_factory):
 
 def test_campaign_resumes_where_it_stopped(tmp_path, twin_checkpoint, eval_sets):
     """Stopped after 3 of a leg's 6 iterations and resumed, a campaign ends where an unbroken one does."""
-    from fqsr.models.campaign import Campaign
+    from fqsr.models.campaign import Campaign, curve_table
 
     def campaign_settings_here():
         return campaign_settings(data=eval_sets["crop"])
@@ -201,6 +201,9 @@ def test_campaign_resumes_where_it_stopped(tmp_path, twin_checkpoint, eval_sets)
     assert (a - b).abs().max() < 1e-4
     rows = [(r["iteration"], r["set"]) for r in end_b["campaign"]["curve"]]
     assert rows == [(4, "crop"), (6, "crop"), (9, "crop"), (10, "crop")]
+    table = curve_table(end_b["campaign"]["curve"]).splitlines()
+    assert table[0].endswith("| crop dB |")
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| 4", "| 6", "| 9", "| 10"]
     csv_lines = (tmp_path / "b" / "tiny_float_curve.csv").read_text().splitlines()
     assert csv_lines[0].startswith("iteration,seconds") and len(csv_lines) == 1 + len(rows)
     # The state is an fqsr checkpoint: eval and export load it as they are.
