@@ -60,6 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data", default=None, help="training images (default SunHays80 if present)")
     parser.add_argument("--device", default=None, help="torch device (default cuda if present, else cpu)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--eval-now", action="store_true",
+                        help="only evaluate the state's weights (if its curve has no point for them yet) and save")
     parser.add_argument("--table", action="store_true",
                         help="print the state's learning curve as a markdown table; no training")
     return parser.parse_args(argv)
@@ -104,8 +106,14 @@ def main(argv=None) -> int:
         print(f"campaign {cfg.name}: iteration {campaign.iteration}, leg {campaign.leg['index']} "
               f"({campaign.leg['seconds'] / 60:.1f} of {campaign.leg['budget_seconds'] / 60:.1f} min), "
               f"device {campaign.device}, torch threads {torch.get_num_threads()}", flush=True)
-        result = campaign.run(default_eval_sets(), should_stop, args.max_iters,
-                              log=lambda line: print(line, flush=True))
+        log = lambda line: print(line, flush=True)  # noqa: E731
+        if args.eval_now:
+            campaign.evaluate_now(default_eval_sets(), log)
+            print(curve_table(campaign.curve))
+            return 0
+        result = campaign.run(default_eval_sets(), should_stop, args.max_iters, log)
+        if result["stopped_by"] == "stopped" and not stop["asked"]:  # the deadline: its point on the curve
+            campaign.evaluate_now(default_eval_sets(), log)
     except FqsrError as exc:
         print(f"train_campaign: error: {exc}", file=sys.stderr)
         return 2

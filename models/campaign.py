@@ -191,6 +191,16 @@ class Campaign:
         self.curve.extend(rows)
         return rows
 
+    def evaluate_now(self, eval_sets: dict[str, str], log: Callable[[str], None] = print) -> list[dict]:
+        """Add the curve's point for the current weights (unless it has it) and save: the end of a stopped leg."""
+        if self.curve and int(self.curve[-1]["iteration"]) == self.iteration:
+            return []
+        rows = self.record(eval_sets, None, leg_lr(self.settings, self.leg))
+        for row in rows:
+            log(f"iteration {row['iteration']} ({row['seconds']} s): {row['set']} {row['psnr_y']} dB (at the stop)")
+        self.save()
+        return rows
+
     def run(self, eval_sets: dict[str, str] | None = None, should_stop: Callable[[], bool] = lambda: False,
             max_iters: int | None = None, log: Callable[[str], None] = print) -> dict:
         """Train until the leg ends, ``should_stop()`` turns true or ``max_iters`` more iterations ran.

@@ -190,6 +190,8 @@ def test_campaign_resumes_where_it_stopped(tmp_path, twin_checkpoint, eval_sets)
     assert first.run(eval_sets, should_stop=lambda: next(calls) >= 3, log=lambda _: None)["stopped_by"] == "stopped"
     resumed = Campaign(TINY_FLOAT, path, campaign_settings_here())
     assert resumed.iteration == 4 + 3 and resumed.leg["iterations"] == 3
+    assert len(resumed.evaluate_now(eval_sets, log=lambda _: None)) == 1  # the point at the stop
+    assert resumed.evaluate_now(eval_sets, log=lambda _: None) == []  # once
     assert resumed.run(eval_sets, log=lambda _: None)["ran"] == 3
 
     end_a = read_checkpoint(tmp_path / "a" / "s.state.pt")
@@ -200,10 +202,10 @@ def test_campaign_resumes_where_it_stopped(tmp_path, twin_checkpoint, eval_sets)
     # Same batches and schedule; Adam's moments went through bfloat16 once, so not bit for bit.
     assert (a - b).abs().max() < 1e-4
     rows = [(r["iteration"], r["set"]) for r in end_b["campaign"]["curve"]]
-    assert rows == [(4, "crop"), (6, "crop"), (9, "crop"), (10, "crop")]
+    assert rows == [(4, "crop"), (6, "crop"), (7, "crop"), (9, "crop"), (10, "crop")]
     table = curve_table(end_b["campaign"]["curve"]).splitlines()
     assert table[0].endswith("| crop dB |")
-    assert [line.split(" | ")[0] for line in table[2:]] == ["| 4", "| 6", "| 9", "| 10"]
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| 4", "| 6", "| 7", "| 9", "| 10"]
     csv_lines = (tmp_path / "b" / "tiny_float_curve.csv").read_text().splitlines()
     assert csv_lines[0].startswith("iteration,seconds") and len(csv_lines) == 1 + len(rows)
     # The state is an fqsr checkpoint: eval and export load it as they are.
