@@ -9,13 +9,14 @@ DATA ?= ../shared/data
 STAMP := $(VENV)/.fqsr-installed
 
 .PHONY: help install demo test train eval export eval-zoo export-zoo compile compile-zoo clean \
-	build-bitstream report sweep hil verify-edsr verify-zoo sim-speed fuzz
+	build-bitstream report sweep hil verify-edsr verify-zoo sim-speed fuzz train-campaign
 
 help:
 	@echo "make install               create $(VENV) with the pinned stack (torch CPU, brevitas, qonnx, finn-plus)"
 	@echo "make demo                  install, then load/evaluate/export the default model ($(MODEL))"
 	@echo "make test                  install, then run the test suite"
 	@echo "make train MODEL=...       float twin + QAT training into build/train/"
+	@echo "make train-campaign [CAMPAIGN_ARGS='--until 16:30']  resume the EDSR twin's campaign (1 thread, nice 19) -> benchmarks/training/"
 	@echo "make eval MODEL=...        PSNR/SSIM on Set5 and Set14 (DATA=$(DATA))"
 	@echo "make export MODEL=...      QONNX export + Brevitas==QONNX proof into build/MODEL/"
 	@echo "make compile MODEL=...     FINN dataflow graph of an exported model (TARGET_FPS=n to fold)"
@@ -68,6 +69,11 @@ test: $(STAMP)
 
 train: $(STAMP)
 	$(FQSR) train $(MODEL)
+
+# The float twin's stoppable, resumable training campaign (benchmarks/training.md); Ctrl-C saves and stops.
+CAMPAIGN_ARGS ?= --minutes 60
+train-campaign: $(STAMP)
+	nice -n 19 $(PY) benchmarks/train_campaign.py edsr_float --threads 1 $(CAMPAIGN_ARGS)
 
 eval: $(STAMP)
 	$(FQSR) eval $(MODEL) --data $(DATA)/Set5

@@ -230,12 +230,13 @@ def list_models(as_json):
               help="Continue QAT from this quantized checkpoint of MODEL (a second stage) instead of the twin.")
 @click.option("--device", default=None, help="torch device (default: cuda if present, else cpu).")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+@click.option("--bf16", is_flag=True, help="Float twin under bfloat16 autocast (4x faster on CPUs with AMX).")
 @click.option("--ship", is_flag=True, help="Also write compact copies into models/checkpoints/.")
 @bits_option
 @json_option
 @user_errors
 def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoint, qat_lr, distill,
-          init_checkpoint, device, threads, ship, bits, as_json):
+          init_checkpoint, device, threads, bf16, ship, bits, as_json):
     """Train MODEL: float twin first, then QAT from it (resumes if interrupted)."""
     import dataclasses
 
@@ -247,7 +248,7 @@ def train(model, float_iters, qat_iters, batch, patch, data, out, float_checkpoi
     if threads:
         torch.set_num_threads(threads)
     given = {"float_iters": float_iters, "qat_iters": qat_iters, "batch": batch, "lr_patch": patch, "data": data,
-             "qat_lr": qat_lr, "distill": distill}
+             "qat_lr": qat_lr, "distill": distill, "bf16": bf16 or None}
     settings = dataclasses.replace(TrainSettings(), **{k: v for k, v in given.items() if v is not None})
     result = run_train(resolve_config(model, bits), settings, Path(out), float_checkpoint, device, init_checkpoint)
     if ship:

@@ -193,25 +193,44 @@ def eval_pairs(source: str | os.PathLike, scale: int, channels: int = 3) -> Eval
 # --- training patches ----------------------------------------------------------------
 
 
-def _random_dihedral(rng: np.random.Generator):
-    """A random flip/rotation (one of the 8 square symmetries) for HxWxC arrays."""
-    hflip, vflip, rotate = rng.random(3) < 0.5
+class FlatImages:
+    """Images of any sizes in one flat uint8 buffer, cropped many at a time by one gather.
 
-    def transform(patch: np.ndarray) -> np.ndarray:
-        if hflip:
-            patch = patch[:, ::-1]
-        if vflip:
-            patch = patch[::-1]
-        if rotate:
-            patch = np.rot90(patch, axes=(0, 1))
-        return patch
+    Each image is decoded (and downscaled) once; a batch of crops with flips and
+    transpositions is then a single fancy index over the buffer, computed with
+    numpy broadcasting: no Python per patch or per pixel, and no copy of
+    overlapping tiles.
+    """
 
-    return transform
+    def __init__(self, images: list[np.ndarray]):
+        self.channels = images[0].shape[2]
+        self.shapes = np.array([img.shape[:2] for img in images], dtype=np.int64)
+        sizes = [img.size for img in images]
+        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.buffer = np.concatenate([img.ravel() for img in images])
+        self.pixels = self.buffer.reshape(-1, self.channels)  # one row per pixel: a gather moves C bytes at once
+        self.images = [self.buffer[a : a + n].reshape(img.shape) for a, n, img in zip(self.starts, sizes, images)]
+
+    def crops(self, index, y, x, size: int, hflip, vflip, transpose) -> np.ndarray:
+        """``(B, size, size, C)`` uint8 crops of images ``index`` at ``(y, x)``, each flipped and transposed as asked.
+
+        Output pixel (i, j) reads the crop's row r(i) and column c(j), which count
+        backwards under a vertical or horizontal flip; a transposed crop swaps i and j.
+        """
+        k = np.arange(size)
+        rows = np.where(vflip[:, None], size - 1 - k, k) + y[:, None]  # (B, size)
+        cols = np.where(hflip[:, None], size - 1 - k, k) + x[:, None]
+        row_starts = self.starts[index][:, None] // self.channels + rows * self.shapes[index, 1][:, None]
+        pixel = np.empty((len(index), size, size), dtype=np.int64)  # pixel numbers in the buffer
+        kept = ~transpose
+        pixel[kept] = row_starts[kept][:, :, None] + cols[kept][:, None, :]
+        pixel[transpose] = row_starts[transpose][:, None, :] + cols[transpose][:, :, None]
+        return np.take(self.pixels, pixel, axis=0)
 
 
-def _to_nchw_float(patches: list[np.ndarray]) -> np.ndarray:
-    """Stack HxWxC uint8 patches into float32 NCHW holding ``pixel / 256``."""
-    return (np.stack(patches).transpose(0, 3, 1, 2) / PIXEL_SCALE).astype(np.float32)
+def _to_nchw_float(patches: np.ndarray) -> np.ndarray:
+    """BxHxWxC uint8 -> float32 NCHW view of ``pixel / 256`` (channels-last in memory, as torch likes it)."""
+    return (patches.astype(np.float32) * np.float32(1 / PIXEL_SCALE)).transpose(0, 3, 1, 2)  # exact: 2**-8
 
 
 class PatchSampler:
@@ -219,7 +238,9 @@ class PatchSampler:
 
     LR images are computed once here, from whole HR images, so a patch sees
     the same bicubic borders as full-image inference rather than the artefacts
-    of downscaling a small crop.
+    of downscaling a small crop. A batch picks images uniformly, then a crop
+    position uniformly in each, and one of the 8 square symmetries; LR and HR
+    are cut from :class:`FlatImages` caches in one gather each.
     """
 
     def __init__(self, images: list[np.ndarray], scale: int, channels: int = 3):
@@ -227,32 +248,30 @@ class PatchSampler:
             raise FqsrError("No training images were given to the patch sampler.")
         self.scale = scale
         self.channels = channels
-        self.pairs = [_make_channel_pair(hr, scale, channels) for hr in images]
+        pairs = [_make_channel_pair(hr, scale, channels) for hr in images]
+        self.lr_cache = FlatImages([lr for lr, _ in pairs])
+        self.hr_cache = FlatImages([hr for _, hr in pairs])
+        self.pairs = list(zip(self.lr_cache.images, self.hr_cache.images))  # views into the caches
 
-    def _eligible(self, lr_patch: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Pairs whose LR image is at least ``lr_patch`` pixels in both directions."""
-        fitting = [pair for pair in self.pairs if min(pair[0].shape[:2]) >= lr_patch]
-        if not fitting:
+    def _eligible(self, lr_patch: int) -> np.ndarray:
+        """Indices of the pairs whose LR image is at least ``lr_patch`` pixels in both directions."""
+        fitting = np.flatnonzero(self.lr_cache.shapes.min(axis=1) >= lr_patch)
+        if not len(fitting):
             raise FqsrError(f"No training image is large enough for a {lr_patch}x{lr_patch} LR patch.")
         return fitting
 
-    def _crop(self, lr: np.ndarray, hr: np.ndarray, lr_patch: int, rng: np.random.Generator):
-        """One aligned crop: LR at (y, x) matches HR at (y*scale, x*scale)."""
-        y = int(rng.integers(0, lr.shape[0] - lr_patch + 1))
-        x = int(rng.integers(0, lr.shape[1] - lr_patch + 1))
-        s, hr_patch = self.scale, lr_patch * self.scale
-        return lr[y : y + lr_patch, x : x + lr_patch], hr[y * s : y * s + hr_patch, x * s : x * s + hr_patch]
-
     def sample(self, batch: int, lr_patch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``(lr, hr)`` float32 NCHW batches of values ``pixel / 256``."""
-        pairs = self._eligible(lr_patch)
-        lr_patches, hr_patches = [], []
-        for index in rng.integers(0, len(pairs), size=batch):
-            lr, hr = self._crop(*pairs[index], lr_patch, rng)
-            transform = _random_dihedral(rng)
-            lr_patches.append(transform(lr))
-            hr_patches.append(transform(hr))
-        return _to_nchw_float(lr_patches), _to_nchw_float(hr_patches)
+        eligible = self._eligible(lr_patch)
+        index = eligible[rng.integers(0, len(eligible), size=batch)]
+        height, width = self.lr_cache.shapes[index].T
+        y = rng.integers(0, height - lr_patch + 1)
+        x = rng.integers(0, width - lr_patch + 1)
+        hflip, vflip, transpose = rng.random((3, batch)) < 0.5
+        s = self.scale
+        lr = self.lr_cache.crops(index, y, x, lr_patch, hflip, vflip, transpose)
+        hr = self.hr_cache.crops(index, y * s, x * s, lr_patch * s, hflip, vflip, transpose)
+        return _to_nchw_float(lr), _to_nchw_float(hr)
 
 
 # --- model tensors ----------------------------------------------------------------

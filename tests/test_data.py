@@ -12,6 +12,7 @@ import torch
 from fqsr.models.bicubic import downscale, imresize, upscale
 from fqsr.models.data import (
     EMBEDDED_EVAL,
+    FlatImages,
     PatchSampler,
     crop_to_multiple,
     eval_pairs,
@@ -241,6 +242,43 @@ def test_patch_sampler_returns_aligned_augmented_crops():
         assert hits, "an LR patch does not match the aligned crop of the precomputed LR image"
         variants.add(hits[0][2])
     assert len(variants) > 2  # flips and rotations are applied
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_flat_image_cache_cuts_the_same_crops_as_slicing(channels):
+    """One gather over the flat buffer == slicing each image, then flipping and transposing it."""
+    images = [_noise((9, 14, channels), seed=1), _noise((12, 7, channels), seed=2), _noise((6, 6, channels), seed=3)]
+    cache = FlatImages(images)
+    for image, view in zip(images, cache.images):
+        np.testing.assert_array_equal(view, image)
+        assert np.shares_memory(view, cache.buffer)  # the pairs a sampler keeps are no second copy
+    rng = np.random.default_rng(0)
+    size, batch = 5, 64
+    index = rng.integers(0, 3, batch)
+    y = rng.integers(0, cache.shapes[index, 0] - size + 1)
+    x = rng.integers(0, cache.shapes[index, 1] - size + 1)
+    hflip, vflip, transpose = rng.random((3, batch)) < 0.5
+    crops = cache.crops(index, y, x, size, hflip, vflip, transpose)
+    assert crops.shape == (batch, size, size, channels) and crops.dtype == np.uint8
+    for n in range(batch):
+        want = images[index[n]][y[n] : y[n] + size, x[n] : x[n] + size]
+        want = want[:, ::-1] if hflip[n] else want
+        want = want[::-1] if vflip[n] else want
+        want = want.transpose(1, 0, 2) if transpose[n] else want
+        np.testing.assert_array_equal(crops[n], want, err_msg=f"crop {n}")
+
+
+def test_patch_sampler_reaches_every_position_and_symmetry():
+    """Crops are uniform over positions: on a small image every position and all 8 symmetries turn up."""
+    image = _noise((16, 12, 3))
+    sampler = PatchSampler([image], 2)
+    lr_full, hr_full = sampler.pairs[0]
+    lr, hr = sampler.sample(400, 4, np.random.default_rng(3))
+    to_uint8 = lambda t: np.round(t.transpose(1, 2, 0) * 256).astype(np.uint8)  # noqa: E731
+    found = {hit for lr_patch, hr_patch in zip(lr, hr)
+             for hit in _locate(to_uint8(lr_patch), to_uint8(hr_patch), lr_full, hr_full, 2)[:1]}
+    assert {(y, x) for y, x, _ in found} == {(y, x) for y in range(5) for x in range(3)}
+    assert {v for _, _, v in found} == set(range(8))
 
 
 def test_patch_sampler_y_channel_and_size_checks():

@@ -1,7 +1,11 @@
-"""Training: float twin then QAT, resumable, checkpoints that load back."""
+"""Training: float twin then QAT, resumable, checkpoints that load back; the resumable campaign."""
+import math
+
+import pytest
 import torch
 
 from fqsr.models.checkpoint import load_model, read_checkpoint
+from fqsr.models.errors import FqsrError
 from fqsr.models.registry import get_config
 from fqsr.models.train import TrainSettings, train
 
@@ -35,8 +39,9 @@ def test_float_then_qat_then_resume(tmp_path):
     assert state["iteration"] == 6
 
 
-def test_training_reduces_loss(tmp_path):
-    """A few dozen float iterations beat the untrained twin on held-out patches."""
+@pytest.mark.parametrize("bf16", [False, True])
+def test_training_reduces_loss(tmp_path, bf16):
+    """A few dozen float iterations (float32 or under bf16 autocast) beat the untrained twin on held-out patches."""
     import numpy as np
 
     from fqsr.models.data import PatchSampler, list_images
@@ -48,8 +53,9 @@ def test_training_reduces_loss(tmp_path):
     lr, hr = (torch.from_numpy(a) for a in sampler.sample(8, 16, np.random.default_rng(1)))
     torch.manual_seed(0)
     before = (as_tensor(build_model(cfg).eval()(lr)) - hr).abs().mean()
-    result = train(cfg, settings(float_iters=40, batch=4, save_every=40), tmp_path)
-    model, _ = load_model(cfg, result["float_checkpoint"])
+    result = train(cfg, settings(float_iters=40, batch=4, save_every=40, bf16=bf16), tmp_path)
+    model, meta = load_model(cfg, result["float_checkpoint"])
+    assert meta["settings"]["bf16"] == bf16
     after = (as_tensor(model(lr)) - hr).abs().mean()
     assert after < 0.5 * before
 
@@ -118,3 +124,116 @@ def test_second_qat_stage_starts_from_the_quantized_checkpoint(tmp_path):
         if key.endswith("weight") and "_quant" not in key:
             assert torch.equal(after["state_dict"][key], value), key
     assert after["meta"]["iterations"] == 2 and after["meta"]["previous"]["iterations"] == 4
+
+
+def test_bf16_autocast_keeps_the_output_add_in_float32():
+    """Under autocast the convs run in bfloat16, but the anchor + detail add that makes the image does not."""
+    from fqsr.models.registry import build_model
+    from fqsr.models.train import float32_output_add
+
+    model = build_model(get_config("edsr_float").replace(features=8, blocks=1)).eval()
+    x = torch.rand(1, 3, 6, 6)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(x).dtype == torch.bfloat16  # what the add would be without the hooks
+        with float32_output_add(model):
+            assert model(x).dtype == torch.float32
+        assert model(x).dtype == torch.bfloat16  # the hooks are gone again
+
+
+# --- the campaign -------------------------------------------------------------------------
+
+TINY_FLOAT = get_config("tiny_float").replace(features=8, blocks=1)
+
+
+def campaign_settings(**changes):
+    from fqsr.models.campaign import CampaignSettings
+
+    base = dict(leg_minutes=60, leg_iters=6, lr=1e-3, warmup_iters=2, batch=2, lr_patch=12, bf16=False,
+                eval_every=3)
+    base.update(changes)
+    return CampaignSettings(**base)
+
+
+@pytest.fixture(scope="module")
+def eval_sets(tmp_path_factory):
+    """One small photograph crop as the training and evaluation set (small is quick)."""
+    import imageio.v3 as iio
+
+    from fqsr.models.data import list_images
+
+    folder = tmp_path_factory.mktemp("eval")
+    iio.imwrite(folder / "crop.png", list_images("embedded:eval")[0][1][100:164, 100:164])
+    return {"crop": str(folder)}
+
+
+@pytest.fixture(scope="module")
+def twin_checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("twin")
+    return train(TINY_FLOAT, settings(float_iters=4, save_every=4), out)["float_checkpoint"]
+
+
+def test_campaign_resumes_where_it_stopped(tmp_path, twin_checkpoint, eval_sets):
+    """Stopped after 3 of a leg's 6 iterations and resumed, a campaign ends where an unbroken one does."""
+    from fqsr.models.campaign import Campaign, curve_table
+
+    def campaign_settings_here():
+        return campaign_settings(data=eval_sets["crop"])
+
+    straight = Campaign(TINY_FLOAT, tmp_path / "a" / "s.state.pt", campaign_settings_here(),
+                        init_checkpoint=twin_checkpoint)
+    done = straight.run(eval_sets, log=lambda _: None)
+    assert done["stopped_by"] == "leg finished" and done["ran"] == 6
+
+    path = tmp_path / "b" / "s.state.pt"
+    first = Campaign(TINY_FLOAT, path, campaign_settings_here(), init_checkpoint=twin_checkpoint)
+    calls = iter(range(100))
+    assert first.run(eval_sets, should_stop=lambda: next(calls) >= 3, log=lambda _: None)["stopped_by"] == "stopped"
+    resumed = Campaign(TINY_FLOAT, path, campaign_settings_here())
+    assert resumed.iteration == 4 + 3 and resumed.leg["iterations"] == 3
+    assert len(resumed.evaluate_now(eval_sets, log=lambda _: None)) == 1  # the point at the stop
+    assert resumed.evaluate_now(eval_sets, log=lambda _: None) == []  # once
+    assert resumed.run(eval_sets, log=lambda _: None)["ran"] == 3
+
+    end_a = read_checkpoint(tmp_path / "a" / "s.state.pt")
+    end_b = read_checkpoint(path)
+    start = read_checkpoint(twin_checkpoint)["state_dict"]["head.weight"]
+    a, b = end_a["state_dict"]["head.weight"], end_b["state_dict"]["head.weight"]
+    assert (a - start).abs().max() > 1e-3  # it trained
+    # Same batches and schedule; Adam's moments went through bfloat16 once, so not bit for bit.
+    assert (a - b).abs().max() < 1e-4
+    rows = [(r["iteration"], r["set"]) for r in end_b["campaign"]["curve"]]
+    assert rows == [(4, "crop"), (6, "crop"), (7, "crop"), (9, "crop"), (10, "crop")]
+    table = curve_table(end_b["campaign"]["curve"]).splitlines()
+    assert table[0].endswith("| crop dB |")
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| 4", "| 6", "| 7", "| 9", "| 10"]
+    csv_lines = (tmp_path / "b" / "tiny_float_curve.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("iteration,seconds") and len(csv_lines) == 1 + len(rows)
+    # The state is an fqsr checkpoint: eval and export load it as they are.
+    model, meta = load_model(TINY_FLOAT, path)
+    assert meta["iterations"] == 10 and meta["stage"] == "float campaign"
+
+
+def test_campaign_starts_a_new_leg_after_a_finished_one(tmp_path, twin_checkpoint, eval_sets):
+    from fqsr.models.campaign import Campaign, leg_lr
+
+    path = tmp_path / "s.state.pt"
+    Campaign(TINY_FLOAT, path, campaign_settings(leg_iters=2, eval_every=100, data=eval_sets["crop"]),
+             init_checkpoint=twin_checkpoint).run({}, log=lambda _: None)
+    again = Campaign(TINY_FLOAT, path, campaign_settings(leg_iters=4))
+    assert again.leg == {"index": 1, "budget_seconds": 3600, "budget_iters": 4, "seconds": 0.0, "iterations": 0}
+    # Warm-up over 2 iterations, then cosine over the leg's 4 down to lr / 20.
+    lrs = []
+    for done in range(4):
+        lrs.append(leg_lr(again.settings, dict(again.leg, iterations=done)))
+    assert lrs[0] == pytest.approx(0.5e-3 * (0.05 + 0.95))
+    assert lrs[1] == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi / 4))))
+    assert leg_lr(again.settings, dict(again.leg, iterations=4)) == pytest.approx(0.05e-3)
+
+
+def test_campaign_refuses_quantized_models_and_a_missing_start(tmp_path):
+    from fqsr.models.campaign import Campaign
+
+    with pytest.raises(FqsrError, match="continues a float twin"):
+        Campaign(TINY, tmp_path / "s.state.pt", campaign_settings())
+    with pytest.raises(FqsrError, match="no campaign state"):
+        Campaign(TINY_FLOAT, tmp_path / "s.state.pt", campaign_settings())
