@@ -119,7 +119,9 @@ sim-speed: $(STAMP)
 # Hardware in the loop (benchmarks/hil.md): export/compile/rtl for the HIL tile and folding, then `fqsr hil`.
 # The folding file keeps the RTL simulation of Set5 feasible (9.5 CPU min for the whole target through the
 # compiled harness, benchmarks/sim_speed.md); without one, HIL_FPS folds.
-HIL_TILE ?= 64x64
+# EDSR's receptive field (a halo of 36 LR pixels) needs a tile above 72; 112 is the largest that Set5's
+# smallest LR image (woman, 114x172) still holds
+HIL_TILE ?= $(if $(filter edsr%,$(MODEL)),112x112,64x64)
 HIL_FOLDING ?= benchmarks/hil_folding_$(MODEL).json
 HIL_FPS ?= 3000
 HIL_CLOCK_MHZ ?= 100
