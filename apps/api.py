@@ -15,7 +15,6 @@ the model cannot be mapped; the folder then works with every ``fqsr`` command
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from fqsr.models.errors import FqsrError
@@ -23,11 +22,10 @@ from fqsr.models.errors import FqsrError
 from fqsr.flows.export import UserModel, parse_tile
 from fqsr.flows.export import export as _export
 
-from .pipeline import DEFAULT_BOARD, DEFAULT_SIM, DEFAULT_TILE, BuildConfig, run_steps
+from .pipeline import DEFAULT_BOARD, DEFAULT_SIM, DEFAULT_TILE, DEFAULTS, BuildConfig, run_steps
 
-_DEFAULT = {f.name: f.default for f in dataclasses.fields(BuildConfig)}
-DEFAULT_RANDOM_TILES, DEFAULT_VERIFY_TILES, DEFAULT_STALL = (_DEFAULT[k] for k in ("random_tiles", "verify_tiles",
-                                                                                   "stall_prob"))
+DEFAULT_RANDOM_TILES, DEFAULT_VERIFY_TILES, DEFAULT_STALL = (DEFAULTS[k] for k in ("random_tiles", "verify_tiles",
+                                                                                  "stall_prob"))
 
 __all__ = ["FqsrError", "UserModel", "compile", "export", "hil", "rtl", "verify"]
 

@@ -1,7 +1,6 @@
 """The ``fqsr`` command: one sub-command per stage, each a thin layer over a stage function."""
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import sys
@@ -12,7 +11,7 @@ import click
 from fqsr.models.errors import FqsrError
 
 from fqsr.apps import summary
-from fqsr.apps.pipeline import DEFAULT_BOARD, DEFAULT_SIM, DEFAULT_TILE, BuildConfig, run_steps
+from fqsr.apps.pipeline import DEFAULT_BOARD, DEFAULT_SIM, DEFAULT_TILE, DEFAULTS, BuildConfig, run_steps
 
 DEFAULT_MODEL = "tiny_w4a4_mp"
 
@@ -131,7 +130,6 @@ json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the full result as JSON instead of the short summary.")
 # The settings of a build, with the defaults of fqsr.apps.pipeline.BuildConfig: every command that takes
 # one takes it with the same name, meaning and default.
-DEFAULT = {f.name: f.default for f in dataclasses.fields(BuildConfig)}
 TILE_TEXT = "x".join(map(str, DEFAULT_TILE))
 tile_option = click.option("--tile", default=TILE_TEXT, show_default=True,
                            help="LR tile (HxW) the hardware is built for; line buffers and skip FIFOs grow with it.")
@@ -145,13 +143,13 @@ target_fps_option = click.option("--target-fps", type=float, default=None,
                                       "folded, PE = SIMD = 1).")
 folding_option = click.option("--folding", type=click.Path(dir_okay=False), default=None,
                               help="Apply this folding JSON (e.g. an edited build/<model>/folding.json).")
-random_tiles_option = click.option("--random-tiles", type=int, default=DEFAULT["random_tiles"], show_default=True,
+random_tiles_option = click.option("--random-tiles", type=int, default=DEFAULTS["random_tiles"], show_default=True,
                                    help="Random tiles in the equality check (plus one real-image tile).")
 sim_option = click.option(
     "--sim", type=click.Choice(["verilator", "cocotb", "icarus"]), default=DEFAULT_SIM, show_default=True,
     help="verilator: the compiled harness (C++ driver, fastest); cocotb: the cocotb bench on Verilator; "
          "icarus: the cocotb bench on Icarus. All three drive the same gaps and stalls.")
-seed_option = click.option("--seed", type=int, default=DEFAULT["seed"], show_default=True,
+seed_option = click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True,
                            help="Seed of the random tiles and stalls.")
 
 
@@ -398,10 +396,10 @@ def rtl_cmd(model, out_dir, bits, as_json):
 
 
 @folder_command("verify")
-@click.option("--tiles", type=int, default=DEFAULT["verify_tiles"], show_default=True,
+@click.option("--tiles", type=int, default=DEFAULTS["verify_tiles"], show_default=True,
               help="Tiles to stream: random 8-bit tiles plus one real-image tile.")
 @sim_option
-@stall_option(DEFAULT["stall_prob"])
+@stall_option(DEFAULTS["stall_prob"])
 @click.option("--waves", is_flag=True, help="Dump a waveform into build/<model>/sim/.")
 @seed_option
 def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits, as_json):
@@ -422,7 +420,7 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits, as_jso
 @clock_option
 @target_fps_option
 @folding_option
-@click.option("--verify-tiles", type=int, default=DEFAULT["verify_tiles"], show_default=True,
+@click.option("--verify-tiles", type=int, default=DEFAULTS["verify_tiles"], show_default=True,
               help="Tiles the RTL is verified on.")
 @sim_option
 @checkpoint_option

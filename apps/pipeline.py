@@ -115,6 +115,9 @@ class BuildConfig:
         return self.net
 
 
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(BuildConfig)}  # what every command defaults to
+
+
 def read_json(path: Path) -> dict:
     try:
         return json.loads(Path(path).read_text())
@@ -182,12 +185,11 @@ def step_rtl(cfg: BuildConfig) -> dict:
 
 def rtl_current(cfg: BuildConfig) -> bool:
     """Intact provenance, and the generic modules copied into ``rtl/`` are byte-identical to ``hw/rtl``."""
-    from fqsr.hw.generate import RTL_DIR
+    from fqsr.hw.generate import copies_current
 
     rtl = cfg.folder / RTL_DIRNAME
-    copies = all(not (rtl / src.name).is_file() or (rtl / src.name).read_bytes() == src.read_bytes()
-                 for src in RTL_DIR.glob("*.v"))
-    return not why_stale(cfg.folder, RTL_DIRNAME) and copies and "rom_bits_total" in read_json(rtl / "rtl.json")
+    return not why_stale(cfg.folder, RTL_DIRNAME) and copies_current(rtl) and "rom_bits_total" in read_json(
+        rtl / "rtl.json")
 
 
 def step_storage(cfg: BuildConfig) -> dict:

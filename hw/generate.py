@@ -45,6 +45,13 @@ class Instance:
     rom_sets: dict = field(default_factory=dict)  # prefix parameter -> {file suffix: (words x lanes, bits)}
 
 
+def copies_current(rtl_dir: Path) -> bool:
+    """Every generic module copied into a generated ``rtl/`` is byte-identical to ``hw/rtl`` (a copy made
+    before an RTL change is stale even when its provenance is intact)."""
+    return all(not (Path(rtl_dir) / src.name).is_file() or (Path(rtl_dir) / src.name).read_bytes() == src.read_bytes()
+               for src in RTL_DIR.glob("*.v"))
+
+
 def base_op_type(node) -> str:
     for impl in ("_hls", "_rtl"):
         if node.op_type.endswith(impl):

@@ -65,13 +65,11 @@ def _ensure_rtl(model_dir: Path, dataflow: Path) -> Path:
     """``rtl/``, regenerated unless its provenance is intact (made from this ``dataflow.onnx``, no file
     changed or truncated since) and its copies of hw/rtl are current."""
     from fqsr.flows.artifacts import RTL_DIRNAME, why_stale
-    from fqsr.hw.generate import RTL_DIR
+    from fqsr.hw.generate import copies_current
     from fqsr.hw.stitch import generate_rtl
 
     rtl = model_dir / RTL_DIRNAME
-    stale = any((rtl / src.name).is_file() and (rtl / src.name).read_bytes() != src.read_bytes()
-                for src in RTL_DIR.glob("*.v"))
-    if stale or why_stale(model_dir, RTL_DIRNAME):
+    if not copies_current(rtl) or why_stale(model_dir, RTL_DIRNAME):
         generate_rtl(dataflow, model_dir)
     return rtl
 

@@ -1,18 +1,16 @@
 """One pipeline (fqsr.apps.pipeline): every command takes its settings with BuildConfig's defaults, and the
 steps estimate at the board's clock and FINN part unless told otherwise."""
-import dataclasses
 import json
 
 import pytest
 
 from fqsr.apps.cli import main
-from fqsr.apps.pipeline import STEPS, BuildConfig, run_steps
+from fqsr.apps.pipeline import DEFAULTS, STEPS, BuildConfig, run_steps
 from fqsr.flows.artifacts import DATAFLOW_NAME, settings_of
 from fqsr.hw.board import BOARDS, DEFAULT_BOARD
 from fqsr.models.errors import FqsrError
 from test_cli import run
 
-DEFAULT = {f.name: f.default for f in dataclasses.fields(BuildConfig)}
 # (command, option name) -> the BuildConfig field it sets
 SHARED = {("export", "tile"): "tile", ("build", "tile"): "tile", ("sweep", "tile"): "tile",
           ("build", "board"): "board", ("compile", "board"): "board",
@@ -27,7 +25,7 @@ SHARED = {("export", "tile"): "tile", ("build", "tile"): "tile", ("sweep", "tile
 def test_every_command_takes_a_setting_with_the_pipelines_default():
     for (command, option), field in SHARED.items():
         (param,) = [p for p in main.commands[command].params if p.name == option]
-        want = DEFAULT[field]
+        want = DEFAULTS[field]
         if isinstance(want, tuple):  # a tile is typed as HxW
             want = "x".join(map(str, want))
         assert param.default == want, (command, option, param.default, want)
