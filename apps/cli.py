@@ -131,8 +131,16 @@ json_option = click.option("--json", "as_json", is_flag=True,
 # The settings of a build, with the defaults of fqsr.apps.pipeline.BuildConfig: every command that takes
 # one takes it with the same name, meaning and default.
 TILE_TEXT = "x".join(map(str, DEFAULT_TILE))
-tile_option = click.option("--tile", default=TILE_TEXT, show_default=True,
-                           help="LR tile (HxW) the hardware is built for; line buffers and skip FIFOs grow with it.")
+
+
+def tile_option(command):
+    """--tile HxW or --frame WxH: the LR geometry the hardware is built for (``geometry`` resolves the two)."""
+    command = click.option("--frame", default=None,
+                           help="Build for whole LR frames of this size, WxH as video sizes are given (e.g. 640x360): "
+                                "rows stream through line buffers as wide as the frame, no halo, no tiles.")(command)
+    return click.option("--tile", default=None,
+                        help=f"LR tile (HxW) the hardware is built for; line buffers and skip FIFOs grow with it. "
+                             f"[default: {TILE_TEXT}]")(command)
 board_option = click.option("--board", default=DEFAULT_BOARD, show_default=True,
                             help="ulx3s-85f, ulx3s-45f, ulx3s-25f (bitstream); kv260, zcu104, pynq-z2 (Yosys counts). "
                                  "Its clock and FINN part are the defaults of the estimates.")
@@ -295,12 +303,13 @@ def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, bits, as_json
 @bits_option
 @json_option
 @user_errors
-def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, out_dir, bits, as_json):
+def export(model, module_spec, channels, scale, checkpoint, tile, frame, random_tiles, out_dir, bits, as_json):
     """Export MODEL (or --module) to QONNX and prove QONNX execution equals Brevitas, element for element."""
     from fqsr.flows.artifacts import build_root, model_dir
-    from fqsr.flows.export import UserModel, parse_tile
+    from fqsr.flows.export import UserModel, geometry
     from fqsr.flows.export import export as run_export
 
+    shape = geometry(tile, frame, DEFAULT_TILE)
     if module_spec is not None:
         if model is not None:
             raise FqsrError(f"give either a zoo MODEL or --module, not both ('{model}' and '{module_spec}')")
@@ -308,7 +317,7 @@ def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, 
             raise FqsrError("--bits and --checkpoint apply to zoo models; a --module factory sets up its own model")
         source = UserModel.parse(module_spec)  # channels and scale are checks of the export alone
         folder = Path(out_dir) if out_dir else build_root() / source.factory
-        report = run_export(source.load(), parse_tile(tile), random_tiles, folder, channels=channels,
+        report = run_export(source.load(), shape, random_tiles, folder, channels=channels,
                             source=source, scale=scale)
     else:
         if model is None:
@@ -317,7 +326,7 @@ def export(model, module_spec, channels, scale, checkpoint, tile, random_tiles, 
             raise FqsrError("--channels and --scale apply to --module; a zoo model's name sets them")
         cfg = resolve_config(model, bits)
         build = BuildConfig(Path(out_dir) if out_dir else model_dir(cfg), model=cfg, checkpoint=checkpoint,
-                            tile=parse_tile(tile), random_tiles=random_tiles)
+                            tile=shape, random_tiles=random_tiles)
         build.load()
         if not build.meta:
             click.echo(f"fqsr: warning: no checkpoint for {model}; exporting untrained weights "
@@ -424,19 +433,20 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits, as_jso
               help="Tiles the RTL is verified on.")
 @sim_option
 @checkpoint_option
-def build_cmd(model, board, tile, clock_mhz, target_fps, folding, verify_tiles, sim, checkpoint, out_dir, bits,
+def build_cmd(model, board, tile, frame, clock_mhz, target_fps, folding, verify_tiles, sim, checkpoint, out_dir, bits,
               as_json):
     """export -> compile -> rtl -> storage -> synth -> fit -> verify -> pnr (bitstream) -> report, skipping what
     is up to date.
 
     Exits 2 when the model does not fit the board (before place and route) and for Xilinx boards without Vivado."""
     from fqsr.apps.build import build
-    from fqsr.flows.export import parse_tile
+    from fqsr.flows.export import geometry
 
     folder, cfg, user = folder_model(model, out_dir, bits)
     if user is not None and checkpoint:
         raise FqsrError("--checkpoint applies to zoo models; a user model's factory loads its own weights")
-    config = BuildConfig(folder, model=cfg, user=user, checkpoint=checkpoint, tile=parse_tile(tile), board=board,
+    config = BuildConfig(folder, model=cfg, user=user, checkpoint=checkpoint, tile=geometry(tile, frame, DEFAULT_TILE),
+                         board=board,
                          clock_mhz=clock_mhz, target_fps=target_fps, folding=Path(folding) if folding else None,
                          verify_tiles=verify_tiles, sim=sim)
     result = build(config, echo=lambda line: click.echo(line, err=True))

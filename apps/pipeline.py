@@ -188,16 +188,17 @@ def rtl_current(cfg: BuildConfig) -> bool:
     from fqsr.hw.generate import copies_current
 
     rtl = cfg.folder / RTL_DIRNAME
-    return not why_stale(cfg.folder, RTL_DIRNAME) and copies_current(rtl) and "rom_bits_total" in read_json(
+    return not why_stale(cfg.folder, RTL_DIRNAME) and copies_current(rtl) and "buffer_bits_total" in read_json(
         rtl / "rtl.json")
 
 
 def step_storage(cfg: BuildConfig) -> dict:
-    """The ROM bits against all the device could store: what cannot fit stops before an hour of Yosys."""
+    """The ROM and buffer bits against all the device could store: what cannot fit stops before an hour of Yosys."""
     from fqsr.hw.synth import check_storage
 
     rtl = read_json(cfg.folder / RTL_DIRNAME / "rtl.json")
-    return check_storage(rtl.get("rom_bits_total", 0), cfg.spec, f"{cfg.name}'s accelerator", rtl.get("rom_bits"))
+    return check_storage(rtl.get("rom_bits_total", 0), cfg.spec, f"{cfg.name}'s accelerator", rtl.get("rom_bits"),
+                         rtl.get("buffer_bits_total", 0), rtl.get("buffer_bits"))
 
 
 def step_synth(cfg: BuildConfig) -> dict:

@@ -46,6 +46,28 @@ def parse_tile(text: str) -> tuple[int, int]:
     return h, w
 
 
+def parse_frame(text: str) -> tuple[int, int]:
+    """``'640x360'`` -> (360, 640): a whole LR frame given as video sizes are, width x height, returned as the
+    (height, width) tile it is compiled as. A frame is a tile the size of the whole image: no halo, no pixel
+    computed twice, line buffers as wide as the frame."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise FqsrError(f"frame '{text}' must look like WxH (LR width x height), e.g. 640x360") from None
+    if h < 1 or w < 1:
+        raise FqsrError(f"frame '{text}' must have positive width and height")
+    return h, w
+
+
+def geometry(tile: str | None, frame: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    """The (height, width) compiled for: ``--tile HxW`` or ``--frame WxH`` (not both), else ``default``."""
+    if tile and frame:
+        raise FqsrError(f"give either --tile ({tile}, HxW) or --frame ({frame}, WxH), not both")
+    if frame:
+        return parse_frame(frame)
+    return parse_tile(tile) if tile else tuple(default)
+
+
 def equality_tiles(channels: int, tile: tuple[int, int], random_tiles: int, seed: int = 0) -> list[tuple[str, torch.Tensor]]:
     """Random 8-bit tiles plus one LR tile of a real photograph, as model inputs (k/256)."""
     rng = np.random.default_rng(seed)
@@ -58,6 +80,9 @@ def equality_tiles(channels: int, tile: tuple[int, int], random_tiles: int, seed
     lr, _ = make_pair(photo, 2)
     if channels == 1:
         lr = y_uint8(lr)
+    if lr.shape[0] < h or lr.shape[1] < w:  # a frame larger than the photograph: mirror it out to the frame
+        grow = [(0, max(0, h - lr.shape[0])), (0, max(0, w - lr.shape[1]))] + [(0, 0)] * (lr.ndim - 2)
+        lr = np.pad(lr, grow, mode="symmetric")
     top, left = (lr.shape[0] - h) // 2, (lr.shape[1] - w) // 2
     tiles.append((f"{name}-tile", to_model(lr[top:top + h, left:left + w])))
     return tiles

@@ -309,6 +309,19 @@ def rom_bits(instance: Instance) -> int:
     return sum(int(np.asarray(words).size) * bits for words, bits in arrays)
 
 
+def buffer_bits(instance: Instance) -> int:
+    """Bits the instance stores in data buffers (line buffers, FIFOs, the pixel shuffle's row pair), exactly as
+    its module declares them; these grow with the frame or tile width, ROMs do not."""
+    p = instance.params
+    if instance.module == "sliding_window":  # a ring of SLOTS (default 2*K_H) input rows
+        return int(p.get("SLOTS", 2 * p["K_H"])) * p["W"] * p["CHANNELS"] * p["BITS"]
+    if instance.module == "stream_fifo":
+        return p["DEPTH"] * p["WIDTH"]
+    if instance.module == "pixel_shuffle":  # two input rows (W pixels x C*R*R channels), double-buffered
+        return 2 * p["WIDTH"] * p["CHANNELS"] * p["R"] * p["R"] * p["BITS"]
+    return 0
+
+
 def emit_node(model, node, out_dir, instance: Instance | None = None) -> tuple[str, str, list[Path]]:
     """Write ``<out_dir>/<node name>.v`` and its ROM files (``instance``: from :func:`node_instance`).
 

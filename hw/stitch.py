@@ -137,7 +137,7 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
     from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
     from fqsr.flows.export import load_qonnx
 
-    from .generate import emit_node, node_instance, rom_bits
+    from .generate import buffer_bits, emit_node, node_instance, rom_bits
 
     dataflow_path = Path(dataflow_path)
     require_current(dataflow_path.parent, dataflow_path.name, "fqsr compile MODEL")
@@ -147,12 +147,14 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{RTL_DIRNAME}."))
     try:
-        widths, generic, wrappers, roms, bits = {}, [], [], [], {}
+        widths, generic, wrappers, roms, bits, buffers = {}, [], [], [], {}, {}
         for node in model.graph.node:
             widths[node.name] = _stream_widths(model, node)
             instance = node_instance(model, node)
             if rom_bits(instance):
                 bits[node.name] = rom_bits(instance)
+            if buffer_bits(instance):
+                buffers[node.name] = buffer_bits(instance)
             name, _, files = emit_node(model, node, tmp, instance)
             for f in files:
                 if f.suffix == ".mem":
@@ -167,7 +169,8 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
         (tmp / "filelist.f").write_text("\n".join(sources) + "\n")
         summary = {"dataflow": str(dataflow_path.resolve()), "rtl_dir": str(final), **interface,
                    "nodes": len(model.graph.node), "sources": sources, "roms": roms,
-                   "rom_bits_total": sum(bits.values()), "rom_bits": bits}
+                   "rom_bits_total": sum(bits.values()), "rom_bits": bits,
+                   "buffer_bits_total": sum(buffers.values()), "buffer_bits": buffers}
         (tmp / "rtl.json").write_text(json.dumps(summary, indent=2) + "\n")
         tmp.chmod(0o755)
         old = None

@@ -327,21 +327,36 @@ def check_fit(total: dict, board, what: str) -> dict:
     return table
 
 
-def check_storage(rom_bits: int, board, what: str, per_node: dict | None = None) -> dict:
-    """Before synthesis: refuse a design whose ROM bits exceed everything the device could store
-    (:meth:`fqsr.hw.board.Board.storage_bits`), which no synthesis or folding changes."""
+def check_storage(rom_bits: int, board, what: str, per_node: dict | None = None, buffer_bits: int = 0,
+                  buffers: dict | None = None) -> dict:
+    """Before synthesis: refuse a design whose ROM bits, with its data buffers (line buffers, FIFOs), exceed
+    everything the device could store (:meth:`fqsr.hw.board.Board.storage_bits`), which no folding changes."""
     capacity = board.storage_bits()
-    row = {"rom_bits": int(rom_bits), "storage_bits": capacity, "percent": round(100.0 * rom_bits / capacity, 1)}
+    total = int(rom_bits) + int(buffer_bits)
+    row = {"rom_bits": int(rom_bits), "buffer_bits": int(buffer_bits), "storage_bits": capacity,
+           "percent": round(100.0 * total / capacity, 1)}
+
+    def largest(nodes):
+        return ", ".join(f"{name} {bits / 1e6:.2f} Mbit" for name, bits in sorted((nodes or {}).items(),
+                                                                                  key=lambda kv: -kv[1])[:3])
+
+    usage = {"ROM bits": {"used": int(rom_bits), "available": capacity,
+                          "percent": round(100.0 * rom_bits / capacity, 1)}}
     if rom_bits > capacity:
-        largest = sorted((per_node or {}).items(), key=lambda kv: -kv[1])[:3]
-        biggest = ", ".join(f"{name} {bits / 1e6:.2f} Mbit" for name, bits in largest)
         raise DoesNotFit(
             f"{what} does not fit {board.name} ({board.device}): its weight and threshold ROMs hold "
             f"{rom_bits / 1e6:.2f} Mbit, more than the {capacity / 1e6:.2f} Mbit the device could store with every "
-            f"block RAM full and every LUT used as ROM ({row['percent']}%; largest: {biggest}). Folding does not "
-            f"change how many weights are stored. To fit: fewer weight bits (--bits or a w2 model), a smaller "
-            f"model (fewer features/blocks), or a bigger device. Synthesis and place and route were not run.",
-            {"ROM bits": {"used": int(rom_bits), "available": capacity, "percent": row["percent"]}})
+            f"block RAM full and every LUT used as ROM ({usage['ROM bits']['percent']}%; largest: "
+            f"{largest(per_node)}). Folding does not change how many weights are stored. To fit: fewer weight bits "
+            f"(--bits or a w2 model), a smaller model (fewer features/blocks), or a bigger device. Synthesis and "
+            f"place and route were not run.", usage)
+    if total > capacity:
+        usage["ROM + buffer bits"] = {"used": total, "available": capacity, "percent": row["percent"]}
+        raise DoesNotFit(
+            f"{what} does not fit {board.name} ({board.device}): its ROMs ({rom_bits / 1e6:.2f} Mbit) and its line "
+            f"buffers and FIFOs ({buffer_bits / 1e6:.2f} Mbit; largest: {largest(buffers)}) need more than the "
+            f"{capacity / 1e6:.2f} Mbit the device could store ({row['percent']}%). The buffers grow with the LR "
+            f"width: a narrower frame or tile shrinks them. Synthesis and place and route were not run.", usage)
     return row
 
 

@@ -236,6 +236,14 @@ def rom_storage(rtl: dict | None) -> dict | None:
     return {"total_bits": rtl["rom_bits_total"], "nodes": [{"name": n, "bits": b} for n, b in nodes]}
 
 
+def buffer_storage(rtl: dict | None) -> dict | None:
+    """The data buffers the generated RTL holds (line buffers, FIFOs, pixel shuffle rows), largest first."""
+    if rtl is None or "buffer_bits" not in rtl:
+        return None
+    nodes = sorted(rtl["buffer_bits"].items(), key=lambda kv: -kv[1])
+    return {"total_bits": rtl["buffer_bits_total"], "nodes": [{"name": n, "bits": b} for n, b in nodes]}
+
+
 def build_report(model_dir: Path) -> dict:
     """The report as a dict (what ``report.json`` holds), without writing anything."""
     model_dir = Path(model_dir)
@@ -258,6 +266,7 @@ def build_report(model_dir: Path) -> dict:
         "psnr": psnr_table(artifacts),
         "pipeline": pipeline(artifacts),
         "roms": rom_storage(artifacts["rtl"]),
+        "buffers": buffer_storage(artifacts["rtl"]),
         "pnr": None if artifacts["pnr"] is None else
         {k: artifacts["pnr"].get(k) for k in ("board", "device", "package", "fmax_mhz", "clock_mhz", "clock_source",
                                               "timing_met", "attempts", "utilization", "bitstream")},

@@ -125,6 +125,19 @@ def pipeline_lines(pipeline: dict, plots: dict) -> list[str]:
     return lines + table(["node", "op", "estimated cycles per tile"], rows) + [""]
 
 
+def buffer_lines(buffers: dict | None, tile, largest: int = 8) -> list[str]:
+    if not buffers:
+        return []
+    geometry = f" at an LR width of {tile[1]} pixels" if tile else ""
+    lines = ["## On-chip buffers", "",
+             f"Line buffers, FIFOs and pixel-shuffle rows hold {number(buffers['total_bits'])} bits "
+             f"({buffers['total_bits'] / 1e6:.2f} Mbit){geometry} (`rtl/rtl.json`); they grow with the width. "
+             f"Largest:", ""]
+    rows = [[f"`{n['name']}`", number(n["bits"]), f"{100.0 * n['bits'] / max(1, buffers['total_bits']):.1f}%"]
+            for n in buffers["nodes"][:largest]]
+    return lines + table(["node", "buffer bits", "share"], rows) + [""]
+
+
 def rom_lines(roms: dict | None, largest: int = 5) -> list[str]:
     if roms is None:
         return []
@@ -153,6 +166,7 @@ def report_markdown(report: dict) -> str:
         lines += table(["bel", "used", "available"],
                        [[bel, number(u.get("used")), number(u.get("available"))] for bel, u in util.items()]) + [""]
     lines += rom_lines(report.get("roms"))
+    lines += buffer_lines(report.get("buffers"), report.get("throughput", {}).get("tile"))
     lines += resource_lines(report["resources"])
     if "resources" in report.get("plots", {}):
         lines += [f"![resources]({report['plots']['resources']})", ""]

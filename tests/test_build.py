@@ -102,6 +102,21 @@ def test_roms_beyond_all_device_storage_stop_before_synthesis(network, tmp_path,
     assert (folder / "report.md").is_file()
 
 
+def test_line_buffers_count_in_the_storage_check():
+    """ROMs that fit but leave no room for a wide frame's line buffers stop the same way, naming the buffers."""
+    from fqsr.hw.synth import DoesNotFit, check_storage
+
+    board = board_module.get_board("ulx3s-25f")
+    capacity = board.storage_bits()
+    row = check_storage(capacity // 2, board, "net", buffer_bits=capacity // 4)
+    assert row["buffer_bits"] == capacity // 4 and row["percent"] == round(100 * (capacity // 2 + capacity // 4)
+                                                                           / capacity, 1)
+    with pytest.raises(DoesNotFit) as err:
+        check_storage(capacity // 2, board, "net", buffer_bits=capacity, buffers={"sw_0": capacity})
+    assert "line buffers and FIFOs" in str(err.value) and "sw_0" in str(err.value) and "narrower frame" in str(err.value)
+    assert err.value.table["ROM + buffer bits"]["used"] == capacity // 2 + capacity
+
+
 def test_xilinx_board_gets_yosys_counts_reports_and_a_vivado_run(network, tmp_path, monkeypatch):
     """pynq-z2: Yosys synth_xilinx counts, fit, verify, reports, and the Vivado script for the same RTL; without
     vivado the build says so (exit 2); with a vivado on PATH the pnr stage runs it and reads its JSON back."""

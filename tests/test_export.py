@@ -7,7 +7,8 @@ import torch
 
 from conftest import calibrated, small
 from fqsr.flows.equality import compare, to_integers
-from fqsr.flows.export import ONNX_NAME, check_qonnx, export, load_qonnx, parse_tile, equality_tiles
+from fqsr.flows.export import (ONNX_NAME, check_qonnx, equality_tiles, export, geometry, load_qonnx, parse_frame,
+                               parse_tile)
 from fqsr.models.errors import FqsrError
 from fqsr.models.registry import ZOO, get_config, parse_bits
 
@@ -79,6 +80,25 @@ def test_float_twin_is_not_exported(tmp_path):
 def test_bad_tiles(text):
     with pytest.raises(FqsrError):
         parse_tile(text)
+
+
+def test_frames_are_width_by_height():
+    assert parse_frame("640x360") == (360, 640) == geometry(None, "640x360", (16, 16))
+    assert geometry("8x12", None, (16, 16)) == (8, 12) and geometry(None, None, (16, 16)) == (16, 16)
+    for bad in ("640", "0x360", "ax3"):
+        with pytest.raises(FqsrError, match=f"frame '{bad}' must"):
+            parse_frame(bad)
+    with pytest.raises(FqsrError, match="not both"):
+        geometry("8x8", "8x8", (16, 16))
+
+
+def test_a_frame_wider_than_the_photograph_is_mirrored_out():
+    """The real-image tile of a frame larger than the embedded photograph is that photograph, mirrored out."""
+    tiles = equality_tiles(1, (24, 300), 0)
+    (name, x), = tiles
+    assert x.shape == (1, 1, 24, 300) and name.endswith("-tile")
+    row = x[0, 0, 0].numpy()
+    assert len(set(row.tolist())) > 50 and np.array_equal(row[256:300], row[255:211:-1])  # mirrored at column 256
 
 
 def test_corrupt_onnx_is_one_clear_error(tmp_path):

@@ -62,6 +62,27 @@ def test_rom_bits_come_from_rtl_json(build):
     assert f"| `{largest['name']}` | {largest['bits']:,} |" in (build / "report.md").read_text()
 
 
+def test_buffer_bits_are_the_line_buffers_and_fifos(build):
+    """rtl.json's buffer bits per node are what each module declares: a sliding window's ring of 2*K_H rows of
+    the width, a FIFO's depth x width; the report lists them."""
+    from fqsr.flows.export import load_qonnx
+    from qonnx.custom_op.registry import getCustomOp
+
+    report = write_report(build)
+    rtl = read(build, "rtl/rtl.json")
+    dataflow = load_qonnx(build / DATAFLOW_NAME)
+    expected = {}
+    for node in dataflow.graph.node:
+        if node.op_type.startswith("ConvolutionInputGenerator"):
+            inst = getCustomOp(node)
+            k_h = inst.get_nodeattr("ConvKernelDim")[0]
+            expected[node.name] = 2 * k_h * inst.get_nodeattr("IFMDim")[1] * inst.get_nodeattr("IFMChannels") * \
+                inst.get_input_datatype().bitwidth()
+    assert expected and all(rtl["buffer_bits"][name] == bits for name, bits in expected.items())
+    assert report["buffers"]["total_bits"] == rtl["buffer_bits_total"] == sum(rtl["buffer_bits"].values())
+    assert "## On-chip buffers" in (build / "report.md").read_text()
+
+
 def test_resources_are_finn_beside_yosys(build):
     report = write_report(build)
     estimates, resources = read(build, "estimates.json"), read(build, "synth/resources.json")
