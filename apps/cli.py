@@ -446,8 +446,7 @@ def build_cmd(model, board, tile, frame, clock_mhz, target_fps, folding, verify_
     if user is not None and checkpoint:
         raise FqsrError("--checkpoint applies to zoo models; a user model's factory loads its own weights")
     config = BuildConfig(folder, model=cfg, user=user, checkpoint=checkpoint, tile=geometry(tile, frame, DEFAULT_TILE),
-                         board=board,
-                         clock_mhz=clock_mhz, target_fps=target_fps, folding=Path(folding) if folding else None,
+                         board=board, clock_mhz=clock_mhz, target_fps=target_fps, folding=Path(folding) if folding else None,
                          verify_tiles=verify_tiles, sim=sim)
     result = build(config, echo=lambda line: click.echo(line, err=True))
     emit(result, as_json, summary.build_lines(result))

@@ -35,27 +35,27 @@ from .equality import compare, grid_integers, merge
 
 
 
+def _two_sizes(text: str, what: str, form: str, positive: str) -> tuple[int, int]:
+    """``'AxB'`` -> (A, B), both positive; anything else is one sentence naming ``what`` and its ``form``."""
+    try:
+        a, b = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise FqsrError(f"{what} '{text}' must look like {form}") from None
+    if a < 1 or b < 1:
+        raise FqsrError(f"{what} '{text}' must have positive {positive}")
+    return a, b
+
+
 def parse_tile(text: str) -> tuple[int, int]:
     """``'32x24'`` -> (32, 24): LR pixels, height x width."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise FqsrError(f"tile '{text}' must look like HxW, e.g. 32x32") from None
-    if h < 1 or w < 1:
-        raise FqsrError(f"tile '{text}' must have positive height and width")
-    return h, w
+    return _two_sizes(text, "tile", "HxW, e.g. 32x32", "height and width")
 
 
 def parse_frame(text: str) -> tuple[int, int]:
     """``'640x360'`` -> (360, 640): a whole LR frame given as video sizes are, width x height, returned as the
     (height, width) tile it is compiled as. A frame is a tile the size of the whole image: no halo, no pixel
     computed twice, line buffers as wide as the frame."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise FqsrError(f"frame '{text}' must look like WxH (LR width x height), e.g. 640x360") from None
-    if h < 1 or w < 1:
-        raise FqsrError(f"frame '{text}' must have positive width and height")
+    w, h = _two_sizes(text, "frame", "WxH (LR width x height), e.g. 640x360", "width and height")
     return h, w
 
 

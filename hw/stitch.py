@@ -151,10 +151,9 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
         for node in model.graph.node:
             widths[node.name] = _stream_widths(model, node)
             instance = node_instance(model, node)
-            if rom_bits(instance):
-                bits[node.name] = rom_bits(instance)
-            if buffer_bits(instance):
-                buffers[node.name] = buffer_bits(instance)
+            for counted, count in ((bits, rom_bits(instance)), (buffers, buffer_bits(instance))):
+                if count:
+                    counted[node.name] = count
             name, _, files = emit_node(model, node, tmp, instance)
             for f in files:
                 if f.suffix == ".mem":

@@ -228,20 +228,22 @@ def pipeline(artifacts: dict) -> dict:
             "measured_cycles_per_frame": (artifacts["verify"] or {}).get("cycles_per_frame")}
 
 
+def _node_bits(rtl: dict | None, key: str) -> dict | None:
+    """``rtl.json``'s ``<key>`` per node and ``<key>_total``, largest node first."""
+    if rtl is None or key not in rtl:
+        return None
+    nodes = sorted(rtl[key].items(), key=lambda kv: -kv[1])
+    return {"total_bits": rtl[f"{key}_total"], "nodes": [{"name": n, "bits": b} for n, b in nodes]}
+
+
 def rom_storage(rtl: dict | None) -> dict | None:
     """The ROM bits the generated RTL stores (weights and thresholds), in total and per node, largest first."""
-    if rtl is None or "rom_bits" not in rtl:
-        return None
-    nodes = sorted(rtl["rom_bits"].items(), key=lambda kv: -kv[1])
-    return {"total_bits": rtl["rom_bits_total"], "nodes": [{"name": n, "bits": b} for n, b in nodes]}
+    return _node_bits(rtl, "rom_bits")
 
 
 def buffer_storage(rtl: dict | None) -> dict | None:
     """The data buffers the generated RTL holds (line buffers, FIFOs, pixel shuffle rows), largest first."""
-    if rtl is None or "buffer_bits" not in rtl:
-        return None
-    nodes = sorted(rtl["buffer_bits"].items(), key=lambda kv: -kv[1])
-    return {"total_bits": rtl["buffer_bits_total"], "nodes": [{"name": n, "bits": b} for n, b in nodes]}
+    return _node_bits(rtl, "buffer_bits")
 
 
 def build_report(model_dir: Path) -> dict:

@@ -125,28 +125,31 @@ def pipeline_lines(pipeline: dict, plots: dict) -> list[str]:
     return lines + table(["node", "op", "estimated cycles per tile"], rows) + [""]
 
 
+def _bits_lines(title: str, summary: str, storage: dict, column: str, largest: int) -> list[str]:
+    """A storage section: its sentence, then the largest nodes with their bits and share of the total."""
+    total = storage["total_bits"]
+    rows = [[f"`{n['name']}`", number(n["bits"]), f"{100.0 * n['bits'] / max(1, total):.1f}%"]
+            for n in storage["nodes"][:largest]]
+    return [f"## {title}", "", summary, ""] + table(["node", column, "share"], rows) + [""]
+
+
 def buffer_lines(buffers: dict | None, tile, largest: int = 8) -> list[str]:
     if not buffers:
         return []
     geometry = f" at an LR width of {tile[1]} pixels" if tile else ""
-    lines = ["## On-chip buffers", "",
-             f"Line buffers, FIFOs and pixel-shuffle rows hold {number(buffers['total_bits'])} bits "
-             f"({buffers['total_bits'] / 1e6:.2f} Mbit){geometry} (`rtl/rtl.json`); they grow with the width. "
-             f"Largest:", ""]
-    rows = [[f"`{n['name']}`", number(n["bits"]), f"{100.0 * n['bits'] / max(1, buffers['total_bits']):.1f}%"]
-            for n in buffers["nodes"][:largest]]
-    return lines + table(["node", "buffer bits", "share"], rows) + [""]
+    return _bits_lines("On-chip buffers",
+                       f"Line buffers, FIFOs and pixel-shuffle rows hold {number(buffers['total_bits'])} bits "
+                       f"({buffers['total_bits'] / 1e6:.2f} Mbit){geometry} (`rtl/rtl.json`); they grow with the "
+                       f"width. Largest:", buffers, "buffer bits", largest)
 
 
 def rom_lines(roms: dict | None, largest: int = 5) -> list[str]:
     if roms is None:
         return []
-    lines = ["## On-chip ROMs", "",
-             f"The RTL stores {number(roms['total_bits'])} bits ({roms['total_bits'] / 1e6:.2f} Mbit) of weights and "
-             f"thresholds (`rtl/rtl.json`); every node's ROMs are on chip. Largest:", ""]
-    rows = [[f"`{n['name']}`", number(n["bits"]), f"{100.0 * n['bits'] / max(1, roms['total_bits']):.1f}%"]
-            for n in roms["nodes"][:largest]]
-    return lines + table(["node", "ROM bits", "share"], rows) + [""]
+    return _bits_lines("On-chip ROMs",
+                       f"The RTL stores {number(roms['total_bits'])} bits ({roms['total_bits'] / 1e6:.2f} Mbit) of "
+                       f"weights and thresholds (`rtl/rtl.json`); every node's ROMs are on chip. Largest:",
+                       roms, "ROM bits", largest)
 
 
 def report_markdown(report: dict) -> str:
