@@ -4,9 +4,11 @@ import json
 
 import pytest
 
+from fqsr.apps import cli
 from fqsr.apps.cli import main
 from fqsr.apps.pipeline import DEFAULTS, STEPS, BuildConfig, run_steps
 from fqsr.flows.artifacts import DATAFLOW_NAME, settings_of
+from fqsr.flows.export import geometry
 from fqsr.hw.board import BOARDS, DEFAULT_BOARD
 from fqsr.models.errors import FqsrError
 from test_cli import run
@@ -27,6 +29,10 @@ def test_every_command_takes_a_setting_with_the_pipelines_default():
         (param,) = [p for p in main.commands[command].params if p.name == option]
         want = DEFAULTS[field]
         if isinstance(want, tuple):  # a tile is typed as HxW
+            if param.default is None:  # --tile or --frame: the command resolves an absent pair to the default tile
+                assert geometry(None, None, cli.DEFAULT_TILE) == want, (command, option)
+                assert f"[default: {'x'.join(map(str, want))}]" in param.help, (command, option, param.help)
+                continue
             want = "x".join(map(str, want))
         assert param.default == want, (command, option, param.default, want)
 
