@@ -28,17 +28,18 @@ class SdramTimingError(AssertionError):
 
 @dataclass(frozen=True)
 class SdramTiming:
-    """The chip's datasheet limits (ns, or clock cycles where the datasheet gives cycles) and the clock."""
+    """The chip's datasheet limits (ns, or clock cycles where the datasheet gives cycles) and the clock; the
+    defaults cover the parts ULX3S boards carry (IS42S16160, MT48LC16M16A2-75, AS4C32M16SB-7)."""
     clk_mhz: float = 100.0
-    t_rcd_ns: float = 20.0
-    t_rp_ns: float = 20.0
+    t_rcd_ns: float = 21.0
+    t_rp_ns: float = 21.0
     t_ras_ns: float = 45.0
     t_ras_max_ns: float = 100_000.0
     t_rc_ns: float = 68.0
     t_rrd_ns: float = 15.0
     t_wr_ns: float = 15.0
     t_wr_min_cycles: int = 2
-    t_rfc_ns: float = 68.0
+    t_rfc_ns: float = 70.0
     t_mrd_cycles: int = 2
     t_refi_ns: float = 7812.5
     powerup_us: float = 200.0
@@ -97,7 +98,7 @@ class SdramModel:
 
     def gap(self, rule: str, since: int, what: str):
         if self.cycle - since < self.t[rule]:
-            self.fail(rule, f"{what} {self.cycle - since} cycle(s) after, needs {self.t[rule]}")
+            self.fail(rule, f"{what}: {self.cycle - since} cycle(s) apart, needs {self.t[rule]}")
 
     async def run(self):
         from cocotb.triggers import FallingEdge
@@ -131,7 +132,7 @@ class SdramModel:
     def check_intervals(self):
         if self.init_stage == "ready" and self.cycle - self.last["refresh"] > self.t["tREFI"]:
             self.fail("refresh interval", f"no AUTO REFRESH for {self.cycle - self.last['refresh']} cycles, "
-                                          f"at most {self.t['tREFI']} allowed (8192 per 64 ms)")
+                                          f"at most {self.t['tREFI']} allowed (tREFI {self.timing.t_refi_ns:g} ns)")
         for bank, row in enumerate(self.open_row):
             if row is not None and self.cycle - self.bank_active[bank] > self.t["tRAS max"]:
                 self.fail("tRAS max", f"bank {bank} open for more than {self.t['tRAS max']} cycles")

@@ -32,7 +32,7 @@ def run_sdram(tmp_path, parameters: dict, run: dict, chip: dict | None = None):
 def test_random_traffic_under_stalls_equals_the_reference(parameters, seed, tmp_path):
     max_words = 2 ** parameters.get("LEN_BITS", 8)
     summary = run_sdram(tmp_path, parameters, {"seed": seed, "max_words": min(max_words, 40)})
-    assert summary["words_read"] > 1000
+    assert summary["words_read"] > 400
     assert summary["commands"]["ACTIVE"] > 50  # rows miss: banks are precharged and reopened
     assert summary["commands"]["REFRESH"] >= 9  # the 8 of the init sequence and the periodic ones
 
@@ -46,9 +46,9 @@ def test_row_misses_in_one_bank_at_full_rate(tmp_path):
 
 def test_refresh_collides_with_bursts_and_waiting_commands(tmp_path):
     """A refresh every ~1.3 us (the chip model and the controller agree on it): refreshes fall inside bursts,
-    with write data or read back-pressure stalling them, and while commands wait."""
-    summary = run_sdram(tmp_path, {"T_REFI_NS": 1500}, {"commands": 150, "seed": 5, "p_gap": 0.4, "p_stall": 0.5,
-                                                          "min_mid_burst_refreshes": 10, "min_held_commands": 1},
+    with write data or read back-pressure stalling them, and between bursts, holding a command back."""
+    summary = run_sdram(tmp_path, {"T_REFI_NS": 1500}, {"commands": 150, "seed": 5, "p_gap": 0.4, "p_stall": 0.5, "p_cmd_gap": 0.9,
+                                                          "min_mid_burst_refreshes": 10, "min_refresh_wait_cycles": 1},
                         chip={"t_refi_ns": 1500})
     assert summary["commands"]["REFRESH"] > 30
 
@@ -61,3 +61,15 @@ def test_refresh_collides_with_bursts_and_waiting_commands(tmp_path):
 def test_the_model_names_the_rule_a_too_fast_controller_breaks(parameters, chip, rule, tmp_path):
     with pytest.raises(AssertionError, match=rule):
         run_sdram(tmp_path, parameters, {"commands": 60, "seed": 6}, chip=chip)
+
+
+def test_sequential_bursts_sustain_the_bandwidth_the_rolled_plan_assumes(tmp_path):
+    """256-word bursts, written then read back, no stalls: words per cycle including refresh, row changes
+    and the idle cycle between commands (benchmarks/rolled_edsr.md assumes 160 MB/s of 200 at 100 MHz)."""
+    summary = run_sdram(tmp_path, {}, {"sequential": True, "commands": 40, "max_words": 256, "p_gap": 0.0,
+                                       "p_stall": 0.0})
+    words = summary["words_written"] + summary["words_read"]
+    assert summary["words_read"] == summary["words_written"] == 20 * 256
+    words_per_cycle = words / summary["traffic_cycles"]
+    assert words_per_cycle > 0.9, f"{words_per_cycle:.3f} words per cycle"
+    (tmp_path / "bandwidth.txt").write_text(f"{words_per_cycle:.4f}\n")

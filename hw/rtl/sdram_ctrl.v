@@ -11,7 +11,8 @@
 // host never delays it past tREFI; all open banks are precharged first and reopened when the burst goes on.
 // Reads are issued only while the read FIFO has room for every word in flight: read data never drops.
 // Timing parameters are nanoseconds, turned into cycles of the CLK_MHZ clock (rounded up); the defaults are
-// conservative values for the -7/-75 speed grades. Commands, address and write data are registered at the
+// conservative values covering the parts ULX3S boards carry
+// (IS42S16160, MT48LC16M16A2-75, AS4C32M16SB-7; the last has 1024 columns: COL_BITS 10). Commands, address and write data are registered at the
 // pins; read data is registered as it enters, CAS_LATENCY + 2 cycles after the READ is decided.
 module sdram_ctrl #(
     parameter integer CLK_MHZ        = 100,
@@ -19,13 +20,13 @@ module sdram_ctrl #(
     parameter integer ROW_BITS       = 13,
     parameter integer COL_BITS       = 9,
     parameter integer LEN_BITS       = 8,       // a command moves 1 .. 2**LEN_BITS words
-    parameter integer T_RCD_NS       = 20,      // ACTIVE to READ/WRITE
-    parameter integer T_RP_NS        = 20,      // PRECHARGE to ACTIVE/REFRESH
+    parameter integer T_RCD_NS       = 21,      // ACTIVE to READ/WRITE
+    parameter integer T_RP_NS        = 21,      // PRECHARGE to ACTIVE/REFRESH
     parameter integer T_RAS_NS       = 45,      // ACTIVE to PRECHARGE
     parameter integer T_RC_NS        = 68,      // ACTIVE to ACTIVE/REFRESH, same bank
     parameter integer T_RRD_NS       = 15,      // ACTIVE to ACTIVE, other bank
     parameter integer T_WR_NS        = 15,      // last write data to PRECHARGE (at least 2 cycles)
-    parameter integer T_RFC_NS       = 68,      // REFRESH to any command
+    parameter integer T_RFC_NS       = 70,      // REFRESH to any command
     parameter integer T_MRD_CYCLES   = 2,       // MODE REGISTER SET to any command
     parameter integer T_REFI_NS      = 7812,    // 8192 refreshes per 64 ms
     parameter integer POWERUP_US     = 200,     // wait after power-up before the init sequence
