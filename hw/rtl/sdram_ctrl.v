@@ -10,6 +10,8 @@
 // AUTO REFRESH takes priority at every word boundary once due (the chip's burst is one word), so a stalled
 // host never delays it past tREFI; all open banks are precharged first and reopened when the burst goes on.
 // Reads are issued only while the read FIFO has room for every word in flight: read data never drops.
+// Write data passes a small FIFO, so wr_tready, like cmd_ready and rd_tvalid, comes from a register and the
+// host's logic never sits in a path with the controller's bank and row compare.
 // Timing parameters are nanoseconds, turned into cycles of the CLK_MHZ clock (rounded up); the defaults are
 // conservative values covering the parts ULX3S boards carry
 // (IS42S16160, MT48LC16M16A2-75, AS4C32M16SB-7; the last has 1024 columns: COL_BITS 10). Commands, address and write data are registered at the
@@ -31,7 +33,8 @@ module sdram_ctrl #(
     parameter integer T_REFI_NS      = 7812,    // 8192 refreshes per 64 ms
     parameter integer POWERUP_US     = 200,     // wait after power-up before the init sequence
     parameter integer INIT_REFRESHES = 8,
-    parameter integer RD_FIFO_DEPTH  = 16
+    parameter integer RD_FIFO_DEPTH  = 16,
+    parameter integer WR_FIFO_DEPTH  = 4        // write data may run this many words ahead of its command
 ) (
     input  wire                             ap_clk,
     input  wire                             ap_rst_n,
@@ -99,6 +102,7 @@ module sdram_ctrl #(
             $fatal(1, "sdram_ctrl: T_REFI_NS (%0d) leaves no time between refreshes at %0d MHz", T_REFI_NS, CLK_MHZ);
         if (POWERUP_US < 1) $fatal(1, "sdram_ctrl: POWERUP_US (%0d) must be positive", POWERUP_US);
         if (INIT_REFRESHES < 2 || INIT_REFRESHES > 15) $fatal(1, "sdram_ctrl: INIT_REFRESHES (%0d) must be 2 .. 15", INIT_REFRESHES);
+        if (WR_FIFO_DEPTH < 1) $fatal(1, "sdram_ctrl: WR_FIFO_DEPTH (%0d) must be positive", WR_FIFO_DEPTH);
         if (RD_FIFO_DEPTH < CAS_LATENCY + 3) $fatal(1, "sdram_ctrl: RD_FIFO_DEPTH (%0d) must cover the read latency (%0d)", RD_FIFO_DEPTH, CAS_LATENCY + 3);
     end
 
@@ -122,7 +126,7 @@ module sdram_ctrl #(
     reg [CW-1:0] act_ok [0:3];                  // per bank: ACTIVE/REFRESH allowed at zero (tRC, tRP, tRFC)
     reg [CW-1:0] rrd_cnt, rcd_cnt, turn_cnt;    // tRRD; tRCD of the bank just opened; READ to WRITE turnaround
     reg [3:0]    open;
-    reg [ROW_BITS-1:0] open_row [0:3];
+    reg [4*ROW_BITS-1:0] open_rows;            // bank b's open row at [b*ROW_BITS +: ROW_BITS] (registers)
 
     reg                 xfer_write;
     reg [ADDR_BITS-1:0] cur_addr;
@@ -132,7 +136,7 @@ module sdram_ctrl #(
     wire [1:0]          cur_bank = cur_addr[COL_BITS +: 2];
     wire [ROW_BITS-1:0] cur_row  = cur_addr[COL_BITS+2 +: ROW_BITS];
     wire bank_open = open[cur_bank];
-    wire row_hit   = bank_open && open_row[cur_bank] == cur_row;
+    wire row_hit   = bank_open && open_rows[cur_bank*ROW_BITS +: ROW_BITS] == cur_row;
     wire [ROW_BITS-1:0] col_a = cur_col;
     wire col_ok    = state == S_XFER && !refresh_due && row_hit && rcd_cnt == 0 && wait_cnt == 0;
 
@@ -143,11 +147,17 @@ module sdram_ctrl #(
     reg [FW-1:0] reserved;                      // FIFO words + reads in flight
     wire rd_fifo_ready;
 
+    wire [15:0] wf_tdata;
+    wire wf_tvalid;
     wire issue_read  = col_ok && !xfer_write && reserved < RD_FIFO_DEPTH;
-    assign wr_tready = col_ok && xfer_write && turn_cnt == 0;
-    wire issue_write = wr_tready && wr_tvalid;
+    wire issue_write = col_ok && xfer_write && turn_cnt == 0 && wf_tvalid;
     assign cmd_ready = state == S_IDLE && !refresh_due;
     wire rd_pop = rd_tvalid && rd_tready;
+
+    stream_fifo #(.WIDTH(16), .DEPTH(WR_FIFO_DEPTH)) write_fifo (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+        .in0_tdata(wr_tdata), .in0_tvalid(wr_tvalid), .in0_tready(wr_tready),
+        .out0_tdata(wf_tdata), .out0_tvalid(wf_tvalid), .out0_tready(issue_write));
 
     stream_fifo #(.WIDTH(16), .DEPTH(RD_FIFO_DEPTH)) read_fifo (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
@@ -161,8 +171,8 @@ module sdram_ctrl #(
     function [CW-1:0] down(input [CW-1:0] v);
         down = v != 0 ? v - 1'b1 : v;
     endfunction
-    function [CW-1:0] hold(input [CW-1:0] v, input integer n);  // count down, but wait at least n more cycles
-        hold = down(v) > n - 1 ? down(v) : n - 1;
+    function [CW-1:0] hold(input [CW-1:0] v, input [CW-1:0] n);  // count down, but wait at least n more cycles
+        hold = v > n ? v - 1'b1 : n - 1'b1;  // max(down(v), n - 1) for n >= 1, in CW bits
     endfunction
 
     task command(input [3:0] cmd, input [1:0] ba, input [ROW_BITS-1:0] a);
@@ -271,7 +281,7 @@ module sdram_ctrl #(
                     if (act_ok[cur_bank] == 0 && rrd_cnt == 0) begin
                         command(CMD_ACTIVE, cur_bank, cur_row);
                         open[cur_bank] <= 1'b1;
-                        open_row[cur_bank] <= cur_row;
+                        open_rows[cur_bank*ROW_BITS +: ROW_BITS] <= cur_row;
                         pre_ok[cur_bank] <= TRAS - 1;
                         act_ok[cur_bank] <= TRC - 1;
                         rrd_cnt <= TRRD - 1;
@@ -280,7 +290,7 @@ module sdram_ctrl #(
                 end else if (issue_read || issue_write) begin
                     command(issue_write ? CMD_WRITE : CMD_READ, cur_bank, col_a);  // A10 low: no auto precharge
                     if (issue_write) begin
-                        sdram_dq_o <= wr_tdata;
+                        sdram_dq_o <= wf_tdata;
                         sdram_dq_oe <= 1'b1;
                         pre_ok[cur_bank] <= hold(pre_ok[cur_bank], TWR);
                     end else begin

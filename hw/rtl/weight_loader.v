@@ -51,7 +51,8 @@ module weight_loader #(
     reg [2:0]   state;
     reg [3:0]   hdr_idx;
     reg [127:0] header;                       // shifted in from the top: byte 0 ends in header[7:0]
-    reg [31:0]  crc, byte_idx;
+    reg [31:0]  crc, bytes_left;              // payload bytes still to come
+    reg         last_byte;                    // the next payload byte is the last (a register: off the ready path)
     reg [ADDR_BITS:0] words_left;             // words of the payload not yet given a burst
     reg [ADDR_BITS-1:0] next_addr;
     reg [LEN_BITS:0] burst_left;              // words of the open burst not yet written
@@ -61,7 +62,6 @@ module weight_loader #(
     wire [127:0] header_next = {in0_tdata, header[127:8]};
     wire [31:0] length_field = header_next[95:64];
     wire in_beat = in0_tvalid && in0_tready;
-    wire last_byte = byte_idx == payload_bytes - 1;
     wire word_out = phase || last_byte;       // this byte completes a word
 
     function [31:0] crc32_byte(input [31:0] c, input [7:0] d);
@@ -102,7 +102,8 @@ module weight_loader #(
             hdr_idx <= 0;
             header <= 0;
             crc <= 32'hFFFFFFFF;
-            byte_idx <= 0;
+            bytes_left <= 0;
+            last_byte <= 1'b0;
             words_left <= 0;
             next_addr <= BASE_ADDR;
             burst_left <= 0;
@@ -118,6 +119,8 @@ module weight_loader #(
                 if (in0_tlast) refuse(E_SHORT);
                 else if (hdr_idx == 15) begin
                     payload_bytes <= length_field;
+                    bytes_left <= length_field;
+                    last_byte <= length_field == 1;
                     words_left <= (length_field + 1) >> 1;
                     if (header_next[31:0] != MAGIC || header_next[47:32] != VERSION || header_next[63:48] != 0)
                         refuse(E_HEADER);
@@ -133,7 +136,8 @@ module weight_loader #(
             end
             S_DATA: if (in_beat) begin
                 crc <= crc_next;
-                byte_idx <= byte_idx + 1'b1;
+                bytes_left <= bytes_left - 1'b1;
+                last_byte <= bytes_left == 2;
                 low_byte <= in0_tdata;
                 phase <= !phase && !last_byte;
                 if (word_out) burst_left <= burst_left - 1'b1;
