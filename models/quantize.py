@@ -23,7 +23,11 @@ between the two convs makes its ``r*r`` sub-pixel channels share one step.
 Every residual add keeps its one shared per-tensor quantizer (equal scale and
 sign on both operands); its power-of-two step is the one with the least
 squared error on the calibration data instead of calibration's rounded-up
-percentile. Weights are quantized per output channel by the recipe as always.
+percentile. The residual stream's channels can still get ranges of their own,
+one set for the whole stream: its writers' output channels are divided by a
+per-channel gain and its readers' input channels multiplied by it (the
+network is built both ways and the one closer to the twin kept). Weights are
+quantized per output channel by the recipe as always.
 
 ``calibrate`` is fqsr's naive post-training baseline (Brevitas' per-tensor
 percentile statistics on the unchanged twin weights), the start QAT uses.
@@ -61,6 +65,8 @@ class QuantizeSettings:
     data: str = "embedded:train"  # a folder of images, or an embedded set
     seed: int = 0
     samples: int = 16384  # pixel positions per quantizer kept for the range search
+    stream: bool = True  # DAQ: per-channel scales of the residual stream too (one set for all its quantizers)
+    bias_correction: bool = True  # DAQ: biases absorb the mean shift of weight quantization
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,29 @@ def channel_links(cfg: ModelConfig) -> list[ChannelLink]:
     raise FqsrError(f"fqsr quantize does not know the per-channel links of {cfg.arch}")
 
 
+@dataclass(frozen=True)
+class StreamLink:
+    """The residual stream: every tensor on it is added to or read from the others, so its channels
+    can only be scaled all together, once for the whole stream. ``points`` quantize it, ``writers``
+    produce its channels (their outputs), ``readers`` are the convs that read it (their inputs)."""
+
+    points: tuple[str, ...]
+    writers: tuple[str, ...]
+    readers: tuple[str, ...]
+
+
+def stream_link(cfg: ModelConfig) -> StreamLink | None:
+    """The residual stream of EDSR, tiny and SRResNet (None for the nets without one)."""
+    blocks = range(cfg.blocks)
+    points = ("skip_quant", *(f"body.{i}.quant" for i in blocks), "body_quant", "up_quant")
+    readers = (*(f"body.{i}.conv1" for i in blocks), "body_end", "up.0")
+    if cfg.arch in ("edsr", "tiny"):
+        return StreamLink(points, ("head", *(f"body.{i}.conv2" for i in blocks), "body_end"), readers)
+    if cfg.arch == "srresnet":  # the head's ReLU quantizes the stream too; batch norms write it
+        return StreamLink(("head_act", *points), ("head", *(f"body.{i}.bn2" for i in blocks), "body_bn"), readers)
+    return None
+
+
 def calibration_batches(cfg: ModelConfig, settings: QuantizeSettings, batch: int = 8) -> list[torch.Tensor]:
     """``settings.calib`` random LR patches of ``settings.data``, in batches."""
     sampler = PatchSampler([img for _, img in list_images(settings.data)], cfg.scale, channels=cfg.channels)
@@ -112,10 +141,12 @@ def calibration_batches(cfg: ModelConfig, settings: QuantizeSettings, batch: int
     return [torch.from_numpy(sampler.sample(n, settings.patch, rng)[0]) for n in sizes]
 
 
-def _act_points(model) -> dict:
+def learned_points(model) -> dict:
+    """The activation quantizers of ``model`` whose ranges calibration sets, by name."""
     import brevitas.nn as qnn
 
-    return {name: m for name, m in model.named_modules() if isinstance(m, (qnn.QuantReLU, qnn.QuantIdentity))}
+    return {name: m for name, m in model.named_modules()
+            if isinstance(m, (qnn.QuantReLU, qnn.QuantIdentity)) and _learned(m)}
 
 
 def _scaling_impl(module):
@@ -167,12 +198,10 @@ def search_channel_steps(stats: dict, levels: tuple[int, int], group: int = 1) -
     of :data:`ALPHAS` with the least squared error over the sample. Returns (per-channel steps, alpha)."""
     values, absmax = stats["sample"], stats["absmax"]
     lo, hi = levels
-    mean, std = values.mean(dim=1).abs(), values.std(dim=1)
     floor = absmax.max().clamp_min(1e-12) * 2.0 ** -12  # dead channels: keep the fold's ratios finite
     best = None
     for alpha in ALPHAS:
-        clip = absmax if math.isinf(alpha) else torch.minimum(absmax, mean + alpha * std)
-        clip = clip.view(-1, group).amax(dim=1).repeat_interleave(group).clamp_min(floor)
+        clip = _clip(values, absmax, alpha).view(-1, group).amax(dim=1).repeat_interleave(group).clamp_min(floor)
         step = (clip / hi).unsqueeze(1)
         error = float(_quant_error(values, step, lo, hi))
         if best is None or error < best[0]:
@@ -180,26 +209,75 @@ def search_channel_steps(stats: dict, levels: tuple[int, int], group: int = 1) -
     return best[1], best[2]
 
 
-def search_po2_step(stats: dict, levels: tuple[int, int]) -> float:
-    """The power-of-two step of least squared error over the sample (one step for the whole tensor)."""
-    values = stats["sample"]
+def search_po2_step(stats: dict, levels: tuple[int, int], gain=None) -> tuple[float, float]:
+    """The power-of-two step of least squared error over the sample (one step for the whole tensor), and
+    that error. With ``gain`` (C), channel ``c`` is quantized divided by ``gain[c]`` and its error counted
+    back in the original units (the residual stream's per-channel scales)."""
     lo, hi = levels
-    top = float(stats["absmax"].max().clamp_min(1e-12))
+    values, absmax = stats["sample"], stats["absmax"]
+    weight = 1.0
+    if gain is not None:
+        values, absmax, weight = values / gain[:, None], absmax / gain, gain[:, None] ** 2
+    top = float(absmax.max().clamp_min(1e-12))
     first = math.ceil(math.log2(top / hi))
-    errors = {e: float(_quant_error(values, 2.0 ** e, lo, hi)) for e in range(first - 6, first + 1)}
-    return 2.0 ** min(errors, key=errors.get)
+    errors = {e: float(((torch.clamp(torch.round(values / 2.0 ** e), lo, hi) * 2.0 ** e - values).pow(2)
+                        * weight).sum()) for e in range(first - 6, first + 1)}
+    best = min(errors, key=errors.get)
+    return 2.0 ** best, errors[best]
+
+
+def _clip(values, absmax, alpha):
+    """DAQ's per-channel range: the mean's magnitude plus ``alpha`` standard deviations, at most the max."""
+    if math.isinf(alpha):
+        return absmax
+    return torch.minimum(absmax, values.mean(dim=1).abs() + alpha * values.std(dim=1))
+
+
+def search_stream_gains(stats: dict, levels: dict) -> tuple[torch.Tensor, float, dict]:
+    """Per-channel scales of the residual stream, shared by all its quantizers (``stats`` and ``levels``
+    by quantizer name): each channel's DAQ range over every point of the stream, normalized to a geometric
+    mean of one, with ``alpha`` searched for the least total error of the points' own po2 steps.
+    Returns (gains, alpha, po2 step per point)."""
+    values = torch.cat([entry["sample"] for entry in stats.values()], dim=1)
+    absmax = torch.stack([entry["absmax"] for entry in stats.values()]).amax(dim=0)
+    floor = absmax.max().clamp_min(1e-12) * 2.0 ** -12
+    best = None
+    for alpha in ALPHAS:
+        clip = _clip(values, absmax, alpha).clamp_min(floor)
+        gain = clip / torch.exp(torch.log(clip).mean())
+        found = {name: search_po2_step(stats[name], levels[name], gain) for name in stats}
+        error = sum(err for _, err in found.values())
+        if best is None or error < best[0]:
+            best = (error, gain, alpha, {name: step for name, (step, _) in found.items()})
+    return best[1], best[2], best[3]
+
+
+def scale_channels(state: dict, module: str, factor: torch.Tensor, inputs: bool = False) -> None:
+    """Multiply ``module``'s output channels (weight and bias; a conv or a batch norm) or, with ``inputs``,
+    a conv's input channels by ``factor``, in a float state dict."""
+    weight, factor = state[f"{module}.weight"], factor.float()
+    if inputs:
+        state[f"{module}.weight"] = weight * factor.view(1, -1, *([1] * (weight.dim() - 2)))
+        return
+    state[f"{module}.weight"] = weight * factor.view(-1, *([1] * (weight.dim() - 1)))
+    if f"{module}.bias" in state:
+        state[f"{module}.bias"] = state[f"{module}.bias"] * factor
 
 
 def fold_channel_scales(state: dict, link: ChannelLink, factor: torch.Tensor) -> None:
     """Scale ``link.producer``'s output channels by ``factor`` and ``link.consumer``'s input channels by its
     inverse (per sub-pixel group after a shuffle), in the float state dict: the same float function."""
-    factor = factor.float()
-    out = state[f"{link.producer}.weight"]
-    state[f"{link.producer}.weight"] = out * factor.view(-1, *([1] * (out.dim() - 1)))
-    if f"{link.producer}.bias" in state:
-        state[f"{link.producer}.bias"] = state[f"{link.producer}.bias"] * factor
-    inverse = 1.0 / factor[::link.group]
-    state[f"{link.consumer}.weight"] = state[f"{link.consumer}.weight"] * inverse.view(1, -1, 1, 1)
+    scale_channels(state, link.producer, factor)
+    scale_channels(state, link.consumer, 1.0 / factor.float()[::link.group], inputs=True)
+
+
+def fold_stream_gains(state: dict, stream: StreamLink, gain: torch.Tensor) -> None:
+    """Divide the residual stream's channels by ``gain`` (its writers' outputs) and multiply them back
+    where convs read the stream: the same float function, the stream itself scaled per channel."""
+    for writer in stream.writers:
+        scale_channels(state, writer, 1.0 / gain)
+    for reader in stream.readers:
+        scale_channels(state, reader, gain, inputs=True)
 
 
 def set_po2_step(module, step: float) -> None:
@@ -238,8 +316,99 @@ def load_float_twin(cfg: ModelConfig, float_checkpoint) -> nn.Module:
     return twin.eval()
 
 
+def daq_ranges(cfg: ModelConfig, twin_state: dict, points: dict, stats: dict, stream: bool):
+    """DAQ's ranges for the quantizers ``points`` (name -> module): the float state with the per-channel
+    scales folded in, the po2 step of every quantizer, and a record of what was chosen."""
+    state = {k: v.clone() for k, v in twin_state.items()}
+    links = {link.point: link for link in channel_links(cfg) if link.point in points}
+    steps, ranges, record = {}, {}, {}
+    residual = stream_link(cfg) if stream else None
+    if residual is not None:
+        names = [name for name in residual.points if name in points]
+        gain, alpha, steps = search_stream_gains({n: stats[n] for n in names},
+                                                 {n: _levels_of(points[n]) for n in names})
+        fold_stream_gains(state, residual, gain)
+        record["stream"] = {"alpha": alpha, "gain_spread": float(gain.max() / gain.min())}
+        ranges.update({name: {"per_channel": True, "shared_stream": True, "log2_step": math.log2(step)}
+                       for name, step in steps.items()})
+    for name, module in points.items():
+        if name in steps:
+            continue
+        levels = _levels_of(module)
+        if name in links:
+            channel_step, alpha = search_channel_steps(stats[name], levels, links[name].group)
+            step = 2.0 ** round(float(torch.log2(channel_step).mean()))
+            fold_channel_scales(state, links[name], step / channel_step)
+            ranges[name] = {"per_channel": True, "alpha": alpha, "log2_step": math.log2(step),
+                            "channel_step_spread": float(channel_step.max() / channel_step.min())}
+        else:
+            step, _ = search_po2_step(stats[name], levels)
+            ranges[name] = {"per_channel": False, "log2_step": math.log2(step)}
+        steps[name] = step
+    record["ranges"] = ranges
+    return state, steps, record
+
+
+def build_quantized(cfg: ModelConfig, state: dict, batches, steps: dict | None = None):
+    """``cfg``'s model with the float ``state``, every quantizer initialised by calibration, then set to
+    ``steps`` (name -> po2 step) where given."""
+    model = build_model(cfg)
+    transfer_float_weights(model, state)
+    calibrate(model, batches)
+    modules = dict(model.named_modules())
+    for name, step in (steps or {}).items():
+        set_po2_step(modules[name], step)
+    return model.eval()
+
+
+@torch.no_grad()
+def correct_biases(model, batches) -> int:
+    """Empirical bias correction: each conv's bias absorbs the mean shift its weight quantization causes on
+    the calibration patches (``conv(x, Wq - W)`` averaged per output channel, ``x`` its quantized input).
+    Returns the number of convs corrected."""
+    import brevitas.nn as qnn
+    import torch.nn.functional as F
+
+    from .infer import as_tensor
+
+    convs = {name: m for name, m in model.named_modules()
+             if isinstance(m, qnn.QuantConv2d) and m.bias is not None and m.weight.requires_grad}
+    shifts = {name: [] for name in convs}
+
+    def hook(module, inputs, _output, name):
+        delta = module.quant_weight().value - module.weight
+        shift = F.conv2d(as_tensor(inputs[0]), delta, None, module.stride, module.padding)
+        shifts[name].append(shift.mean(dim=(0, 2, 3)))
+
+    hooks = [m.register_forward_hook(lambda mod, i, o, name=name: hook(mod, i, o, name)) for name, m in convs.items()]
+    model.eval()
+    try:
+        for x in batches:
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    for name, conv in convs.items():
+        conv.bias.sub_(torch.stack(shifts[name]).mean(dim=0))
+    return len(convs)
+
+
+@torch.no_grad()
+def output_error(model, reference: list[torch.Tensor], batches) -> float:
+    """Mean squared error of ``model``'s output against the float twin's (``reference``), in gray levels."""
+    from .infer import as_tensor
+
+    return float(torch.cat([((as_tensor(model(x)) - ref) * 256).pow(2).flatten()
+                            for x, ref in zip(batches, reference)]).mean())
+
+
 def quantize(cfg: ModelConfig, twin: nn.Module, settings: QuantizeSettings):
-    """Quantize the float ``twin`` to ``cfg`` without training. Returns (model in eval mode, meta)."""
+    """Quantize the float ``twin`` to ``cfg`` without training. Returns (model in eval mode, meta).
+
+    DAQ with a residual stream builds the network with and without the stream's per-channel scales and
+    keeps the one whose output is closer to the twin's on the calibration patches: the stream's scales
+    also scale the weights that read it, which can cost more than the finer ranges win.
+    """
     if settings.method not in METHODS:
         raise FqsrError(f"unknown quantization method '{settings.method}'; choose one of {', '.join(METHODS)}")
     if not cfg.quantized:
@@ -248,33 +417,29 @@ def quantize(cfg: ModelConfig, twin: nn.Module, settings: QuantizeSettings):
         raise FqsrError("--calib must be at least 1 patch")
     start = time.monotonic()
     batches = calibration_batches(cfg, settings)
-    model = build_model(cfg)
-    state = {k: v.clone() for k, v in twin.state_dict().items()}
     meta = {"method": settings.method, "settings": dataclasses.asdict(settings)}
-    points = {name: m for name, m in _act_points(model).items() if _learned(m)}
-    if settings.method == "daq":
-        links = {link.point: link for link in channel_links(cfg) if link.point in points}
+    twin.eval()
+    with torch.no_grad():
+        reference = [twin(x) for x in batches]
+    if settings.method == "calibrate":
+        model = build_quantized(cfg, twin.state_dict(), batches)
+    else:
+        points = learned_points(build_model(cfg))
         stats = record_activations(twin, list(points), batches, settings.samples, settings.seed)
-        steps, ranges = {}, {}
-        for name, module in points.items():
-            levels = _levels_of(module)
-            if name in links:
-                channel_step, alpha = search_channel_steps(stats[name], levels, links[name].group)
-                step = 2.0 ** round(float(torch.log2(channel_step).mean()))
-                fold_channel_scales(state, links[name], step / channel_step)
-                ranges[name] = {"per_channel": True, "alpha": alpha, "log2_step": math.log2(step),
-                                "channel_step_spread": float(channel_step.max() / channel_step.min())}
-            else:
-                step = search_po2_step(stats[name], levels)
-                ranges[name] = {"per_channel": False, "log2_step": math.log2(step)}
-            steps[name] = step
-        meta["ranges"] = ranges
-    transfer_float_weights(model, state)
-    calibrate(model, batches)  # every quantizer gets its state; DAQ then sets the ranges it chose
-    if settings.method == "daq":
-        for name, step in steps.items():
-            set_po2_step(points[name], step)
-    model.eval()
+        variants = [False, True] if settings.stream and stream_link(cfg) is not None else [False]
+        best = None
+        for stream in variants:
+            state, steps, record = daq_ranges(cfg, twin.state_dict(), points, stats, stream)
+            candidate = build_quantized(cfg, state, batches, steps)
+            if settings.bias_correction:
+                correct_biases(candidate, batches)
+            error = output_error(candidate, reference, batches)
+            meta.setdefault("variants", {})["stream" if stream else "per_tensor_stream"] = round(error, 4)
+            if best is None or error < best[0]:
+                best = (error, candidate, record)
+        model = best[1]
+        meta.update(best[2])
+    meta["output_mse_gray"] = round(output_error(model, reference, batches), 4)
     meta["calibration_seconds"] = round(time.monotonic() - start, 2)
     return model, meta
 
@@ -288,5 +453,5 @@ def quantize_to_checkpoint(cfg: ModelConfig, float_checkpoint, out, settings: Qu
     path = save_checkpoint(out, model, meta)
     return {"model": cfg.name, "method": settings.method, "checkpoint": str(path),
             "float_checkpoint": str(float_checkpoint), "calibration_seconds": meta["calibration_seconds"],
-            "calibration_patches": settings.calib, "data": settings.data,
-            **({"ranges": meta["ranges"]} if "ranges" in meta else {})}
+            "calibration_patches": settings.calib, "data": settings.data, "output_mse_gray": meta["output_mse_gray"],
+            **{key: meta[key] for key in ("variants", "stream", "ranges") if key in meta}}

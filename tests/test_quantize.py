@@ -14,8 +14,9 @@ from fqsr.models.checkpoint import load_model, read_checkpoint, shipped_checkpoi
 from fqsr.models.data import eval_pairs
 from fqsr.models.infer import super_resolve
 from fqsr.models.metrics import psnr_y
-from fqsr.models.quantize import (QuantizeSettings, act_step, channel_links, fold_channel_scales, load_float_twin,
-                                  quantize)
+from fqsr.models.quantize import (QuantizeSettings, act_step, build_quantized, calibration_batches, channel_links,
+                                  daq_ranges, fold_channel_scales, fold_stream_gains, learned_points, load_float_twin,
+                                  quantize, record_activations, stream_link)
 from fqsr.models.registry import build_model, get_config
 
 FAST = QuantizeSettings(calib=8, patch=16, samples=2048)
@@ -33,7 +34,8 @@ def small_twin(cfg, seed=0):
 
 @pytest.mark.parametrize("name", ["tiny_w4a4", "espcn_w4a4", "fsrcnn_w4a4", "srresnet_w4a4", "edsr_w4a4_x4"])
 def test_folding_keeps_the_float_function(name):
-    """Scaling a producer's channels by g and its consumer's inputs by 1/g changes no output (ReLU, shuffle)."""
+    """Scaling a producer's channels by g and its consumer's inputs by 1/g changes no output (ReLU, shuffle),
+    nor does scaling the residual stream's writers by 1/g and its readers by g."""
     cfg = small(name, features=8, blocks=2)
     twin = small_twin(cfg)
     if cfg.arch == "srresnet":  # non-trivial batch-norm affine parameters
@@ -51,6 +53,9 @@ def test_folding_keeps_the_float_function(name):
         channels = state[f"{link.producer}.weight"].shape[0]
         groups = torch.rand(channels // link.group, generator=generator) * 8 + 0.1
         fold_channel_scales(state, link, groups.repeat_interleave(link.group))
+    stream = stream_link(cfg)
+    if stream is not None:  # the residual nets: the whole stream scaled per channel as well
+        fold_stream_gains(state, stream, torch.rand(cfg.features, generator=generator) * 8 + 0.1)
     twin.load_state_dict(state)
     with torch.no_grad():
         after = twin(x)
@@ -60,12 +65,22 @@ def test_folding_keeps_the_float_function(name):
 
 
 def test_daq_sets_per_channel_ranges_and_export_compile_are_equal(tmp_path):
+    """Per-channel ranges on the ReLUs, the upsampler and the residual stream, all folded: still integer."""
     cfg = small("tiny_w4a4", features=8, blocks=1)
-    model, meta = quantize(cfg, small_twin(cfg), FAST)
-    ranges = meta["ranges"]
+    twin = small_twin(cfg)
+    model, meta = quantize(cfg, twin, FAST)
+    assert set(meta["variants"]) == {"stream", "per_tensor_stream"}
+    assert meta["output_mse_gray"] == min(meta["variants"].values())
+    batches = calibration_batches(cfg, FAST)
+    points = learned_points(build_model(cfg))
+    stats = record_activations(twin, list(points), batches, FAST.samples, FAST.seed)
+    state, steps, record = daq_ranges(cfg, twin.state_dict(), points, stats, stream=True)
+    ranges = record["ranges"]
     assert ranges["body.0.act"]["per_channel"] and ranges["up.1"]["per_channel"]
     assert ranges["body.0.act"]["channel_step_spread"] > 1.5  # the channels' ranges differ
-    assert not ranges["skip_quant"]["per_channel"] and not ranges["body.0.quant"]["per_channel"]
+    assert ranges["skip_quant"]["shared_stream"] and ranges["body.0.quant"]["shared_stream"]
+    assert record["stream"]["gain_spread"] > 1.5
+    model = build_quantized(cfg, state, batches, steps)
     for name, entry in ranges.items():  # the step DAQ chose is the one the quantizer uses
         assert act_step(dict(model.named_modules())[name]) == 2.0 ** entry["log2_step"]
     report = export(model, tile=(4, 5), random_tiles=1, out_dir=tmp_path)
