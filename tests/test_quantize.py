@@ -135,12 +135,24 @@ def test_cli_quantize_writes_a_checkpoint_that_export_and_compile_take(tmp_build
     assert compiled["equal"] and compiled["mismatches"] == 0
 
 
+def test_cli_quantize_then_qat_continues_from_the_daq_checkpoint(tmp_path):
+    out = tmp_path / "espcn-daq.pt"
+    code, text, err = run("quantize", "espcn_w4a4", "--calib", "4", "--patch", "16", "--qat", "1", "--out", str(out),
+                          "--json")
+    assert code == 0, err
+    qat = json.loads(text)["qat"]
+    meta = read_checkpoint(qat["checkpoint"])["meta"]
+    assert qat["iterations"] == meta["iterations"] == 1
+    assert meta["previous"]["stage"] == "ptq-daq" and meta["float_twin"] == "espcn_float"
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["tiny_w4a4", "--method", "gptq"], "unknown quantization method 'gptq'; choose one of daq, calibrate"),
     (["tiny_w4a4", "--bits", "body.0.conv1=9"], "layer body.0.conv1 asks for 9 bits; fqsr supports 2 to 8"),
     (["tiny_w9a4"], "bit widths go from 2 to 8"),
     (["tiny_float"], "tiny_float is a float model"),
     (["tiny_w4a4", "--calib", "0"], "--calib must be at least 1"),
+    (["tiny_w4a4", "--qat", "-1"], "--qat must be 0 or more"),
     (["tiny_w4a4", "--float-checkpoint", "missing.pt"], "no float twin checkpoint missing.pt"),
 ])
 def test_bad_arguments_are_one_sentence(args, fragment, tmp_path):
