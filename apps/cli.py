@@ -325,13 +325,7 @@ def quantize(model, method, float_checkpoint, calib, patch, data, qat, out, seed
         train_settings = dataclasses.replace(TrainSettings(), qat_iters=qat, data=data)  # QAT sees the same images
         result = run_train(cfg, train_settings, path.parent / f"{path.stem}-qat", twin, None, path)
         report["qat"] = {"iterations": qat, "checkpoint": result["checkpoint"], "data": result["data"]}
-    lines = [f"{cfg.name}: {method} quantization of {report['float_checkpoint']} in {report['calibration_seconds']} s "
-             f"({calib} calibration patches of {data})", f"  checkpoint {report['checkpoint']}"]
-    if qat:
-        lines.append(f"  after {qat} QAT iterations: {report['qat']['checkpoint']}")
-    lines.append(f"  next: fqsr eval {model} --checkpoint {report.get('qat', report)['checkpoint']}"
-                 + (f" --bits '{bits}'" if bits else ""))
-    emit(report, as_json, lines)
+    emit(report, as_json, summary.quantize_lines(report, bits))
 
 
 @main.command()

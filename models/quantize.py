@@ -455,3 +455,34 @@ def quantize_to_checkpoint(cfg: ModelConfig, float_checkpoint, out, settings: Qu
             "float_checkpoint": str(float_checkpoint), "calibration_seconds": meta["calibration_seconds"],
             "calibration_patches": settings.calib, "data": settings.data, "output_mse_gray": meta["output_mse_gray"],
             **{key: meta[key] for key in ("variants", "stream", "ranges") if key in meta}}
+
+
+
+def mean_psnr_y(model, cfg: ModelConfig, data: str) -> float:
+    """Mean Y PSNR of ``model`` over the images of ``data`` (a folder or an embedded set)."""
+    from .data import eval_pairs
+    from .infer import super_resolve
+    from .metrics import psnr_y
+
+    pairs = eval_pairs(data, cfg.scale, channels=cfg.channels)
+    return float(np.mean([psnr_y(super_resolve(model, lr), hr, cfg.scale) for _, lr, hr in pairs]))
+
+
+def sensitivity(cfg: ModelConfig, twin: nn.Module, groups: dict[str, str], low_bits: int, data: str,
+                settings: QuantizeSettings) -> dict:
+    """Each layer group's sensitivity to quantization: the PSNR drop on ``data`` when only that group
+    (``groups``: label -> ``--bits`` pattern) goes to ``low_bits`` and the rest stays at ``cfg``'s widths,
+    each variant quantized by ``settings.method`` without training. Returns the reference PSNR and the
+    PSNR and drop per group (the basis of a bit allocation under a budget)."""
+    from .registry import parse_bits
+
+    def score(variant: ModelConfig) -> float:
+        model, _ = quantize(variant, twin, settings)
+        return mean_psnr_y(model, variant, data)
+
+    reference = score(cfg)
+    rows = {}
+    for label, pattern in groups.items():
+        value = score(cfg.replace(bits=cfg.bits + parse_bits(f"{pattern}={low_bits}")))
+        rows[label] = {"pattern": pattern, "psnr_y": value, "drop_db": reference - value}
+    return {"model": cfg.name, "low_bits": low_bits, "data": data, "psnr_y": reference, "groups": rows}
