@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .calibrate import calibrate
+from .calibrate import calibrate, run_hooked
 from .checkpoint import load_weights, save_checkpoint
 from .data import PatchSampler, list_images
 from .errors import FqsrError
@@ -165,15 +165,8 @@ def record_activations(float_model, names, batches, samples: int, seed: int) -> 
     """Per-channel statistics of the float twin at each named quantizer point: a random sample of
     ``samples`` pixel positions (C x N) and every channel's absolute maximum over all the data."""
     seen: dict[str, list] = {name: [] for name in names}
-    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: seen[name].append(out.detach()))
-             for name, module in float_model.named_modules() if name in seen]
-    float_model.eval()
-    try:
-        for x in batches:
-            float_model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    run_hooked(float_model, batches,
+               {name: lambda _m, _i, out, name: seen[name].append(out.detach()) for name in names})
     rng = torch.Generator().manual_seed(seed)
     stats = {}
     for name, outputs in seen.items():
@@ -380,14 +373,7 @@ def correct_biases(model, batches) -> int:
         shift = F.conv2d(as_tensor(inputs[0]), delta, None, module.stride, module.padding)
         shifts[name].append(shift.mean(dim=(0, 2, 3)))
 
-    hooks = [m.register_forward_hook(lambda mod, i, o, name=name: hook(mod, i, o, name)) for name, m in convs.items()]
-    model.eval()
-    try:
-        for x in batches:
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    run_hooked(model, batches, {name: hook for name in convs})
     for name, conv in convs.items():
         conv.bias.sub_(torch.stack(shifts[name]).mean(dim=0))
     return len(convs)
