@@ -287,6 +287,56 @@ def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, bits, as_json
 
 
 @main.command()
+@click.argument("model")
+@click.option("--method", default="daq", show_default=True,
+              help="daq: per-channel activation ranges from each channel's distribution, folded into the convs; "
+                   "calibrate: per-tensor ranges from Brevitas' statistics (the start QAT uses).")
+@click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="The float twin to quantize (default: the shipped one for MODEL's twin).")
+@click.option("--calib", type=int, default=32, show_default=True, help="LR calibration patches.")
+@click.option("--patch", type=int, default=48, show_default=True, help="Their side in LR pixels.")
+@click.option("--data", default="embedded:train", show_default=True,
+              help="Folder of calibration images, or an embedded set.")
+@click.option("--qat", type=int, default=0, show_default=True,
+              help="QAT iterations from the quantized result on --data (0: none, training-free).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint to write (default: build/quantize/<model>-<method>.pt).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration patches.")
+@bits_option
+@json_option
+@user_errors
+def quantize(model, method, float_checkpoint, calib, patch, data, qat, out, seed, bits, as_json):
+    """Quantize MODEL's float twin without training: a checkpoint that eval/export/compile/rtl/verify take."""
+    from fqsr.flows.artifacts import build_root
+    from fqsr.models.checkpoint import shipped_checkpoint
+    from fqsr.models.quantize import METHODS, QuantizeSettings, quantize_to_checkpoint
+    from fqsr.models.registry import file_stem
+
+    if method not in METHODS:
+        raise FqsrError(f"unknown quantization method '{method}'; choose one of {', '.join(METHODS)}")
+    if qat < 0:
+        raise FqsrError("--qat must be 0 or more iterations")
+    cfg = resolve_config(model, bits)
+    twin = Path(float_checkpoint) if float_checkpoint else shipped_checkpoint(cfg.twin_name)
+    if not twin.is_file():
+        raise FqsrError(f"no float twin checkpoint {twin}; pass --float-checkpoint FILE "
+                        f"(train one with `fqsr train {cfg.twin_name}`)")
+    path = Path(out) if out else build_root() / "quantize" / f"{file_stem(cfg)}-{method}.pt"
+    settings = QuantizeSettings(method=method, calib=calib, patch=patch, data=data, seed=seed)
+    report = quantize_to_checkpoint(cfg, twin, path, settings)
+    if qat:
+        import dataclasses
+
+        from fqsr.models.train import TrainSettings
+        from fqsr.models.train import train as run_train
+
+        train_settings = dataclasses.replace(TrainSettings(), qat_iters=qat, data=data)  # QAT sees the same images
+        result = run_train(cfg, train_settings, path.parent / f"{path.stem}-qat", twin, None, path)
+        report["qat"] = {"iterations": qat, "checkpoint": result["checkpoint"], "data": result["data"]}
+    emit(report, as_json, summary.quantize_lines(report, bits))
+
+
+@main.command()
 @click.argument("model", required=False)
 @click.option("--module", "module_spec", default=None, metavar="FILE.py:FACTORY",
               help="Export your own Brevitas model instead of a zoo MODEL: path/to/file.py:factory or "

@@ -158,6 +158,18 @@ def train_lines(result: dict) -> list[str]:
     return lines
 
 
+def quantize_lines(report: dict, bits: str | None = None) -> list[str]:
+    lines = [f"{report['model']}: {report['method']} quantization of {report['float_checkpoint']} in "
+             f"{report['calibration_seconds']} s ({report['calibration_patches']} calibration patches of "
+             f"{report['data']}); output MSE to the float twin {report['output_mse_gray']:.2f} (gray levels squared)",
+             f"  checkpoint {report['checkpoint']}"]
+    if "qat" in report:
+        lines.append(f"  after {report['qat']['iterations']} QAT iterations: {report['qat']['checkpoint']}")
+    lines.append(f"  next: fqsr eval {report['model']} --checkpoint {report.get('qat', report)['checkpoint']}"
+                 + (f" --bits '{bits}'" if bits else ""))
+    return lines
+
+
 def demo_lines(report: dict) -> list[str]:
     """Five lines: the scores, the chain of equalities, the hardware estimate, the artifacts, the picture."""
     scores, exported, compiled, picture = report["eval"], report["export"], report["compile"], report["picture"]

@@ -22,6 +22,22 @@ def calibrate(model, batches) -> None:
     model.eval()
 
 
+@torch.no_grad()
+def run_hooked(model, batches, hooks: dict) -> None:
+    """Run ``batches`` through ``model`` in eval mode with ``hooks[name](module, inputs, output, name)``
+    called after each named module's forward; the hooks are removed afterwards, whatever happens."""
+    handles = [module.register_forward_hook(lambda mod, inputs, output, name=name: hooks[name](mod, inputs, output,
+                                                                                                name))
+               for name, module in model.named_modules() if name in hooks]
+    model.eval()
+    try:
+        for x in batches:
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def image_batches(cfg, count=4, batch=4, lr_patch=32, seed=0, source="embedded:train"):
     """``count`` batches of real LR patches for calibration (the embedded photographs by default)."""
     import numpy as np
@@ -48,22 +64,15 @@ def quantizer_report(model, batches) -> dict:
     from .infer import as_tensor
 
     seen: dict[str, list] = {}
-    hooks = []
-    for name, module in model.named_modules():
-        if isinstance(module, (qnn.QuantReLU, qnn.QuantIdentity)):
-            def hook(mod, inputs, output, name=name):
-                value = as_tensor(inputs[0])
-                if isinstance(mod, qnn.QuantReLU):
-                    value = torch.relu(value)
-                seen.setdefault(name, []).append((value, output))
-            hooks.append(module.register_forward_hook(hook))
-    model.eval()
-    try:
-        for x in batches:
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
+
+    def hook(mod, inputs, output, name):
+        value = as_tensor(inputs[0])
+        if isinstance(mod, qnn.QuantReLU):
+            value = torch.relu(value)
+        seen.setdefault(name, []).append((value, output))
+
+    run_hooked(model, batches, {name: hook for name, module in model.named_modules()
+                                if isinstance(module, (qnn.QuantReLU, qnn.QuantIdentity))})
 
     def sqnr(signal, error):
         return float(10 * torch.log10(signal.pow(2).mean() / error.pow(2).mean().clamp_min(1e-30)))
