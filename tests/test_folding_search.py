@@ -63,7 +63,7 @@ def test_search_respects_the_budget_and_a_larger_budget_folds_faster(hardware):
     _, most_folded = _search(hardware, board_module.BOARDS["ulx3s-85f"], fps=1e-9)  # the start is fast enough
     assert most_folded["steps"] == 0 and most_folded["stopped"] == "target reached"
     base = most_folded["predicted"]
-    tight_board = _board("tight", *(int((base[k] * 1.5 + 700) / 0.8) for k in ("LUT", "FF")), 20, 4)
+    tight_board = _board("tight", *(int((base[k] * 1.5 + 700) / 0.8) for k in ("LUT", "FF")), 20, base["DSP"] + 4)
     roomy_board = board_module.BOARDS["ulx3s-85f"]
     reports = {}
     for board in (tight_board, roomy_board):
