@@ -27,6 +27,7 @@ from fqsr.hw.synth import DoesNotFit, format_fit_table
 from .pipeline import PNR, RESOURCES, STEPS, BuildConfig, Progress, read_json
 
 BUILD_NAME = "build.json"
+FPS_ATTEMPTS = 3  # folding searches per build when synthesis finds the design over the board
 
 
 def build(cfg: BuildConfig, echo=print) -> dict:
@@ -38,12 +39,9 @@ def build(cfg: BuildConfig, echo=print) -> dict:
     progress = Progress(cfg, [step.name for step in STEPS], echo)
     summary = {"model": cfg.name, "board": spec.name, "model_dir": str(cfg.folder)}
     wall = time.monotonic()
-    for name in ("export", "compile", "rtl"):
-        progress.run(name)
+    progress.run("export")
     try:
-        summary["storage"] = progress.run("storage")
-        progress.run("synth")
-        echo(format_fit_table(progress.run("fit")))
+        summary.update(_fold_synthesize_fit(cfg, progress, echo))
         summary["resources"] = read_json(cfg.folder / RESOURCES)["total"]
         progress.run("verify")
         placed = progress.run("pnr")
@@ -69,6 +67,45 @@ def build(cfg: BuildConfig, echo=print) -> dict:
                         f"for {spec.name} also needs the Zynq processing system and a DMA around fqsr_top (a block "
                         f"design), which fqsr does not generate")
     return summary
+
+
+def _fold_synthesize_fit(cfg: BuildConfig, progress: Progress, echo) -> dict:
+    """compile -> rtl -> storage -> synth -> fit. With ``--fps`` (the folding search), a design that synthesis
+    finds over the board is folded again for a budget lowered by how far it was over, at most
+    :data:`FPS_ATTEMPTS` times; the summary says so."""
+    out, tries = {}, []
+    while True:
+        progress.run("compile")
+        search = read_json(cfg.folder / "compile.json").get("folding_search")
+        if cfg.fps is not None and search:
+            from fqsr.hw.folding_search import binding_sentence
+
+            echo(binding_sentence(search))
+            out["folding_search"] = search
+        progress.run("rtl")
+        out["storage"] = progress.run("storage")
+        progress.run("synth")
+        try:
+            echo(format_fit_table(progress.run("fit")))
+            break
+        except DoesNotFit as exc:
+            over = {k: row for k, row in exc.table.items() if row["used"] > row["available"]}
+            if cfg.fps is None or len(tries) + 1 >= FPS_ATTEMPTS:
+                if tries:
+                    exc.args = (f"{exc.args[0]}\n(the folding search stepped back {len(tries)} time(s) already)",)
+                raise
+            scale = dict(cfg.fps_scale or {})
+            for kind, row in over.items():  # aim 10 % under what synthesis says the budget really buys
+                scale[kind] = round(scale.get(kind, 1.0) * 0.9 * row["available"] / row["used"], 4)
+            tries.append({"over": {k: row["used"] for k, row in over.items()}, "scale": scale})
+            found = ", ".join(f"{k} {row['used']:,} of {row['available']:,}" for k, row in over.items())
+            echo(f"fqsr: synthesis found {found} "
+                 f"on {cfg.spec.name}, more than the cost model predicted; stepping back: folding again with "
+                 f"{', '.join(f'{k} budget x{v:g}' for k, v in scale.items())}")
+            cfg.fps_scale = scale
+    if tries:
+        out["fps_step_backs"] = tries
+    return out
 
 
 def _placed(cfg: BuildConfig, result: dict | None, echo) -> dict:

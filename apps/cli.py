@@ -149,6 +149,10 @@ clock_option = click.option("--clock-mhz", type=float, default=None,
 target_fps_option = click.option("--target-fps", type=float, default=None,
                                  help="Fold for this many tiles per second at the clock (default: FINN's most "
                                       "folded, PE = SIMD = 1).")
+fps_option = click.option("--fps", default=None, metavar="max|N",
+                          help="Search the folding for the board: the most frames (tiles) per second ('max') or at "
+                               "least N per second, within the board's LUT/FF/block RAM/multiplier budget by the "
+                               "ECP5 cost model; the build confirms by synthesis and steps back if it does not fit.")
 folding_option = click.option("--folding", type=click.Path(dir_okay=False), default=None,
                               help="Apply this folding JSON (e.g. an edited build/<model>/folding.json).")
 random_tiles_option = click.option("--random-tiles", type=int, default=DEFAULTS["random_tiles"], show_default=True,
@@ -473,17 +477,31 @@ def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits, as_jso
         sys.exit(2)
 
 
+def parse_fps(text: str | None):
+    """``--fps``: None, "max" or a positive number."""
+    if text is None or text == "max":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise FqsrError(f"--fps must be 'max' or a positive number of frames per second, not {text!r}")
+    return value
+
+
 @folder_command("build")
 @board_option
 @tile_option
 @clock_option
 @target_fps_option
+@fps_option
 @folding_option
 @click.option("--verify-tiles", type=int, default=DEFAULTS["verify_tiles"], show_default=True,
               help="Tiles the RTL is verified on.")
 @sim_option
 @checkpoint_option
-def build_cmd(model, board, tile, frame, clock_mhz, target_fps, folding, verify_tiles, sim, checkpoint, out_dir, bits,
+def build_cmd(model, board, tile, frame, clock_mhz, target_fps, fps, folding, verify_tiles, sim, checkpoint, out_dir, bits,
               as_json):
     """export -> compile -> rtl -> storage -> synth -> fit -> verify -> pnr (bitstream) -> report, skipping what
     is up to date.
@@ -497,7 +515,7 @@ def build_cmd(model, board, tile, frame, clock_mhz, target_fps, folding, verify_
         raise FqsrError("--checkpoint applies to zoo models; a user model's factory loads its own weights")
     config = BuildConfig(folder, model=cfg, user=user, checkpoint=checkpoint, tile=geometry(tile, frame, DEFAULT_TILE),
                          board=board, clock_mhz=clock_mhz, target_fps=target_fps, folding=Path(folding) if folding else None,
-                         verify_tiles=verify_tiles, sim=sim)
+                         fps=parse_fps(fps), verify_tiles=verify_tiles, sim=sim)
     result = build(config, echo=lambda line: click.echo(line, err=True))
     emit(result, as_json, summary.build_lines(result))
 

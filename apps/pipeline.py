@@ -60,6 +60,8 @@ class BuildConfig:
     fpgapart: str | None = None  # None: the board's own part (Xilinx) or FINN's default part (ECP5)
     target_fps: float | None = None  # None: FINN's most folded default (PE = SIMD = 1)
     folding: Path | None = None  # a folding JSON applied as written (excludes target_fps)
+    fps: str | None = None  # "max" or a frame rate: the folding search for the board (excludes the two above)
+    fps_scale: dict | None = None  # the search's budget per kind, lowered when synthesis finds it too large
     random_tiles: int = 2  # random tiles in the export and compile proofs (plus one real-image tile)
     verify_tiles: int = 2  # tiles streamed through the RTL: random ones plus one real-image tile
     sim: str = DEFAULT_SIM
@@ -161,13 +163,35 @@ def step_compile(cfg: BuildConfig, progress=None) -> dict:
         raise FqsrError(f"{cfg.qonnx} does not exist; run `{_command(cfg, 'export')}` first")
     return compile_model(cfg.qonnx, cfg.folder, folding=Path(cfg.folding) if cfg.folding else None,
                          target_fps=cfg.target_fps, clock_mhz=cfg.clock, fpgapart=cfg.part,
-                         random_tiles=cfg.random_tiles, reference=cfg.net, progress=progress)
+                         random_tiles=cfg.random_tiles, reference=cfg.net, progress=progress,
+                         choose_folding=folding_search(cfg), search_settings=search_settings(cfg))
+
+
+def folding_search(cfg: BuildConfig):
+    """The board-aware folding search for ``--fps`` (:mod:`fqsr.hw.folding_search`), or None."""
+    if cfg.fps is None:
+        return None
+    from fqsr.flows.compile import stitch
+    from fqsr.hw.folding_search import search_folding
+
+    if cfg.spec.target != "ecp5":
+        raise FqsrError(f"--fps searches a folding with the ECP5 cost model; {cfg.spec.name} is a {cfg.spec.vendor} "
+                        f"board (use --target-fps or --folding for it)")
+    return lambda model: search_folding(model, cfg.spec, cfg.clock, cfg.fps, cfg.fps_scale,
+                                        stitch=lambda m: stitch(m, cfg.part))
+
+
+def search_settings(cfg: BuildConfig) -> dict | None:
+    return None if cfg.fps is None else {"fps": cfg.fps, "board": cfg.spec.name, "scale": cfg.fps_scale or {}}
 
 
 def compile_settings(cfg: BuildConfig) -> dict:
     """The settings ``dataflow.onnx``'s provenance records (see :func:`fqsr.flows.compile.compile_model`)."""
-    return {"folding": str(cfg.folding) if cfg.folding else None, "target_fps": cfg.target_fps,
-            "clock_mhz": cfg.clock, "fpgapart": cfg.part}
+    settings = {"folding": str(cfg.folding) if cfg.folding else None, "target_fps": cfg.target_fps,
+                "clock_mhz": cfg.clock, "fpgapart": cfg.part}
+    if cfg.fps is not None:
+        settings["search"] = search_settings(cfg)
+    return settings
 
 
 def compile_current(cfg: BuildConfig) -> bool:

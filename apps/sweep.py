@@ -258,7 +258,7 @@ def _estimate(hardware, part, target_fps, clock_mhz):
     from fqsr.flows.compile import fold, stitch
     from fqsr.flows.finn.estimates import estimates
 
-    model = stitch(fold(hardware, None, target_fps, clock_mhz), part)
+    model = stitch(fold(hardware, None, target_fps, clock_mhz)[0], part)
     return model, estimates(model, part, clock_mhz)
 
 

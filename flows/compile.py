@@ -104,19 +104,27 @@ def lower_and_convert(wrapper, fpgapart: str):
     return integer, specialize(hardware, fpgapart)
 
 
-def fold(model, folding=None, target_fps=None, clock_mhz=DEFAULT_CLOCK_MHZ):
-    from .finn.folding import apply_folding_file, check_folding, fold_for_fps, match_window_simd
+def fold(model, folding=None, target_fps=None, clock_mhz=DEFAULT_CLOCK_MHZ, choose_folding=None):
+    """``choose_folding``: a function model -> (folded model, report) that chooses the folding itself
+    (the board-aware search, :func:`fqsr.hw.folding_search.search_folding`); its report goes into compile.json."""
+    from .finn.folding import apply_folding_file, check_folding, fold_for_fps, match_window_simd, products_by_synthesis
 
-    if folding is not None and target_fps is not None:
-        raise FqsrError("give either --folding FILE or --target-fps, not both")
+    given = [name for name, v in (("--folding FILE", folding), ("--target-fps", target_fps), ("--fps", choose_folding))
+             if v is not None]
+    if len(given) > 1:
+        raise FqsrError(f"give one of {' or '.join(given)}, not both")
+    if choose_folding is not None:
+        model, report = choose_folding(model)
+        check_folding(model)
+        return model, report
     if folding is not None:  # the file is applied as written
         model = apply_folding_file(model, folding)
     elif target_fps is not None:
-        model = match_window_simd(fold_for_fps(model, target_fps, clock_mhz))
+        model = products_by_synthesis(match_window_simd(fold_for_fps(model, target_fps, clock_mhz)))
     else:
-        model = match_window_simd(model)
+        model = products_by_synthesis(match_window_simd(model))
     check_folding(model)
-    return model
+    return model, None
 
 
 def stitch(model, fpgapart: str):
@@ -225,21 +233,23 @@ def stitching_summary(model) -> dict:
 
 
 def compile_model(onnx_path, out_dir=None, folding=None, target_fps=None, clock_mhz=DEFAULT_CLOCK_MHZ,
-                  fpgapart=DEFAULT_FPGAPART, random_tiles=2, reference=None, progress=None) -> dict:
+                  fpgapart=DEFAULT_FPGAPART, random_tiles=2, reference=None, progress=None, choose_folding=None,
+                  search_settings=None) -> dict:
     """Compile an exported model; returns the JSON report (also written as ``compile.json``).
 
     ``reference``: the Brevitas model the export came from; without it the
     proof compares against QONNX execution of the export (itself proven equal
     to Brevitas by the export stage). ``progress``: a tqdm bar advanced once
-    per entry of :data:`STAGES`.
+    per entry of :data:`STAGES`. ``choose_folding``: see :func:`fold`; ``search_settings``: what it was made
+    with, recorded in ``dataflow.onnx``'s provenance (so that another board or frame rate compiles again).
     """
     with finn_warnings() as warnings:
         return _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, random_tiles, reference,
-                        progress, warnings)
+                        progress, warnings, choose_folding, search_settings)
 
 
 def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, random_tiles, reference, progress,
-             warnings) -> dict:
+             warnings, choose_folding=None, search_settings=None) -> dict:
     from . import finn  # noqa: F401 (registers fqsr's custom ops)
     from .finn.estimates import estimates
     from .finn.folding import folding_config
@@ -260,7 +270,7 @@ def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, rando
     _, channels, h, w = qonnx_model.get_tensor_shape(qonnx_model.graph.input[0].name)
     dataflow_path = out_dir / DATAFLOW_NAME
     _, model = timer("lower_convert", lower_and_convert, qonnx_model, fpgapart)
-    model = timer("fold", fold, model, folding, target_fps, clock_mhz)
+    model, search = timer("fold", fold, model, folding, target_fps, clock_mhz, choose_folding)
     model = timer("stitch", stitch, model, fpgapart)
     report_estimates = timer("estimate", estimates, model, fpgapart, clock_mhz)
     tiles = equality_tiles(channels, (h, w), random_tiles)
@@ -285,6 +295,8 @@ def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, rando
                           or not any(note in w for note in FOLDING_NOTES)],
         "timing": timer.timing,
     }
+    if search is not None:
+        report["folding_search"] = search
     if verdict["mismatches"] > tie_budget:
         write_json(out_dir / COMPILE_NAME, {**report, "dataflow": None})
         layer = verdict.get("first_layer") or {}
@@ -300,9 +312,11 @@ def _compile(onnx_path, out_dir, folding, target_fps, clock_mhz, fpgapart, rando
     with atomic_path(dataflow_path) as tmp:
         model.save(str(tmp))
     source = onnx_path.name if onnx_path.parent.resolve() == out_dir.resolve() else str(onnx_path.resolve())
-    record(out_dir, DATAFLOW_NAME, inputs=[source],
-           settings={"folding": str(folding) if folding else None, "target_fps": target_fps, "clock_mhz": clock_mhz,
-                     "fpgapart": fpgapart})
+    settings = {"folding": str(folding) if folding else None, "target_fps": target_fps, "clock_mhz": clock_mhz,
+                "fpgapart": fpgapart}
+    if search_settings is not None:
+        settings["search"] = search_settings
+    record(out_dir, DATAFLOW_NAME, inputs=[source], settings=settings)
     for name, content in ((FOLDING_NAME, folding_config(model)), (ESTIMATES_NAME, report_estimates),
                           (COMPILE_NAME, report)):
         write_json(out_dir / name, content)

@@ -235,6 +235,8 @@ def _mvau(model, node, inst):
     params = {"MW": mw, "MH": mh, "SIMD": simd, "PE": pe, "IN_BITS": in_dt.bitwidth(), "IN_SIGNED": is_signed(in_dt),
               "W_BITS": w_dt.bitwidth(), "W_SIGNED": is_signed(w_dt), "ACC_BITS": acc_bits,
               "OUT_BITS": inst.get_output_datatype().bitwidth()}
+    if inst.get_nodeattr("resType") == "lut":  # products from LUTs, never MULT18X18D ("auto", "dsp": `*`, Yosys')
+        params["LUT_MULT"] = 1
     roms, rom_sets = {"WEIGHTS_FILE": (rom, w_dt.bitwidth())}, {}
     if inst.get_nodeattr("noActivation") == 0:
         th = integer_thresholds(model.get_initializer(node.input[2]), mh, lo, hi)

@@ -10,14 +10,14 @@ from fqsr.sim.stimulus import single_node_model, verify_node
 VECTORS = [1, 2, 3]  # numInputVectors: 6 vectors per frame
 
 
-def mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt=None, seed=0):
-    """out_dt=None: noActivation (output = accumulator, FINN's accDataType)."""
+def mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt=None, seed=0, res_type="auto"):
+    """out_dt=None: noActivation (output = accumulator, FINN's accDataType). res_type "lut": products from LUTs."""
     in_dt, w_dt = DataType[in_dt], DataType[w_dt]
     np.random.seed(seed)
     weights = gen_finn_dt_tensor(w_dt, (mw, mh))
     lo, hi = accumulator_range(weights, in_dt)
     attrs = dict(MW=mw, MH=mh, SIMD=simd, PE=pe, inputDataType=in_dt.name, weightDataType=w_dt.name,
-                 numInputVectors=VECTORS, binaryXnorMode=0, mem_mode="internal_embedded")
+                 numInputVectors=VECTORS, binaryXnorMode=0, mem_mode="internal_embedded", resType=res_type)
     inits = {"weights": (weights, w_dt.name)}
     if out_dt is None:
         acc = DataType.get_smallest_possible(lo) if lo < 0 else DataType.get_smallest_possible(hi)
@@ -48,6 +48,18 @@ def mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt=None, seed=0):
 def test_mvau(mw, mh, simd, pe, in_dt, w_dt, out_dt, p_gap, p_stall):
     model = mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt, seed=mw + pe)
     res = verify_node(model, p_gap=p_gap, p_stall=p_stall, seed=simd + pe)
+    assert res.beats_out == 6 * mh // pe
+
+
+@pytest.mark.parametrize("mw, mh, simd, pe, in_dt, w_dt, out_dt", [
+    (8, 4, 2, 2, "UINT4", "INT4", "INT4"),
+    (12, 6, 3, 2, "INT8", "INT2", None),
+    (18, 4, 9, 4, "INT3", "UINT5", "UINT4"),
+])
+def test_mvau_lut_products(mw, mh, simd, pe, in_dt, w_dt, out_dt):
+    """resType "lut": every product built from LUTs (shift and add), still equal to FINN's execution."""
+    model = mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt, seed=mw + pe, res_type="lut")
+    res = verify_node(model, p_gap=0.3, p_stall=0.3, seed=simd)
     assert res.beats_out == 6 * mh // pe
 
 

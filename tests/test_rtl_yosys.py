@@ -51,6 +51,7 @@ MODELS = {
     "mvau_thresholds": lambda: mvau_model(8, 4, 1, 1, "UINT4", "INT4", "INT4"),
     "mvau_folded": lambda: mvau_model(18, 4, 9, 4, "INT3", "UINT5", "UINT4", seed=3),
     "mvau_no_activation": lambda: mvau_model(12, 6, 3, 2, "INT8", "INT2", None),
+    "mvau_lut_products": lambda: mvau_model(18, 4, 9, 4, "INT3", "UINT5", "UINT4", seed=3, res_type="lut"),
     "thresholding": lambda: threshold_model(6, 3, "UINT8", "UINT2", seed=9),
     "thresholding_shared": lambda: threshold_model(4, 1, "INT4", "INT4", shared=True),
     "fm_padding": lambda: padding_model((3, 5), (2, 0, 1, 3), 4, 2, 8, False),

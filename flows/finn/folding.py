@@ -30,6 +30,19 @@ def fold_for_fps(model, target_fps: float, clock_mhz: float):
     return model.transform(SetFolding(cycles, two_pass_relaxation=True))
 
 
+def products_by_synthesis(model):
+    """Every MVAU's ``resType`` = "auto": the RTL writes its products as ``*`` and synthesis decides (Yosys'
+    synth_ecp5 puts each on a MULT18X18D). FINN's HLS MVAU defaults to "lut", which fqsr's RTL reads as
+    "build the products from LUTs"; only the board-aware folding search (``--fps``) or a folding file chooses
+    "lut" or "dsp". FINN's own estimates treat "auto" as "lut", so they do not change."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in model.graph.node:
+        if node.op_type.startswith("MVAU"):
+            getCustomOp(node).set_nodeattr("resType", "auto")
+    return model
+
+
 def match_window_simd(model):
     """Narrow each sliding window (and the padding feeding it) to its MVAU's SIMD.
 

@@ -23,6 +23,10 @@
 // sign-extended lanes and accumulates each PE lane in its own clocked block on a fold step: a
 // simulator built by Verilator runs that far faster than variable part-selects of the packed
 // words in a lane loop (benchmarks/sim_speed.md); synthesis sees the same adders and multipliers.
+// LUT_MULT = 1 builds every product from LUTs (shift and add of the weight's bits, one partial
+// product per weight bit, the sign bit's subtracted) instead of the `*` that synth_ecp5 maps to a
+// MULT18X18D per product whatever its width (Yosys has no per-cell attribute that stops it); the
+// partial products of all SIMD lanes then meet in one adder tree. LUT_MULT = 0: `*`, synthesis decides.
 // ACC_BITS must hold every partial sum; the generator derives the tight bound from the
 // actual weights (see fqsr.hw.generate.accumulator_range), the default is the generic one.
 module mvau #(
@@ -42,6 +46,7 @@ module mvau #(
     parameter WEIGHTS_FILE      = "",
     parameter THRESHOLDS_PREFIX = "",
     parameter integer SMALL_ROM_BITS = 9216,
+    parameter integer LUT_MULT  = 0,
     parameter integer IN_WIDTH  = (SIMD * IN_BITS + 7) / 8 * 8,
     parameter integer OUT_WIDTH = (PE * OUT_BITS + 7) / 8 * 8
 ) (
@@ -102,6 +107,21 @@ module mvau #(
     // unsigned), taken apart once with constant selects; xl[s], wl[p*SIMD + s]
     wire signed [IN_BITS:0] xl [0:SIMD-1];
     wire signed [W_BITS:0]  wl [0:PE*SIMD-1];
+    // x * w from LUTs: sum of x << i over the weight's set bits i < W_BITS, minus x << W_BITS when its
+    // sign bit is set (the (W_BITS+1)-bit two's complement value of wl)
+    function automatic signed [IN_BITS+W_BITS+1:0] lut_product(input signed [IN_BITS:0] a,
+                                                               input signed [W_BITS:0] b);
+        integer i;
+        reg signed [IN_BITS+W_BITS+1:0] p, a_wide;
+        begin
+            a_wide = a;
+            p = b[W_BITS] ? -(a_wide <<< W_BITS) : {(IN_BITS+W_BITS+2){1'b0}};
+            for (i = 0; i < W_BITS; i = i + 1)
+                if (b[i]) p = p + (a_wide <<< i);
+            lut_product = p;
+        end
+    endfunction
+
     genvar lane, g;
     generate
         for (g = 0; g < SIMD; g = g + 1) begin : x_lane
@@ -122,7 +142,8 @@ module mvau #(
                     integer s;
                     sum = sf == 0 ? {ACC_BITS{1'b0}} : acc;
                     for (s = 0; s < SIMD; s = s + 1)
-                        sum = sum + xl[s] * wl[lane * SIMD + s];
+                        if (LUT_MULT) sum = sum + lut_product(xl[s], wl[lane * SIMD + s]);
+                        else sum = sum + xl[s] * wl[lane * SIMD + s];
                     acc <= sum;
                     if (last_sf) data <= sum;
                 end
