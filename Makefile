@@ -16,7 +16,7 @@ help:
 	@echo "make demo                  install, then load/evaluate/export the default model ($(MODEL))"
 	@echo "make test                  install, then run the test suite"
 	@echo "make train MODEL=...       float twin + QAT training into build/train/"
-	@echo "make train-campaign [CAMPAIGN_ARGS='--until 16:30']  resume the EDSR twin's campaign (1 thread, nice 19) -> benchmarks/training/"
+	@echo "make train-campaign [CAMPAIGN_ARGS='--until 16:30']  resume the EDSR twin's campaign (1 thread, nice 19): state in build/training/, curve in benchmarks/training/"
 	@echo "make eval MODEL=...        PSNR/SSIM on Set5 and Set14 (DATA=$(DATA))"
 	@echo "make export MODEL=...      QONNX export + Brevitas==QONNX proof into build/MODEL/"
 	@echo "make compile MODEL=...     FINN dataflow graph of an exported model (TARGET_FPS=n to fold)"

@@ -1,7 +1,8 @@
 """PSNR/SSIM table of every shipped checkpoint on Set5 and Set14 (x2 unless the model says otherwise).
 
-Usage: python benchmarks/eval_zoo.py [--data ../shared/data] [--out benchmarks/psnr.md]
-Prints the table and writes it (plus a JSON twin) for the README to quote.
+Usage: python benchmarks/eval_zoo.py [--data ../shared/data] [--out benchmarks/psnr.md] [--models a,b]
+Prints the table and writes it (plus a JSON twin) for the README to quote. With ``--models`` only
+those are evaluated again; the other rows come from the JSON twin as it is (after retraining a few).
 A hand-written section of the existing output file that starts with
 ``## Experiments`` (how the checkpoints got here, attempts below the bar included) is kept as it is.
 """
@@ -34,9 +35,15 @@ def training_note(name: str) -> str:
     while "previous" in stages[0]:
         stages.insert(0, stages[0]["previous"])
     hours = (sum(stage["seconds"] for stage in stages) + twin["seconds"]) / 3600
-    qat = " + ".join(f"{stage['iterations']} (lr {stage['settings']['qat_lr']:g})" for stage in stages)
+
+    def qat(part):
+        return " + ".join(f"{stage['iterations']} (lr {stage['settings']['qat_lr']:g})" for stage in part)
+
+    # A stage marked weights_from handed only its quantizer ranges on: the next one started from the twin's weights.
+    cut = max((i + 1 for i, stage in enumerate(stages) if "weights_from" in stage), default=0)
+    ranges = f"quantizer ranges from {qat(stages[:cut])} QAT iterations on an earlier twin, then " if cut else ""
     data = Path(meta["settings"].get("data") or "default source").name
-    return (f"{twin['iterations']} float + {qat} QAT iterations, batch "
+    return (f"{ranges}{twin['iterations']} float + {qat(stages[cut:])} QAT iterations, batch "
             f"{meta['settings']['batch']}, {hours:.1f} h on {meta['device']} ({data})")
 
 
@@ -58,13 +65,29 @@ def main() -> int:
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
     parser.add_argument("--out", default=None)
     parser.add_argument("--sets", default="Set5,Set14")
+    parser.add_argument("--models", default=None,
+                        help="evaluate only these (comma-separated); the others' rows come from the JSON twin")
     args = parser.parse_args()
+    only = set(args.models.split(",")) if args.models else None
+    unknown = only - set(shipped_quantized_models()) if only else set()
+    if unknown:
+        parser.error(f"not shipped quantized models: {', '.join(sorted(unknown))}")
+    kept = {}
+    if only is not None:
+        earlier = json.loads((SHIPPED_DIR / SHIPPED_PSNR_NAME).read_text())
+        kept = {(r["model"], r["set"]): r for r in earlier}
     rows, results = [], []
     for name in shipped_quantized_models():
         for dataset in args.sets.split(","):
-            r = evaluate(name, str(Path(args.data) / dataset))
-            r.pop("per_image")
-            results.append({"set": dataset, **r})
+            if only is not None and name not in only:
+                if (name, dataset) not in kept:
+                    parser.error(f"{SHIPPED_PSNR_NAME} has no {name} on {dataset}; evaluate it too (--models)")
+                r = kept[(name, dataset)]
+                results.append(r)
+            else:
+                r = evaluate(name, str(Path(args.data) / dataset))
+                r.pop("per_image")
+                results.append({"set": dataset, **r})
             gap = r["psnr_y_quant"] - r["psnr_y_float"]
             rows.append(
                 f"| {name} | {dataset} x{r['scale']} | {r['psnr_y_quant']:.2f} / {r['ssim_y_quant']:.4f} | "

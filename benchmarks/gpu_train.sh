@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One shot on a fresh GPU machine: install the training subset of the stack, resume the EDSR twin's
-# campaign from its committed state (benchmarks/training/edsr_float.state.pt; the shipped checkpoint if
-# there is none), train for what is left of a fixed wall-clock budget, evaluate on Set5/Set14
+# One shot on a fresh GPU machine: install the training subset of the stack, start a new leg of the EDSR
+# twin's campaign from the shipped checkpoint (models/checkpoints/edsr_float.pt, continuing the committed
+# curve benchmarks/training/edsr_float_curve.csv; or resume the state an earlier run left in $OUT), train
+# for what is left of a fixed wall-clock budget, evaluate on Set5/Set14
 # (../shared/data or ./shared/data; the embedded photographs without them) and write the state
 # (an fqsr checkpoint), a weights-only checkpoint, the curve (edsr_float_curve.csv) and the log
 # (gpu_train.log) to $OUT. Nothing is asked.
@@ -50,8 +51,9 @@ done
 echo "data: ${FQSR_DATA:-none (embedded photographs)}"
 
 state=$OUT/edsr_float.state.pt
-committed=$repo/benchmarks/training/edsr_float.state.pt
-if [ ! -f "$state" ] && [ -f "$committed" ]; then cp "$committed" "$state"; fi
+curve=$OUT/edsr_float_curve.csv
+committed=$repo/benchmarks/training/edsr_float_curve.csv
+if [ ! -f "$state" ] && [ -f "$committed" ]; then cp "$committed" "$curve"; fi
 
 # Minutes of training for the leg, and a hard stop 20 s after them, from what is left of the budget.
 read -r train_min stop_min < <("$py" -c "import time; left = $start_s + $budget_min * 60 - time.time();
@@ -59,7 +61,7 @@ train = max(left - $reserve_s, 5); print(f'{train / 60:.3f} {(train + 20) / 60:.
 echo "training for $train_min min of the ${budget_min}-min budget ($(( $(date +%s) - start_s )) s spent installing)"
 # On a GPU: twice the CPU batch, of patches twice as large (EDSR's own 48x48 LR patches), evaluation every
 # 1000 iterations (a few seconds against a minute of training).
-"$py" "$repo/benchmarks/train_campaign.py" edsr_float --state "$state" --new-leg \
+"$py" "$repo/benchmarks/train_campaign.py" edsr_float --state "$state" --curve "$curve" --new-leg \
     --minutes "$train_min" --stop-in "$stop_min" \
     --batch "${BATCH:-32}" --patch "${PATCH:-48}" --eval-every "${EVAL_EVERY:-1000}" "$@"
 "$py" - "$state" "$OUT/edsr_float.pt" <<'PY'

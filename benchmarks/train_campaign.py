@@ -2,10 +2,13 @@
 
     nice -n 19 .venv/bin/python benchmarks/train_campaign.py --threads 1 --until 16:30
 
-The first call starts from the shipped checkpoint (``--init``); later calls resume
-from the state file, continuing an unfinished leg or starting a new one
-(``fqsr.models.campaign``). The state (an fqsr checkpoint) and the learning curve
-land in ``benchmarks/training/``; ``make train-campaign`` runs this with one thread at nice 19.
+Without a state file a call starts a new leg from the shipped checkpoint (``--init``), continuing
+the committed learning curve when it ends there; later calls resume from the state file, continuing
+an unfinished leg or starting a new one (``fqsr.models.campaign``). The state (an fqsr checkpoint,
+a working file: ``build/training/`` unless ``--state`` says otherwise, never committed) is saved
+every few minutes; the learning curve is ``benchmarks/training/MODEL_curve.csv`` (committed: the
+record). ``make train-campaign`` runs this with one thread at nice 19. When a leg has ended, ship
+its weights (``models/checkpoints/MODEL.pt``, benchmarks/training.md) so that the next leg starts there.
 """
 from __future__ import annotations
 
@@ -19,12 +22,14 @@ from pathlib import Path
 
 import torch
 
-from fqsr.models.campaign import Campaign, CampaignSettings, curve_table, default_eval_sets
+from fqsr.models.campaign import Campaign, CampaignSettings, curve_table, default_eval_sets, read_curve
 from fqsr.models.checkpoint import read_checkpoint, shipped_checkpoint
 from fqsr.models.errors import FqsrError
 from fqsr.models.registry import get_config
 
-STATE_DIR = Path(__file__).resolve().parent / "training"
+REPO = Path(__file__).resolve().parents[1]
+STATE_DIR = REPO / "build" / "training"  # working state: large, untracked
+CURVE_DIR = REPO / "benchmarks" / "training"  # the learning curves: the committed record
 
 
 def minutes_until(clock: str) -> float:
@@ -42,7 +47,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default="edsr_float")
     parser.add_argument("--state", type=Path, default=None,
-                        help="state file (default benchmarks/training/MODEL.state.pt)")
+                        help="state file (default build/training/MODEL.state.pt)")
+    parser.add_argument("--curve", type=Path, default=None,
+                        help="learning curve CSV (default benchmarks/training/MODEL_curve.csv)")
     parser.add_argument("--init", type=Path, default=None,
                         help="checkpoint a new campaign starts from (default: the shipped one)")
     parser.add_argument("--minutes", type=float, default=defaults.leg_minutes, help="training minutes of a new leg")
@@ -80,6 +87,7 @@ def main(argv=None) -> int:
                                 save_minutes=args.save_minutes, data=args.data)
     cfg = get_config(args.model)
     state = args.state or STATE_DIR / f"{cfg.name}.state.pt"
+    curve = args.curve or CURVE_DIR / f"{cfg.name}_curve.csv"
     stop = {"asked": False}
 
     def ask_stop(signum, _frame):
@@ -95,14 +103,19 @@ def main(argv=None) -> int:
         return stop["asked"] or (deadline is not None and dt.datetime.now(dt.timezone.utc) >= deadline)
 
     try:
-        if args.table:
-            payload = read_checkpoint(state)
-            if "campaign" not in payload:
-                raise FqsrError(f"{state} is not a campaign state (no learning curve in it)")
-            print(curve_table(payload["campaign"]["curve"]))
+        if args.table:  # the state's curve while there is a state, else the CSV's
+            if state.is_file():
+                payload = read_checkpoint(state)
+                if "campaign" not in payload:
+                    raise FqsrError(f"{state} is not a campaign state (no learning curve in it)")
+                print(curve_table(payload["campaign"]["curve"]))
+            elif curve.is_file():
+                print(curve_table(read_curve(curve)))
+            else:
+                raise FqsrError(f"no campaign state at {state} and no learning curve at {curve}")
             return 0
         campaign = Campaign(cfg, state, settings, args.device, args.init or shipped_checkpoint(cfg.name),
-                            start_new_leg=args.new_leg)
+                            start_new_leg=args.new_leg, curve_path=curve)
         print(f"campaign {cfg.name}: iteration {campaign.iteration}, leg {campaign.leg['index']} "
               f"({campaign.leg['seconds'] / 60:.1f} of {campaign.leg['budget_seconds'] / 60:.1f} min), "
               f"device {campaign.device}, torch threads {torch.get_num_threads()}", flush=True)

@@ -13,6 +13,12 @@ bfloat16 (float16 would flush most second moments to zero, benchmarks/training.m
 iteration, RNG states, the leg and the learning curve. It is written
 atomically every ``save_minutes`` and at each evaluation, and the curve CSV is
 rewritten from it, so the two always agree.
+
+The state is a working file (it is large and only a leg in progress needs it);
+the curve CSV is the record. A campaign without a state starts a new leg from a
+checkpoint, and when the CSV's curve ends at that checkpoint's iteration (the
+shipped twin is the end of the last leg) it continues that curve, so the
+history stays in one file.
 """
 from __future__ import annotations
 
@@ -96,6 +102,16 @@ def evaluate_sets(model, eval_sets: dict[str, str]) -> list[tuple[str, float, fl
     return scores
 
 
+def read_curve(path: Path) -> list[dict]:
+    """The rows of a curve CSV as :meth:`Campaign.record` makes them (iteration, seconds and leg as numbers)."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != CURVE_FIELDS:
+            raise FqsrError(f"{path} is not a learning curve (its columns are not {', '.join(CURVE_FIELDS)})")
+        return [dict(row, iteration=int(row["iteration"]), seconds=float(row["seconds"]), leg=int(row["leg"]))
+                for row in reader]
+
+
 def write_curve(curve: list[dict], path: Path) -> Path:
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, CURVE_FIELDS)
@@ -122,12 +138,12 @@ class Campaign:
     """One campaign's state: a model, its optimizer, the iteration and RNGs, the leg and the curve."""
 
     def __init__(self, cfg: ModelConfig, state_path: Path, settings: CampaignSettings, device=None,
-                 init_checkpoint: Path | None = None, start_new_leg: bool = False):
+                 init_checkpoint: Path | None = None, start_new_leg: bool = False, curve_path: Path | None = None):
         if cfg.quantized:
             raise FqsrError(f"a training campaign continues a float twin; {cfg.name} is quantized "
                             f"(train it with 'fqsr train {cfg.name} --float-checkpoint ...')")
         self.cfg, self.settings, self.state_path = cfg, settings, Path(state_path)
-        self.curve_path = self.state_path.with_name(f"{cfg.name}_curve.csv")
+        self.curve_path = Path(curve_path) if curve_path else self.state_path.with_name(f"{cfg.name}_curve.csv")
         self.device = pick_device(device)
         self.model = build_model(cfg)
         self.memory_format = memory_format_for(self.model)
@@ -142,8 +158,20 @@ class Campaign:
             meta = load_weights(self.model, init_checkpoint)
             self.iteration, self.seconds = int(meta.get("iterations", 0)), float(meta.get("seconds", 0.0))
             self.init = {"checkpoint": str(init_checkpoint), "iterations": self.iteration, "seconds": self.seconds}
-            self.leg, self.curve = new_leg(settings, 0), []
+            self.curve = self._history(init_checkpoint)
+            self.leg = new_leg(settings, self.curve[-1]["leg"] + 1 if self.curve else 0)
             self._make_optimizer(None)
+
+    def _history(self, init_checkpoint: Path) -> list[dict]:
+        """The curve CSV's rows when they end at the starting checkpoint's iteration; none without a CSV."""
+        if not self.curve_path.is_file():
+            return []
+        curve = read_curve(self.curve_path)
+        if curve and curve[-1]["iteration"] != self.iteration:
+            raise FqsrError(f"the learning curve {self.curve_path} ends at iteration {curve[-1]['iteration']}, "
+                            f"but {init_checkpoint} is at iteration {self.iteration}; start from the checkpoint "
+                            f"that curve ends at, or give this campaign another curve file")
+        return curve
 
     def _make_optimizer(self, state: dict | None) -> None:
         self.model.to(self.device, memory_format=self.memory_format).train()

@@ -237,3 +237,40 @@ def test_campaign_refuses_quantized_models_and_a_missing_start(tmp_path):
         Campaign(TINY, tmp_path / "s.state.pt", campaign_settings())
     with pytest.raises(FqsrError, match="no campaign state"):
         Campaign(TINY_FLOAT, tmp_path / "s.state.pt", campaign_settings())
+
+
+def test_campaign_without_state_continues_the_curve_from_the_shipped_checkpoint(tmp_path, twin_checkpoint,
+                                                                               eval_sets):
+    """A leg's weights shipped and its state deleted: the next campaign starts there, a new leg on the same curve."""
+    from fqsr.models.campaign import Campaign, read_curve
+    from fqsr.models.checkpoint import save_checkpoint
+
+    curve = tmp_path / "tiny_float_curve.csv"
+    first = Campaign(TINY_FLOAT, tmp_path / "work" / "s.state.pt", campaign_settings(data=eval_sets["crop"]),
+                     init_checkpoint=twin_checkpoint, curve_path=curve)
+    first.run(eval_sets, log=lambda _: None)
+    history = read_curve(curve)
+    assert [(r["iteration"], r["leg"]) for r in history] == [(4, 0), (6, 0), (9, 0), (10, 0)]
+    model, meta = load_model(TINY_FLOAT, first.state_path)
+    shipped = save_checkpoint(tmp_path / "tiny_float.pt", model, meta)  # weights only, as the zoo ships them
+    first.state_path.unlink()
+
+    second = Campaign(TINY_FLOAT, tmp_path / "work" / "s.state.pt", campaign_settings(data=eval_sets["crop"]),
+                      init_checkpoint=shipped, curve_path=curve)
+    assert second.iteration == 10 and second.leg["index"] == 1 and second.curve == history
+    done = second.run(eval_sets, log=lambda _: None)
+    assert done["ran"] == 6 and done["iteration"] == 16
+    rows = [(r["iteration"], r["leg"]) for r in read_curve(curve)]
+    assert rows == [(4, 0), (6, 0), (9, 0), (10, 0), (12, 1), (15, 1), (16, 1)]  # no second start point at 10
+    assert read_checkpoint(second.state_path)["campaign"]["curve"][:4] == history
+
+    # A checkpoint the curve does not end at would splice two histories: refused, nothing written.
+    second.state_path.unlink()
+    before = curve.read_text()
+    with pytest.raises(FqsrError, match="ends at iteration 16, but .* is at iteration 4"):
+        Campaign(TINY_FLOAT, tmp_path / "work" / "s.state.pt", campaign_settings(), init_checkpoint=twin_checkpoint,
+                 curve_path=curve)
+    assert curve.read_text() == before and not second.state_path.exists()
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(FqsrError, match="is not a learning curve"):
+        read_curve(tmp_path / "other.csv")
