@@ -1,7 +1,7 @@
 """Training-free quantization measured: DAQ against fqsr's per-tensor calibration and the shipped QAT checkpoints.
 
 Usage: python benchmarks/daq.py [--models espcn_w4a4,edsr_w4a4] [--methods daq,calibrate]
-                                [--edsr-twin benchmarks/training/edsr_float.state.pt] [--out benchmarks/daq.json]
+                                [--edsr-twin CHECKPOINT] [--out benchmarks/daq.json]
 Quantizes each model's float twin with each method (`fqsr quantize MODEL --method M`, the same
 function), scores the result on Set5 and Set14 (Y PSNR) and appends one JSON line per
 (model, method, set) to --out, so a long run can be stopped and resumed (rows already there are skipped).
@@ -42,7 +42,8 @@ def main() -> int:
     parser.add_argument("--methods", default="daq,calibrate")
     parser.add_argument("--data", default=str(ROOT / ".." / "shared" / "data"))
     parser.add_argument("--sets", default="Set5,Set14")
-    parser.add_argument("--edsr-twin", default=str(ROOT / "benchmarks" / "training" / "edsr_float.state.pt"))
+    parser.add_argument("--edsr-twin", default=None,
+                        help="EDSR float twin to quantize (default: the shipped edsr_float.pt; e.g. a campaign state)")
     parser.add_argument("--calib", type=int, default=32)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "daq.json"))
     parser.add_argument("--threads", type=int, default=1)
