@@ -206,6 +206,14 @@ def _start(graph: _Graph) -> None:
             _follow(graph, node)
 
 
+def _over_budget(what: str, total: dict, limit: dict, board, advice: str = "") -> DoesNotFitBudget:
+    """One sentence: ``what`` is predicted to need more of some kinds than ``board`` leaves for the accelerator."""
+    over = _over(total, limit)
+    return DoesNotFitBudget(f"{what} is predicted to need {', '.join(f'{total[k]:,} {k}' for k in over)}, over the "
+                            f"{', '.join(f'{limit[k]:,}' for k in over)} that {board.name} leaves for the "
+                            f"accelerator{advice}")
+
+
 def search_folding(model, board, clock_mhz: float, fps="max", scale: dict | None = None, fpgapart: str | None = None,
                    stitch=None):
     """Fold ``model`` (in place) for ``board``; returns (model, report). ``fps``: "max" or a frame rate.
@@ -218,11 +226,8 @@ def search_folding(model, board, clock_mhz: float, fps="max", scale: dict | None
     _start(graph)
     used = cost.total(graph.costs())
     if _over(used, limit):
-        over = _over(used, limit)
-        raise DoesNotFitBudget(
-            f"even the most folded design is predicted to need {', '.join(f'{used[k]:,} {k}' for k in over)}, over "
-            f"the {', '.join(f'{limit[k]:,}' for k in over)} that {board.name} leaves for the accelerator; "
-            f"use a bigger board, fewer bits or a smaller model or tile")
+        raise _over_budget("even the most folded design", used, limit, board,
+                           "; use a bigger board, fewer bits or a smaller model or tile")
     target_cycles = None if target is None else max(1, int(clock_mhz * 1e6 // target))
     history, binding, stop = [], None, None
     for _ in range(MAX_STEPS):
@@ -270,11 +275,8 @@ def search_folding(model, board, clock_mhz: float, fps="max", scale: dict | None
             _restore(graph, history.pop())
             undone += 1
         if _over(stitched_total, limit):
-            over = _over(stitched_total, limit)
-            raise DoesNotFitBudget(
-                f"the most folded design with its width converters and FIFOs is predicted to need "
-                f"{', '.join(f'{stitched_total[k]:,} {k}' for k in over)}, over the "
-                f"{', '.join(f'{limit[k]:,}' for k in over)} that {board.name} leaves for the accelerator")
+            raise _over_budget("the most folded design with its width converters and FIFOs", stitched_total, limit,
+                               board)
     cycles = graph.cycles()
     slowest = max(model.graph.node, key=lambda n: cycles[n.name])
     predicted = stitched_total or cost.total(graph.costs())
