@@ -541,7 +541,11 @@ def report_cmd(model, out_dir, bits, as_json):
 @click.option("--tile", default=TILE_TEXT, show_default=True, help="LR tile (HxW) for an option-built grid.")
 @click.option("--clock-mhz", type=float, default=None, help="Clock for an option-built grid (default: each board's).")
 @click.option("--synth", is_flag=True, help="Full compile + RTL + Yosys counts per point (slow).")
-@click.option("--jobs", type=int, default=2, show_default=True, help="Worker processes (1 or 2).")
+@click.option("--jobs", type=int, default=2, show_default=True,
+              help="Worker processes of the local Dask cluster (1 or 2).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the points on this Dask cluster (e.g. tcp://host:8786) instead of a local one; its "
+                   "workers need fqsr installed and the same --work folder.")
 @click.option("--data", default=None, help="PSNR images for trained points (default: Set5 if present, else embedded).")
 @click.option("--out", type=click.Path(file_okay=False), default="build/sweep", show_default=True,
               help="Where sweep.csv, sweep.json, sweep.md and the Pareto PNGs go.")
@@ -549,7 +553,7 @@ def report_cmd(model, out_dir, bits, as_json):
 @json_option
 @user_errors
 def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target_fps, boards, tile, clock_mhz, synth,
-              jobs, data, out, work, as_json):
+              jobs, scheduler, data, out, work, as_json):
     """Sweep bit widths, width/depth, folding and boards: CSV, summary and Pareto plots (FINN estimates)."""
     from fqsr.apps.sweep import DEFAULT_GRID, grid_from_dict, load_grid, run_sweep
 
@@ -569,9 +573,12 @@ def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target
                                "boards": list(boards) or ["zcu104"], "tile": tile, "clock_mhz": clock_mhz})
     else:
         grid = load_grid(Path(grid_file) if grid_file else DEFAULT_GRID)
-    click.echo(f"sweep: {grid.points()} points ({len(grid.configs)} configs) with {jobs} process(es)", err=True)
-    result = run_sweep(grid, Path(out), Path(work) if work else None, jobs=jobs, synth=synth, data=data)
-    emit({k: result[k] for k in ("points", "errors", "seconds", "plots")}, as_json, summary.sweep_lines(result, out))
+    where = f"on the Dask cluster at {scheduler}" if scheduler else f"with {jobs} process(es)"
+    click.echo(f"sweep: {grid.points()} points ({len(grid.configs)} configs) {where}", err=True)
+    result = run_sweep(grid, Path(out), Path(work) if work else None, jobs=jobs, synth=synth, data=data,
+                       scheduler=scheduler)
+    emit({k: result[k] for k in ("points", "errors", "cached", "computed", "seconds", "plots")}, as_json,
+         summary.sweep_lines(result, out))
     if result["errors"]:
         failed = sorted({r["point"] for r in result["rows"] if r["error"]})
         raise FqsrError(f"{result['errors']} sweep points failed ({', '.join(failed)}); see the error column of "

@@ -135,7 +135,8 @@ def report_lines(report: dict) -> list[str]:
 
 
 def sweep_lines(result: dict, out) -> list[str]:
-    return [f"sweep: points {result['points']}, errors {result['errors']}, seconds {number(result['seconds'])}",
+    cached = f", {result['cached']} configs from the cache" if result.get("cached") else ""
+    return [f"sweep: points {result['points']}, errors {result['errors']}, seconds {number(result['seconds'])}{cached}",
             f"  {short(out)}/sweep.csv, sweep.md; plots " + ", ".join(plot["png"] for plot in (result.get("plots") or {}).values())]
 
 

@@ -37,10 +37,13 @@ block RAM).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import importlib
 import itertools
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -387,12 +390,84 @@ def network_size(spec: ConfigSpec) -> int:
     return 0 if cfg is None else cfg.features ** 2 * max(cfg.blocks, 1)
 
 
+def code_hash() -> str:
+    """Content hash of the installed fqsr package (its sources, RTL, board files and shipped checkpoints):
+    a cached sweep point is reused only while the code and weights it came from are unchanged."""
+    digest = hashlib.sha256()
+    for package in ("models", "flows", "hw", "sim", "reports", "apps"):
+        base = Path(importlib.import_module(f"fqsr.{package}").__file__).resolve().parent
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(f"{package}/{path.relative_to(base)}".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _data_identity(data: str) -> list:
+    """What of the PSNR data a point depends on: the images' names and sizes (or the embedded set's name)."""
+    folder = Path(data)
+    if not folder.is_dir():
+        return [data]
+    return [data] + sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+
+
+def task_key(spec: ConfigSpec, grid: Grid, data: str, synth: bool, code: str) -> str:
+    """The content key of one config's rows: its spec, the grid's crossing, the data, the mode and the code.
+    A user module's file is hashed too (its path alone does not say what it builds)."""
+    module_file = spec.module.rsplit(":", 1)[0] if spec.module else ""
+    module_bytes = hashlib.sha256(Path(module_file).read_bytes()).hexdigest() if module_file.endswith(".py") \
+        and Path(module_file).is_file() else ""
+    text = json.dumps([dataclasses.asdict(spec), grid_to_dict(dataclasses.replace(grid, configs=())),
+                       _data_identity(data), synth, code, module_bytes], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _cached_rows(cache: Path, key: str) -> list[dict] | None:
+    path = cache / f"{key}.json"
+    try:
+        rows = json.loads(path.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or unreadable: computed again, never trusted half-written
+    return rows if isinstance(rows, list) else None
+
+
+def _store_rows(cache: Path, key: str, rows: list[dict]) -> None:
+    if any(r.get("error") for r in rows):
+        return  # a failed point is tried again on the next run
+    cache.mkdir(parents=True, exist_ok=True)
+    write_json(cache / f"{key}.json", {"rows": rows})
+
+
+@contextlib.contextmanager
+def dask_client(jobs: int, scheduler: str | None):
+    """A Dask client: connected to ``scheduler`` (an address such as tcp://host:8786, whose workers have fqsr
+    installed and see the same work folder), or on a local cluster of ``jobs`` single-threaded processes."""
+    # dask.distributed is imported here: only sweeps that run in parallel need it
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise FqsrError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
 def run_sweep(grid: Grid, out_dir: Path, work_dir: Path | None = None, jobs: int = MAX_JOBS,
-              synth: bool = False, data: str | None = None, progress: bool = True) -> dict:
+              synth: bool = False, data: str | None = None, progress: bool = True,
+              scheduler: str | None = None) -> dict:
     """Run every point of ``grid``; write ``sweep.csv``, ``sweep.json``, ``sweep.md`` and Pareto PNGs to ``out_dir``.
 
-    Configs run in up to ``jobs`` (at most :data:`MAX_JOBS`) processes. Returns
-    ``{"rows": [...], "plots": {...}, "errors": n, "seconds": s, ...}``.
+    Each config is one task; tasks run on Dask: a local cluster of up to ``jobs`` (at most :data:`MAX_JOBS`)
+    processes, or the cluster behind ``scheduler``. A config's rows are cached in ``<work>/cache`` under the
+    content key of everything they depend on (:func:`task_key`), so a rerun computes only what changed.
+    Returns ``{"rows": [...], "plots": {...}, "errors": n, "cached": n, "seconds": s, ...}``.
     """
     from tqdm import tqdm
 
@@ -401,29 +476,42 @@ def run_sweep(grid: Grid, out_dir: Path, work_dir: Path | None = None, jobs: int
 
     from fqsr.flows.artifacts import build_root
 
-    if not 1 <= jobs <= MAX_JOBS:
+    if not scheduler and not 1 <= jobs <= MAX_JOBS:
         raise FqsrError(f"--jobs must be 1 or {MAX_JOBS} (the machine budget for sweeps)")
     out_dir, data = Path(out_dir), data or default_data()
     work_dir = Path(work_dir or build_root() / "sweep")
+    cache = work_dir / "cache"
     start = time.monotonic()
-    # the largest networks first, so two workers finish close together
+    # the largest networks first, so the workers finish close together
     specs = sorted(grid.configs, key=network_size, reverse=True)
-    rows = []
-    bar = tqdm(total=len(specs), desc="sweep", unit="config", disable=not progress, leave=False)
-    if jobs == 1 or len(specs) == 1:
-        for spec in specs:
+    code = code_hash()
+    keys = {spec: task_key(spec, grid, data, synth, code) for spec in specs}
+    rows, todo = [], []
+    for spec in specs:
+        cached = _cached_rows(cache, keys[spec])
+        if cached is None:
+            todo.append(spec)
+        else:
+            rows += cached
+    bar = tqdm(total=len(todo), desc="sweep", unit="config", disable=not progress, leave=False)
+    if todo and not scheduler and (jobs == 1 or len(todo) == 1):
+        for spec in todo:
             bar.set_description(f"sweep {spec.point}")
-            rows += _run_task(spec, grid, work_dir, data, synth)
+            done = _run_task(spec, grid, work_dir, data, synth)
+            _store_rows(cache, keys[spec], done)
+            rows += done
             bar.update(1)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    elif todo:
+        from distributed import as_completed
 
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init) as pool:
-            futures = [pool.submit(_run_task, spec, grid, work_dir, data, synth) for spec in specs]
+        with dask_client(jobs, scheduler) as client:
+            client.run(_worker_init)
+            futures = {client.submit(_run_task, spec, grid, work_dir, data, synth, key=f"sweep-{keys[spec]}",
+                                     pure=False): spec for spec in todo}
             for future in as_completed(futures):
-                rows += future.result()
+                done = future.result()
+                _store_rows(cache, keys[futures[future]], done)
+                rows += done
                 bar.update(1)
     bar.close()
     order = {s.point: i for i, s in enumerate(grid.configs)}
@@ -434,8 +522,9 @@ def run_sweep(grid: Grid, out_dir: Path, work_dir: Path | None = None, jobs: int
                                                    board_order[r["board"]]))]
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = sweep_plots([r for r in rows if r["board"] == grid.boards[0] and not r["error"]], out_dir)
-    result = {"grid": grid_to_dict(grid), "data": data, "synth": synth, "jobs": jobs,
+    result = {"grid": grid_to_dict(grid), "data": data, "synth": synth, "jobs": jobs, "scheduler": scheduler,
               "seconds": round(time.monotonic() - start, 1), "points": len(rows),
+              "cached": len(specs) - len(todo), "computed": len(todo),
               "errors": sum(bool(r["error"]) for r in rows), "plots": plots, "rows": rows}
     write_csv(rows, out_dir / "sweep.csv")
     write_json(out_dir / "sweep.json", result)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from fqsr.apps.cli import main
 from fqsr.apps.summary import sweep_lines
-from fqsr.apps.sweep import COLUMNS, ConfigSpec, fits, grid_from_dict, load_network, run_sweep
+from fqsr.apps.sweep import COLUMNS, ConfigSpec, fits, grid_from_dict, grid_to_dict, load_network, run_sweep
 from fqsr.models.errors import FqsrError
 from fqsr.reports.pareto import pareto_front
 
@@ -169,6 +169,38 @@ def test_cli_sweep_in_two_processes_matches_one(swept, tmp_path):
     bad = runner.invoke(main, ["sweep", "--model", "tiny_w4a4", "--jobs", "3", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "--jobs must be 1 or 2" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_rerun_takes_unchanged_configs_from_the_cache(swept, tmp_path):
+    grid, result, root, data = swept
+    again = run_sweep(grid, tmp_path / "out", root / "work", jobs=1, data=str(data), progress=False)
+    assert (again["cached"], again["computed"]) == (3, 0) and again["rows"] == result["rows"]
+    # a half-written cache entry is computed again, never trusted; a changed grid computes only what changed
+    victim = sorted((root / "work" / "cache").glob("*.json"))[0]
+    victim.write_text('{"rows": [')
+    changed = grid_from_dict({**grid_to_dict(grid), "target_fps": [None]})
+    third = run_sweep(changed, tmp_path / "out3", root / "work", jobs=1, data=str(data), progress=False)
+    assert (third["cached"], third["computed"]) == (0, 3) and third["errors"] == 0
+    fourth = run_sweep(grid, tmp_path / "out4", root / "work", jobs=1, data=str(data), progress=False)
+    assert (fourth["cached"], fourth["computed"]) == (2, 1) and fourth["rows"] == result["rows"]
+
+
+def test_points_run_on_a_given_dask_scheduler(swept, tmp_path):
+    from distributed import LocalCluster
+
+    _, result, _, _ = swept
+    grid = grid_from_dict({"tile": "6x6", "clock_mhz": 200, "target_fps": [None, 200_000],
+                           "boards": ["zcu104", "pynq-z2"], "models": [SMALL]})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        remote = run_sweep(grid, tmp_path / "out", tmp_path / "work", data="embedded", progress=False,
+                           scheduler=cluster.scheduler_address)
+    assert remote["computed"] == 1 and remote["errors"] == 0 and remote["scheduler"] == cluster.scheduler_address
+    want = [{k: v for k, v in r.items() if k not in ("psnr_y", "psnr_data", "trained")}
+            for r in result["rows"] if r["point"] == "tiny_w4a4-f4-b1"]
+    assert [{k: v for k, v in r.items() if k not in ("psnr_y", "psnr_data", "trained")} for r in remote["rows"]] == want
+    with pytest.raises(FqsrError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        run_sweep(grid, tmp_path / "x", tmp_path / "w2", data="embedded", progress=False,
+                  scheduler="tcp://127.0.0.1:9")
 
 
 def test_synth_mode_adds_yosys_counts_of_the_compiled_rtl(tmp_path):
