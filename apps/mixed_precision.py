@@ -1,0 +1,327 @@
+"""Sensitivity-driven mixed precision under a hardware budget: ``fqsr quantize MODEL --bits auto --budget lut=N``.
+
+1. **Sensitivity.** Each layer group (:func:`fqsr.models.quantize.layer_groups`: one weight or activation
+   role in every block) is set alone to each candidate width (2 to 8 bits) while the rest keeps MODEL's
+   widths; every variant is quantized from the float twin by DAQ without training, and its Y PSNR on a
+   few calibration images (central crops of the embedded photographs by default, none of them in Set5) is
+   compared with MODEL's own. The drops are cached under ``build/quantize/`` (``*-sensitivity-*.json``).
+2. **Cost.** Each choice is priced by the hardware it needs, one of two measures:
+
+   - ``lut``: the ECP5 LUT4 the cost model (:mod:`fqsr.hw.cost`, calibrated against Yosys) predicts for the
+     MVAU (matrix-vector unit) and thresholding nodes, at the folding ``fqsr compile`` uses without folding
+     flags (PE = SIMD = 1, products written as ``*``). Every conv is one MVAU; a quantizer that reads a
+     conv's output is that MVAU's thresholds, any other one a thresholding node. The accumulator width is
+     the worst case of the widths (FINN narrows it to what the actual weights can reach). Sliding windows,
+     FIFOs, the pixel shuffle and the adds are not counted. ``board=NAME`` is the LUT budget the folding
+     search allows on that ECP5 board (:func:`fqsr.hw.folding_search.budget`).
+   - ``bitops``: MACs per LR input pixel times weight bits times input bits, summed over the convs.
+
+   The widths each node sees follow the groups' widths as the network itself propagates them
+   (:func:`fqsr.models.quantize.width_dependence`: a conv's input width is its producer's output width,
+   an add's is one more than its operands').
+3. **Allocation (greedy by loss per cost).** Start with every group at the narrowest width; while some
+   group can be widened within the budget, widen the one with the largest predicted PSNR gain per unit of
+   added cost (a free or cost-saving widening first). The predicted loss of an assignment is the sum of
+   the groups' measured drops (each drop was measured with the other groups at MODEL's widths).
+
+The result is a ``--bits`` string (printed, and in the checkpoint's ``meta["mixed_precision"]``) and a DAQ
+checkpoint at those widths, which export, compile, rtl and verify take with ``--bits '<string>'``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fqsr.models.errors import FqsrError
+
+DEFAULT_WIDTHS = tuple(range(2, 9))
+ECP5_KEYS = {"lut": "LUT", "bram": "BRAM", "dsp": "DSP"}  # budget key -> fqsr.hw.cost kind
+UNITS = {"LUT": "LUT4", "BRAM": "DP16KD", "DSP": "MULT18X18D", "bitops": "bit-ops per LR pixel"}
+
+
+@dataclass(frozen=True)
+class Budget:
+    limits: dict  # cost kind ("LUT", "BRAM", "DSP" or "bitops") -> the most it may reach
+    primary: str  # the kind the allocation spends (LUT or bitops); the others are limits only
+    spec: str  # as the user wrote it
+
+
+def parse_budget(spec: str) -> Budget:
+    """``lut=N[,bram=N][,dsp=N]``, ``bitops=N`` or ``board=NAME`` (the LUT, block RAM and multiplier budget
+    the folding search allows on an ECP5 board); one sentence if not."""
+    limits, board = {}, None
+    for item in filter(None, (part.strip() for part in (spec or "").split(","))):
+        key, sep, value = item.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if not sep or not value or key not in (*ECP5_KEYS, "bitops", "board"):
+            raise FqsrError(f"unknown budget '{item}'; give lut=N (with bram=N, dsp=N if wanted), bitops=N or "
+                            f"board=NAME (e.g. board=ulx3s-85f)")
+        if key == "board":
+            board = value
+            continue
+        try:
+            limit = int(value.replace("_", ""))
+        except ValueError:
+            raise FqsrError(f"budget '{item}' needs a whole number after '{key}='") from None
+        kind = ECP5_KEYS.get(key, key)
+        if limit <= 0 and kind in ("LUT", "bitops"):
+            raise FqsrError(f"budget '{item}' must be a positive number of {UNITS[kind]}")
+        limits[kind] = limit
+    if board is not None:
+        from fqsr.hw.board import get_board
+        from fqsr.hw.folding_search import budget
+
+        if limits:
+            raise FqsrError(f"budget '{spec}': give board=NAME alone, or lut=N, bram=N, dsp=N, not both")
+        chosen = get_board(board)
+        if chosen.target != "ecp5":
+            raise FqsrError(f"board {chosen.name} is not an ECP5 board; the LUT cost model is ECP5's "
+                            f"(give lut=N or an ECP5 board such as ulx3s-85f)")
+        limits = {kind: value for kind, value in budget(chosen).items() if kind in ECP5_KEYS.values()}
+    if not limits:
+        raise FqsrError(f"unknown budget '{spec}'; give lut=N, bitops=N or board=NAME (e.g. board=ulx3s-85f)")
+    if "bitops" in limits and len(limits) > 1:
+        raise FqsrError(f"budget '{spec}' mixes bit-ops with ECP5 resources; give one or the other")
+    if "bitops" not in limits and "LUT" not in limits:
+        raise FqsrError(f"budget '{spec}' has no lut=N; block RAM and multipliers are limits beside a LUT budget")
+    return Budget(limits, "bitops" if "bitops" in limits else "LUT", spec)
+
+
+def parse_widths(spec: str | None) -> tuple[int, ...]:
+    """``2-8`` or ``2,3,4,6,8`` -> the candidate widths, each from 2 to 8."""
+    if not spec:
+        return DEFAULT_WIDTHS
+    try:
+        if "-" in spec:
+            lo, hi = (int(part) for part in spec.split("-"))
+            widths = tuple(range(lo, hi + 1))
+        else:
+            widths = tuple(sorted({int(part) for part in spec.split(",") if part.strip()}))
+    except ValueError:
+        raise FqsrError(f"--widths '{spec}' must look like 2-8 or 2,3,4,6,8") from None
+    if len(widths) < 2 or not all(2 <= w <= 8 for w in widths):
+        raise FqsrError(f"--widths '{spec}' must name at least two widths from 2 to 8")
+    return widths
+
+
+# ---- the widths every node sees, and what they cost -------------------------------------------------------------
+
+def node_widths(layer: dict, own: dict, assignment: dict) -> dict:
+    """``layer``'s widths (in, weight, out) when the groups have ``assignment``'s widths (see
+    :func:`fqsr.models.quantize.width_dependence`)."""
+    widths = {}
+    for key, slopes in layer["depends"].items():
+        value = layer[key] + sum(slope * (assignment.get(group, own[group]) - own[group])
+                                 for group, slope in slopes.items())
+        widths[key] = int(round(value))
+    return widths
+
+
+def accumulator_bits(mw: int, in_bits: int, in_signed: bool, w_bits: int) -> int:
+    """Two's complement width of a sum of ``mw`` products of such inputs and signed weights (worst case)."""
+    x_lo, x_hi = (-(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1) if in_signed else (0, (1 << in_bits) - 1)
+    w_lo, w_hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
+    products = (x_lo * w_lo, x_lo * w_hi, x_hi * w_lo, x_hi * w_hi)
+    lo, hi = mw * min(products), mw * max(products)
+    return max(2, int(max(abs(lo), hi + 1)).bit_length() + 1)
+
+
+def _steps(layer: dict, out_bits: int) -> int:
+    """Thresholds of a quantizer at ``out_bits`` (as many fewer than 2^b - 1 as at the traced width)."""
+    return (1 << out_bits) - 1 - (((1 << layer["out_bits"]) - 1) - layer["steps"])
+
+
+def hardware_nodes(layers: list[dict], own: dict, assignment: dict) -> list[tuple[str, str, dict]]:
+    """(layer, RTL module, parameters) of every MVAU and thresholding node at the default folding."""
+    nodes = []
+    for layer in layers:
+        w = node_widths(layer, own, assignment)
+        if layer["kind"] == "conv":
+            acc = accumulator_bits(layer["mw"], w["in_bits"], layer["in_signed"], w["w_bits"])
+            params = {"MW": layer["mw"], "MH": layer["mh"], "SIMD": 1, "PE": 1, "IN_BITS": w["in_bits"],
+                      "W_BITS": w["w_bits"], "ACC_BITS": acc, "OUT_BITS": acc}
+            if layer["quant"] is not None:
+                params.update(HAS_THRESHOLDS=1, STEPS=_steps(layer, w["out_bits"]), OUT_BITS=w["out_bits"])
+            nodes.append((layer["layer"], "mvau", params))
+        else:
+            nodes.append((layer["layer"], "thresholding", {
+                "PE": 1, "CHANNELS": layer["channels"], "STEPS": _steps(layer, w["out_bits"]),
+                "IN_BITS": w["in_bits"], "OUT_BITS": w["out_bits"]}))
+    return nodes
+
+
+def lut_cost(layers: list[dict], own: dict, assignment: dict) -> dict:
+    """Predicted ECP5 counts (LUT, FF, BRAM, DSP) of the MVAU and thresholding nodes, summed."""
+    from fqsr.hw.cost import instance_cost, total
+
+    return total([instance_cost(module, params) for _, module, params in hardware_nodes(layers, own, assignment)])
+
+
+def bitops_cost(layers: list[dict], own: dict, assignment: dict) -> int:
+    """MACs per LR input pixel x weight bits x input bits, over every conv."""
+    ops = 0.0
+    for layer in layers:
+        if layer["kind"] == "conv":
+            w = node_widths(layer, own, assignment)
+            ops += layer["positions"] * layer["mw"] * layer["mh"] * w["w_bits"] * w["in_bits"]
+    return int(round(ops))
+
+
+def cost_function(budget: Budget, layers: list[dict], own: dict):
+    """assignment -> {kind: cost} for the kinds ``budget`` limits."""
+    if budget.primary == "bitops":
+        return lambda assignment: {"bitops": bitops_cost(layers, own, assignment)}
+    return lambda assignment: {kind: value for kind, value in lut_cost(layers, own, assignment).items()
+                               if kind in budget.limits}
+
+
+def _fits(cost: dict, limits: dict) -> bool:
+    return all(cost[kind] <= limit for kind, limit in limits.items())
+
+
+def _amounts(cost: dict) -> str:
+    return ", ".join(f"{value:,} {UNITS[kind]}" for kind, value in cost.items())
+
+
+# ---- allocation ---------------------------------------------------------------------------------------------------
+
+def check_budget(budget: Budget, cost, groups, widths, own_cost: dict) -> tuple[dict, dict]:
+    """The costs of every group at the narrowest and at the widest width; a budget the first does not fit,
+    or one the second fits, is one sentence."""
+    low = cost({group: min(widths) for group in groups})
+    high = cost({group: max(widths) for group in groups})
+    context = (f"the model at its own widths costs {_amounts(own_cost)}, every group at {min(widths)} bits "
+               f"{_amounts(low)}, at {max(widths)} bits {_amounts(high)}")
+    if not _fits(low, budget.limits):
+        raise FqsrError(f"budget {budget.spec} is below the cheapest choice, every group at {min(widths)} bits "
+                        f"({context})")
+    if _fits(high, budget.limits):
+        raise FqsrError(f"budget {budget.spec} needs no choice: every group at {max(widths)} bits fits it "
+                        f"({context}); give a smaller budget, or --bits with the widths you want")
+    return low, high
+
+
+def allocate(groups, widths, drops: dict, cost, limits: dict, primary: str) -> tuple[dict, list[dict]]:
+    """Greedy bit allocation: every group at the narrowest of ``widths``, then repeatedly the widening (one
+    group to any wider width) with the largest predicted gain (``drops[group][width]``, dB lost) per unit
+    of added ``cost(assignment)[primary]`` among those whose cost stays within every one of ``limits``; a
+    widening that costs nothing or saves comes first. Stops when no widening fits and gains. Returns
+    (assignment, the steps taken)."""
+    assignment = {group: min(widths) for group in groups}
+    current = cost(assignment)[primary]
+    steps = []
+    while True:
+        best = None
+        for group in groups:
+            for width in widths:
+                if width <= assignment[group]:
+                    continue
+                gain = drops[group][assignment[group]] - drops[group][width]
+                if gain <= 0:
+                    continue
+                trial = cost({**assignment, group: width})
+                if not _fits(trial, limits):
+                    continue
+                added = trial[primary] - current
+                key = (math.inf if added <= 0 else gain / added, gain)
+                if best is None or key > best[0]:
+                    best = (key, group, width, trial, gain)
+        if best is None:
+            return assignment, steps
+        _, group, width, trial, gain = best
+        current = trial[primary]
+        steps.append({"group": group, "from": assignment[group], "to": width, "gain_db": round(gain, 4), **trial})
+        assignment[group] = width
+
+
+def predicted_drop(drops: dict, assignment: dict) -> float:
+    return float(sum(drops[group][width] for group, width in assignment.items()))
+
+
+# ---- the command ----------------------------------------------------------------------------------------------------
+
+def _file_sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_data: str, sens_crop: int | None,
+                         cache_dir: Path, progress: bool = True) -> dict:
+    """:func:`fqsr.models.quantize.sensitivity_table` for these settings, from the cache when it was measured
+    with exactly them (the same config, twin file contents, quantization settings, groups, widths, images)."""
+    from fqsr.flows.artifacts import read_json, write_json
+    from fqsr.models.data import eval_pairs
+    from fqsr.models.quantize import load_float_twin, sensitivity_table
+    from fqsr.models.registry import file_stem
+
+    key = {"config": cfg.to_dict(), "twin_sha256": _file_sha(twin_path), "settings": asdict(settings),
+           "groups": {k: list(v) for k, v in groups.items()}, "widths": list(widths), "data": sens_data,
+           "crop": sens_crop}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    path = Path(cache_dir) / f"{file_stem(cfg)}-sensitivity-{digest}.json"
+    if path.is_file():
+        cached = read_json(path)
+        if cached.get("key") == json.loads(json.dumps(key, default=str)):
+            table = cached["table"]
+            for row in table["groups"].values():  # JSON keys are strings
+                row["drop_db"] = {int(w): v for w, v in row["drop_db"].items()}
+                row["psnr_y"] = {int(w): v for w, v in row["psnr_y"].items()}
+            return {**table, "cache": str(path), "cached": True}
+    from tqdm import tqdm
+
+    pairs = eval_pairs(sens_data, cfg.scale, channels=cfg.channels, crop=sens_crop)
+    twin = load_float_twin(cfg, twin_path)
+    with tqdm(desc=f"sensitivity {cfg.name}", unit="variant", leave=False, disable=not progress) as bar:
+        def advance(done, total, label):
+            bar.total = total
+            bar.set_postfix_str(label)
+            bar.update(1)
+
+        table = sensitivity_table(cfg, twin, groups, widths, own, pairs, settings, advance)
+    table.update({"data": sens_data, "crop": sens_crop, "images": len(pairs)})
+    write_json(path, {"key": key, "table": table})
+    return {**table, "cache": str(path), "cached": False}
+
+
+def quantize_auto(cfg, twin_path, out, settings, budget_spec: str, widths=DEFAULT_WIDTHS,
+                  sens_data: str = "embedded:eval", sens_crop: int | None = 128, cache_dir: Path | None = None,
+                  progress: bool = True) -> tuple[dict, object]:
+    """Choose ``cfg``'s per-group widths under ``budget_spec`` and write the DAQ checkpoint at them.
+    Returns (report, the chosen config)."""
+    from fqsr.flows.artifacts import build_root
+    from fqsr.models.checkpoint import bits_spec
+    from fqsr.models.quantize import group_bits, layer_groups, quantize_to_checkpoint, width_dependence
+
+    budget = parse_budget(budget_spec)
+    groups = layer_groups(cfg)
+    layers, own = width_dependence(cfg, groups)
+    cost = cost_function(budget, layers, own)
+    own_cost = cost({})
+    low, high = check_budget(budget, cost, list(groups), widths, own_cost)
+    table = measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_data, sens_crop,
+                                 cache_dir or build_root() / "quantize", progress)
+    drops = {label: row["drop_db"] for label, row in table["groups"].items()}
+    assignment, steps = allocate(list(groups), widths, drops, cost, budget.limits, budget.primary)
+    chosen_bits = group_bits(groups, assignment)
+    spec = bits_spec(chosen_bits)
+    chosen = cfg.replace(bits=cfg.bits + chosen_bits)
+    record = {
+        "bits": spec, "assignment": assignment,
+        "budget": {"spec": budget.spec, "limits": budget.limits, "primary": budget.primary,
+                   "unit": UNITS[budget.primary]},
+        "cost": cost(assignment), "cost_own_widths": own_cost, "cost_narrowest": low, "cost_widest": high,
+        "predicted_drop_db": round(predicted_drop(drops, assignment), 4),
+        "cost_measure": ("ECP5 counts of the MVAU and thresholding nodes at the default folding (fqsr.hw.cost)"
+                         if budget.primary == "LUT" else "MACs per LR pixel x weight bits x input bits"),
+        "allocation": "greedy by predicted PSNR gain per added cost, from every group at the narrowest width",
+        "steps": steps, "sensitivity": {k: v for k, v in table.items() if k != "groups"} | {
+            "groups": {label: {"own_bits": row["own_bits"], "drop_db": row["drop_db"]}
+                       for label, row in table["groups"].items()}},
+        "ecp5": lut_cost(layers, own, assignment), "ecp5_own_widths": lut_cost(layers, own, {}),
+        "bitops": bitops_cost(layers, own, assignment), "bitops_own_widths": bitops_cost(layers, own, {}),
+    }
+    report = quantize_to_checkpoint(chosen, twin_path, out, settings, extra={"mixed_precision": record})
+    report.update(bits=spec, mixed_precision=record)
+    return report, chosen
