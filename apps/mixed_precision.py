@@ -251,7 +251,7 @@ def measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_dat
                          cache_dir: Path, progress: bool = True) -> dict:
     """:func:`fqsr.models.quantize.sensitivity_table` for these settings, from the cache when it was measured
     with exactly them (the same config, twin file contents, quantization settings, groups, widths, images)."""
-    from fqsr.flows.artifacts import read_json, write_json
+    from fqsr.flows.artifacts import write_json
     from fqsr.models.data import eval_pairs
     from fqsr.models.quantize import load_float_twin, sensitivity_table
     from fqsr.models.registry import file_stem
@@ -261,14 +261,16 @@ def measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_dat
            "crop": sens_crop}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
     path = Path(cache_dir) / f"{file_stem(cfg)}-sensitivity-{digest}.json"
-    if path.is_file():
-        cached = read_json(path)
-        if cached.get("key") == json.loads(json.dumps(key, default=str)):
-            table = cached["table"]
-            for row in table["groups"].values():  # JSON keys are strings
-                row["drop_db"] = {int(w): v for w, v in row["drop_db"].items()}
-                row["psnr_y"] = {int(w): v for w, v in row["psnr_y"].items()}
-            return {**table, "cache": str(path), "cached": True}
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):  # none yet, or damaged: measure
+        cached = {}
+    if isinstance(cached, dict) and cached.get("key") == json.loads(json.dumps(key, default=str)):
+        table = cached["table"]
+        for row in table["groups"].values():  # JSON keys are strings
+            row["drop_db"] = {int(w): v for w, v in row["drop_db"].items()}
+            row["psnr_y"] = {int(w): v for w, v in row["psnr_y"].items()}
+        return {**table, "cache": str(path), "cached": True}
     from tqdm import tqdm
 
     pairs = eval_pairs(sens_data, cfg.scale, channels=cfg.channels, crop=sens_crop)
@@ -287,15 +289,16 @@ def measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_dat
 
 def quantize_auto(cfg, twin_path, out, settings, budget_spec: str, widths=DEFAULT_WIDTHS,
                   sens_data: str = "embedded:eval", sens_crop: int | None = 128, cache_dir: Path | None = None,
-                  progress: bool = True) -> tuple[dict, object]:
-    """Choose ``cfg``'s per-group widths under ``budget_spec`` and write the DAQ checkpoint at them.
-    Returns (report, the chosen config)."""
+                  progress: bool = True, groups: dict | None = None) -> tuple[dict, object]:
+    """Choose ``cfg``'s per-group widths under ``budget_spec`` and write the DAQ checkpoint at them; ``groups``
+    (label -> ``--bits`` patterns) defaults to :func:`fqsr.models.quantize.layer_groups`, the layers of no
+    group keep ``cfg``'s widths. Returns (report, the chosen config)."""
     from fqsr.flows.artifacts import build_root
     from fqsr.models.checkpoint import bits_spec
     from fqsr.models.quantize import group_bits, layer_groups, quantize_to_checkpoint, width_dependence
 
     budget = parse_budget(budget_spec)
-    groups = layer_groups(cfg)
+    groups = groups or layer_groups(cfg)
     layers, own = width_dependence(cfg, groups)
     cost = cost_function(budget, layers, own)
     own_cost = cost({})
