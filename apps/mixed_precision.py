@@ -19,10 +19,14 @@
    The widths each node sees follow the groups' widths as the network itself propagates them
    (:func:`fqsr.models.quantize.width_dependence`: a conv's input width is its producer's output width,
    an add's is one more than its operands').
-3. **Allocation (greedy by loss per cost).** Start with every group at the narrowest width; while some
-   group can be widened within the budget, widen the one with the largest predicted PSNR gain per unit of
-   added cost (a free or cost-saving widening first). The predicted loss of an assignment is the sum of
-   the groups' measured drops (each drop was measured with the other groups at MODEL's widths).
+3. **Allocation.** The predicted loss of an assignment is the sum of the groups' measured drops (each
+   measured with the other groups at MODEL's widths). When there are at most :data:`EXHAUSTIVE_MAX`
+   assignments (espcn: 7^5) every one is priced and the least predicted loss within the budget wins, ties
+   to the cheaper. Beyond that (EDSR's nine groups: 7^9) a greedy search by loss per cost: from a start,
+   widen the group with the largest predicted gain per unit of added cost that stays within the budget
+   (a free or cost-saving widening first), until none fits; the starts are every group at the narrowest
+   width, MODEL's own widths when they fit, and the result of narrowing from the widest by least loss per
+   unit of excess; the best of the three is kept.
 
 The result is a ``--bits`` string (printed, and in the checkpoint's ``meta["mixed_precision"]``) and a DAQ
 checkpoint at those widths, which export, compile, rtl and verify take with ``--bits '<string>'``.
@@ -204,13 +208,17 @@ def check_budget(budget: Budget, cost, groups, widths, own_cost: dict) -> tuple[
     return low, high
 
 
-def allocate(groups, widths, drops: dict, cost, limits: dict, primary: str) -> tuple[dict, list[dict]]:
-    """Greedy bit allocation: every group at the narrowest of ``widths``, then repeatedly the widening (one
-    group to any wider width) with the largest predicted gain (``drops[group][width]``, dB lost) per unit
-    of added ``cost(assignment)[primary]`` among those whose cost stays within every one of ``limits``; a
-    widening that costs nothing or saves comes first. Stops when no widening fits and gains. Returns
-    (assignment, the steps taken)."""
-    assignment = {group: min(widths) for group in groups}
+EXHAUSTIVE_MAX = 50_000  # assignments: up to this many, every one is priced (espcn: 7**5 = 16,807, ~3 s)
+
+
+def greedy_ascent(groups, widths, drops: dict, cost, limits: dict, primary: str,
+                  start: dict | None = None) -> tuple[dict, list[dict]]:
+    """Greedy widening from ``start`` (default: every group at the narrowest of ``widths``): repeatedly the
+    widening (one group to any wider width) with the largest predicted gain (``drops[group][width]``, dB
+    lost) per unit of added ``cost(assignment)[primary]`` among those whose cost stays within every one of
+    ``limits``; a widening that costs nothing or saves comes first. Stops when no widening fits and gains.
+    Returns (assignment, the steps taken)."""
+    assignment = dict(start) if start else {group: min(widths) for group in groups}
     current = cost(assignment)[primary]
     steps = []
     while True:
@@ -235,6 +243,70 @@ def allocate(groups, widths, drops: dict, cost, limits: dict, primary: str) -> t
         current = trial[primary]
         steps.append({"group": group, "from": assignment[group], "to": width, "gain_db": round(gain, 4), **trial})
         assignment[group] = width
+
+
+def greedy_descent(groups, widths, drops: dict, cost, limits: dict) -> dict | None:
+    """Greedy narrowing from every group at the widest width until the cost fits ``limits``: each step the
+    narrowing with the least predicted loss per unit of excess removed (excess: the sum over limits of the
+    fraction by which the cost is over). None when no narrowing reduces the excess."""
+    def excess(c):
+        return sum(max(0, c[kind] - limit) / max(limit, 1) for kind, limit in limits.items())
+
+    assignment = {group: max(widths) for group in groups}
+    over = excess(cost(assignment))
+    while over > 0:
+        best = None
+        for group in groups:
+            for width in widths:
+                if width >= assignment[group]:
+                    continue
+                trial = {**assignment, group: width}
+                removed = over - excess(cost(trial))
+                if removed <= 0:
+                    continue
+                loss = drops[group][width] - drops[group][assignment[group]]
+                key = loss / removed
+                if best is None or key < best[0]:
+                    best = (key, trial, over - removed)
+        if best is None:
+            return None
+        _, assignment, over = best
+    return assignment
+
+
+def allocate(groups, widths, drops: dict, cost, limits: dict, primary: str,
+             own: dict | None = None) -> tuple[dict, dict]:
+    """The assignment of ``widths`` to ``groups`` with the least predicted loss (the sum of ``drops``) whose
+    ``cost`` fits ``limits``, ties to the lower ``primary`` cost. Exact (every assignment priced) up to
+    :data:`EXHAUSTIVE_MAX` assignments; beyond, the best of :func:`greedy_ascent` from every group at the
+    narrowest width, from ``own`` (the model's widths, when they fit) and from :func:`greedy_descent`'s
+    result. Returns (assignment, how: {"method", and the greedy's steps})."""
+    import itertools
+
+    def score(assignment):
+        return (predicted_drop(drops, assignment), cost(assignment)[primary])
+
+    if len(widths) ** len(groups) <= EXHAUSTIVE_MAX:
+        best = None
+        for combo in itertools.product(widths, repeat=len(groups)):
+            assignment = dict(zip(groups, combo))
+            priced = cost(assignment)
+            if not _fits(priced, limits):
+                continue
+            key = (predicted_drop(drops, assignment), priced[primary])
+            if best is None or key < best[0]:
+                best = (key, assignment)
+        return best[1], {"method": "exhaustive", "assignments": len(widths) ** len(groups)}
+    starts = {"narrowest": None}
+    if own is not None and _fits(cost(own), limits):
+        starts["own widths"] = own
+    descended = greedy_descent(groups, widths, drops, cost, limits)
+    if descended is not None:
+        starts["descent from the widest"] = descended
+    results = {name: greedy_ascent(groups, widths, drops, cost, limits, primary, start)
+               for name, start in starts.items()}
+    name = min(results, key=lambda n: score(results[n][0]))
+    return results[name][0], {"method": "greedy", "start": name, "steps": results[name][1]}
 
 
 def predicted_drop(drops: dict, assignment: dict) -> float:
@@ -306,7 +378,7 @@ def quantize_auto(cfg, twin_path, out, settings, budget_spec: str, widths=DEFAUL
     table = measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_data, sens_crop,
                                  cache_dir or build_root() / "quantize", progress)
     drops = {label: row["drop_db"] for label, row in table["groups"].items()}
-    assignment, steps = allocate(list(groups), widths, drops, cost, budget.limits, budget.primary)
+    assignment, how = allocate(list(groups), widths, drops, cost, budget.limits, budget.primary, own)
     chosen_bits = group_bits(groups, assignment)
     spec = bits_spec(chosen_bits)
     chosen = cfg.replace(bits=cfg.bits + chosen_bits)
@@ -318,8 +390,7 @@ def quantize_auto(cfg, twin_path, out, settings, budget_spec: str, widths=DEFAUL
         "predicted_drop_db": round(predicted_drop(drops, assignment), 4),
         "cost_measure": ("ECP5 counts of the MVAU and thresholding nodes at the default folding (fqsr.hw.cost)"
                          if budget.primary == "LUT" else "MACs per LR pixel x weight bits x input bits"),
-        "allocation": "greedy by predicted PSNR gain per added cost, from every group at the narrowest width",
-        "steps": steps, "sensitivity": {k: v for k, v in table.items() if k != "groups"} | {
+        "allocation": how, "sensitivity": {k: v for k, v in table.items() if k != "groups"} | {
             "groups": {label: {"own_bits": row["own_bits"], "drop_db": row["drop_db"]}
                        for label, row in table["groups"].items()}},
         "ecp5": lut_cost(layers, own, assignment), "ecp5_own_widths": lut_cost(layers, own, {}),

@@ -7,8 +7,9 @@ from click.testing import CliRunner
 
 from conftest import small
 from fqsr.apps.cli import main
+from fqsr.apps import mixed_precision
 from fqsr.apps.mixed_precision import (allocate, bitops_cost, check_budget, cost_function, hardware_nodes, lut_cost,
-                                       parse_budget, parse_widths, quantize_auto)
+                                       greedy_ascent, parse_budget, parse_widths, predicted_drop, quantize_auto)
 from fqsr.models.checkpoint import bits_spec, load_model, read_checkpoint, save_checkpoint
 from fqsr.models.errors import FqsrError
 from fqsr.models.quantize import QuantizeSettings, layer_groups, width_dependence
@@ -36,12 +37,12 @@ def additive(assignment):
 def test_greedy_widens_the_sensitive_cheap_group_first_and_meets_the_budget():
     groups = list(DROPS)
     low = additive({g: 2 for g in groups})["LUT"]  # 280
-    assignment, steps = allocate(groups, WIDTHS, DROPS, additive, {"LUT": low + 60}, "LUT")
+    assignment, steps = greedy_ascent(groups, WIDTHS, DROPS, additive, {"LUT": low + 60}, "LUT")
     # sensitive 2->4 (+20 LUT, 2.6 dB) first, then 4->8 (+40): middle 2->4 (+60) no longer fits
     assert assignment == {"sensitive": 8, "robust": 2, "middle": 2}
     assert additive(assignment)["LUT"] <= low + 60
     assert [(s["group"], s["to"]) for s in steps] == [("sensitive", 4), ("sensitive", 8)]
-    roomy, steps = allocate(groups, WIDTHS, DROPS, additive, {"LUT": low + 120}, "LUT")
+    roomy, steps = greedy_ascent(groups, WIDTHS, DROPS, additive, {"LUT": low + 120}, "LUT")
     # with room for both: middle 2->4 (0.8 dB for 60) beats sensitive 4->8 (0.4 dB for 40), then that one
     assert roomy == {"sensitive": 8, "robust": 2, "middle": 4}
     assert [(s["group"], s["to"]) for s in steps] == [("sensitive", 4), ("middle", 4), ("sensitive", 8)]
@@ -51,9 +52,33 @@ def test_greedy_widens_the_sensitive_cheap_group_first_and_meets_the_budget():
 def test_greedy_respects_every_limit_not_only_the_one_it_spends():
     groups = list(DROPS)
     low = additive({g: 2 for g in groups})["LUT"]
-    limited, _ = allocate(groups, WIDTHS, DROPS, additive, {"LUT": low + 120, "BRAM": 3}, "LUT")
+    limited, _ = greedy_ascent(groups, WIDTHS, DROPS, additive, {"LUT": low + 120, "BRAM": 3}, "LUT")
     assert limited["middle"] == 2 and additive(limited)["BRAM"] <= 3  # middle's widening needs 4 BRAM
     assert limited["sensitive"] == 8
+
+
+def test_allocation_is_the_least_predicted_loss_within_every_limit(monkeypatch):
+    """Exhaustive for a small space; the greedy (forced) never ends worse than the model's own widths when
+    those fit, even where widening from the narrowest runs into a second limit first."""
+    groups, widths = ["a", "b"], (2, 4, 8)
+    drops = {"a": {2: 1.0, 4: 0.0, 8: -0.1}, "b": {2: 2.0, 4: 0.0, 8: -0.5}}
+
+    def cost(assignment):  # a at 8 is cheap in LUT but takes block RAM, which b at 4 needs too
+        return {"LUT": 10 * assignment["a"] * (assignment["a"] < 8) + 20 * assignment["b"],
+                "BRAM": 2 * (assignment["a"] == 8) + 2 * (assignment["b"] >= 4)}
+
+    limits, own = {"LUT": 120, "BRAM": 3}, {"a": 4, "b": 4}
+    best, how = allocate(groups, widths, drops, cost, limits, "LUT", own)
+    feasible = [{"a": x, "b": y} for x in widths for y in widths if all(
+        cost({"a": x, "b": y})[k] <= v for k, v in limits.items())]
+    assert how["method"] == "exhaustive"
+    assert predicted_drop(drops, best) == min(predicted_drop(drops, f) for f in feasible) == 0.0
+    assert best == own
+    monkeypatch.setattr(mixed_precision, "EXHAUSTIVE_MAX", 0)
+    narrowest, _ = greedy_ascent(groups, widths, drops, cost, limits, "LUT")
+    assert narrowest == {"a": 8, "b": 2}  # a 2->8 frees LUT first, then b can never take its block RAM
+    greedy, how = allocate(groups, widths, drops, cost, limits, "LUT", own)
+    assert how["method"] == "greedy" and predicted_drop(drops, greedy) <= predicted_drop(drops, own)
 
 
 def test_bad_budgets_are_one_sentence():
