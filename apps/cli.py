@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -352,7 +353,7 @@ def quantize(model, method, float_checkpoint, calib, patch, data, qat, out, seed
             raise FqsrError("--bits auto measures sensitivity with DAQ; leave --method at daq")
         if not cfg.quantized:
             raise FqsrError(f"{model} is a float model; --bits applies to quantized models")
-        stem = f"{file_stem(cfg)}-auto-{budget.replace('=', '').replace('/', '_')}"
+        stem = f"{file_stem(cfg)}-auto-{re.sub(r'[^A-Za-z0-9.-]+', '_', budget.replace('=', ''))}"
         path = Path(out) if out else build_root() / "quantize" / f"{stem}-{method}.pt"
         report, cfg = quantize_auto(cfg, twin, path, settings, budget, parse_widths(widths), sens_data, sens_crop,
                                     progress=not as_json)
