@@ -34,12 +34,24 @@ checkpoint at those widths, which export, compile, rtl and verify take with ``--
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
+from fqsr.flows.artifacts import build_root, write_json
+from fqsr.hw.board import get_board
+from fqsr.hw.cost import instance_cost, total
+from fqsr.hw.folding_search import budget as board_budget
+from fqsr.models.checkpoint import bits_spec
+from fqsr.models.data import eval_pairs
 from fqsr.models.errors import FqsrError
+from fqsr.models.quantize import (group_bits, layer_groups, load_float_twin, quantize_to_checkpoint,
+                                  sensitivity_table, width_dependence)
+from fqsr.models.registry import file_stem
 
 DEFAULT_WIDTHS = tuple(range(2, 9))
 ECP5_KEYS = {"lut": "LUT", "bram": "BRAM", "dsp": "DSP"}  # budget key -> fqsr.hw.cost kind
@@ -75,16 +87,13 @@ def parse_budget(spec: str) -> Budget:
             raise FqsrError(f"budget '{item}' must be a positive number of {UNITS[kind]}")
         limits[kind] = limit
     if board is not None:
-        from fqsr.hw.board import get_board
-        from fqsr.hw.folding_search import budget
-
         if limits:
             raise FqsrError(f"budget '{spec}': give board=NAME alone, or lut=N, bram=N, dsp=N, not both")
         chosen = get_board(board)
         if chosen.target != "ecp5":
             raise FqsrError(f"board {chosen.name} is not an ECP5 board; the LUT cost model is ECP5's "
                             f"(give lut=N or an ECP5 board such as ulx3s-85f)")
-        limits = {kind: value for kind, value in budget(chosen).items() if kind in ECP5_KEYS.values()}
+        limits = {kind: value for kind, value in board_budget(chosen).items() if kind in ECP5_KEYS.values()}
     if not limits:
         raise FqsrError(f"unknown budget '{spec}'; give lut=N, bitops=N or board=NAME (e.g. board=ulx3s-85f)")
     if "bitops" in limits and len(limits) > 1:
@@ -159,8 +168,6 @@ def hardware_nodes(layers: list[dict], own: dict, assignment: dict) -> list[tupl
 
 def lut_cost(layers: list[dict], own: dict, assignment: dict) -> dict:
     """Predicted ECP5 counts (LUT, FF, BRAM, DSP) of the MVAU and thresholding nodes, summed."""
-    from fqsr.hw.cost import instance_cost, total
-
     return total([instance_cost(module, params) for _, module, params in hardware_nodes(layers, own, assignment)])
 
 
@@ -281,8 +288,6 @@ def allocate(groups, widths, drops: dict, cost, limits: dict, primary: str,
     :data:`EXHAUSTIVE_MAX` assignments; beyond, the best of :func:`greedy_ascent` from every group at the
     narrowest width, from ``own`` (the model's widths, when they fit) and from :func:`greedy_descent`'s
     result. Returns (assignment, how: {"method", and the greedy's steps})."""
-    import itertools
-
     def score(assignment):
         return (predicted_drop(drops, assignment), cost(assignment)[primary])
 
@@ -298,7 +303,7 @@ def allocate(groups, widths, drops: dict, cost, limits: dict, primary: str,
                 best = (key, assignment)
         return best[1], {"method": "exhaustive", "assignments": len(widths) ** len(groups)}
     starts = {"narrowest": None}
-    if own is not None and _fits(cost(own), limits):
+    if own is not None and set(own.values()) <= set(widths) and _fits(cost(own), limits):
         starts["own widths"] = own
     descended = greedy_descent(groups, widths, drops, cost, limits)
     if descended is not None:
@@ -323,11 +328,6 @@ def measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_dat
                          cache_dir: Path, progress: bool = True) -> dict:
     """:func:`fqsr.models.quantize.sensitivity_table` for these settings, from the cache when it was measured
     with exactly them (the same config, twin file contents, quantization settings, groups, widths, images)."""
-    from fqsr.flows.artifacts import write_json
-    from fqsr.models.data import eval_pairs
-    from fqsr.models.quantize import load_float_twin, sensitivity_table
-    from fqsr.models.registry import file_stem
-
     key = {"config": cfg.to_dict(), "twin_sha256": _file_sha(twin_path), "settings": asdict(settings),
            "groups": {k: list(v) for k, v in groups.items()}, "widths": list(widths), "data": sens_data,
            "crop": sens_crop}
@@ -343,8 +343,6 @@ def measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_dat
             row["drop_db"] = {int(w): v for w, v in row["drop_db"].items()}
             row["psnr_y"] = {int(w): v for w, v in row["psnr_y"].items()}
         return {**table, "cache": str(path), "cached": True}
-    from tqdm import tqdm
-
     pairs = eval_pairs(sens_data, cfg.scale, channels=cfg.channels, crop=sens_crop)
     twin = load_float_twin(cfg, twin_path)
     with tqdm(desc=f"sensitivity {cfg.name}", unit="variant", leave=False, disable=not progress) as bar:
@@ -365,10 +363,6 @@ def quantize_auto(cfg, twin_path, out, settings, budget_spec: str, widths=DEFAUL
     """Choose ``cfg``'s per-group widths under ``budget_spec`` and write the DAQ checkpoint at them; ``groups``
     (label -> ``--bits`` patterns) defaults to :func:`fqsr.models.quantize.layer_groups`, the layers of no
     group keep ``cfg``'s widths. Returns (report, the chosen config)."""
-    from fqsr.flows.artifacts import build_root
-    from fqsr.models.checkpoint import bits_spec
-    from fqsr.models.quantize import group_bits, layer_groups, quantize_to_checkpoint, width_dependence
-
     budget = parse_budget(budget_spec)
     groups = groups or layer_groups(cfg)
     layers, own = width_dependence(cfg, groups)
