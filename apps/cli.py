@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -306,10 +307,22 @@ def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, bits, as_json
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint to write (default: build/quantize/<model>-<method>.pt).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the calibration patches.")
-@bits_option
+@click.option("--bits", default=None, metavar="PATTERN=N,...|auto",
+              help="Per-layer bit widths, e.g. 'head=8,tail=8,body.*.conv1=3' (fnmatch over layer names); "
+                   "'auto': choose each layer group's width from its measured sensitivity under --budget.")
+@click.option("--budget", default=None, metavar="lut=N|bitops=N|board=NAME",
+              help="--bits auto: predicted ECP5 LUT4 of the MVAU and thresholding nodes at the default folding, "
+                   "bit-ops per LR pixel, or the LUT budget of an ECP5 board.")
+@click.option("--widths", default=None, metavar="2-8|2,3,4,...",
+              help="--bits auto: the widths each layer group may get (default 2-8).")
+@click.option("--sens-data", default="embedded:eval", show_default=True,
+              help="--bits auto: images whose PSNR measures each group's sensitivity (folder or embedded set).")
+@click.option("--sens-crop", type=int, default=128, show_default=True,
+              help="--bits auto: each sensitivity image cut to its central crop of this many HR pixels.")
 @json_option
 @user_errors
-def quantize(model, method, float_checkpoint, calib, patch, data, qat, out, seed, bits, as_json):
+def quantize(model, method, float_checkpoint, calib, patch, data, qat, out, seed, bits, budget, widths, sens_data,
+             sens_crop, as_json):
     """Quantize MODEL's float twin without training: a checkpoint that eval/export/compile/rtl/verify take."""
     from fqsr.flows.artifacts import build_root
     from fqsr.models.checkpoint import shipped_checkpoint
@@ -320,14 +333,34 @@ def quantize(model, method, float_checkpoint, calib, patch, data, qat, out, seed
         raise FqsrError(f"unknown quantization method '{method}'; choose one of {', '.join(METHODS)}")
     if qat < 0:
         raise FqsrError("--qat must be 0 or more iterations")
-    cfg = resolve_config(model, bits)
+    auto = bits is not None and bits.strip() == "auto"
+    if budget is not None and not auto:
+        raise FqsrError("--budget applies to --bits auto")
+    if auto and budget is None:
+        raise FqsrError("--bits auto needs --budget lut=N, bitops=N or board=NAME")
+    if (widths is not None) and not auto:
+        raise FqsrError("--widths applies to --bits auto")
+    cfg = resolve_config(model, None if auto else bits)
     twin = Path(float_checkpoint) if float_checkpoint else shipped_checkpoint(cfg.twin_name)
     if not twin.is_file():
         raise FqsrError(f"no float twin checkpoint {twin}; pass --float-checkpoint FILE "
                         f"(train one with `fqsr train {cfg.twin_name}`)")
-    path = Path(out) if out else build_root() / "quantize" / f"{file_stem(cfg)}-{method}.pt"
     settings = QuantizeSettings(method=method, calib=calib, patch=patch, data=data, seed=seed)
-    report = quantize_to_checkpoint(cfg, twin, path, settings)
+    if auto:
+        from fqsr.apps.mixed_precision import parse_widths, quantize_auto
+
+        if method != "daq":
+            raise FqsrError("--bits auto measures sensitivity with DAQ; leave --method at daq")
+        if not cfg.quantized:
+            raise FqsrError(f"{model} is a float model; --bits applies to quantized models")
+        stem = f"{file_stem(cfg)}-auto-{re.sub(r'[^A-Za-z0-9.-]+', '_', budget.replace('=', ''))}"
+        path = Path(out) if out else build_root() / "quantize" / f"{stem}-{method}.pt"
+        report, cfg = quantize_auto(cfg, twin, path, settings, budget, parse_widths(widths), sens_data, sens_crop,
+                                    progress=not as_json)
+        bits = report["bits"]
+    else:
+        path = Path(out) if out else build_root() / "quantize" / f"{file_stem(cfg)}-{method}.pt"
+        report = quantize_to_checkpoint(cfg, twin, path, settings)
     if qat:
         import dataclasses
 

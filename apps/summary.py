@@ -164,6 +164,14 @@ def quantize_lines(report: dict, bits: str | None = None) -> list[str]:
              f"{report['calibration_seconds']} s ({report['calibration_patches']} calibration patches of "
              f"{report['data']}); output MSE to the float twin {report['output_mse_gray']:.2f} (gray levels squared)",
              f"  checkpoint {report['checkpoint']}"]
+    if "mixed_precision" in report:
+        mp = report["mixed_precision"]
+        primary = mp["budget"]["primary"]
+        lines += [f"  bits: {mp['bits']}",
+                  f"  cost {mp['cost'][primary]:,} {mp['budget']['unit']} within budget {mp['budget']['spec']}; "
+                  f"at the model's own widths {mp['cost_own_widths'][primary]:,}; predicted PSNR change "
+                  f"{-mp['predicted_drop_db']:+.2f} dB (sensitivity on {mp['sensitivity']['images']} images of "
+                  f"{mp['sensitivity']['data']})"]
     if "qat" in report:
         lines.append(f"  after {report['qat']['iterations']} QAT iterations: {report['qat']['checkpoint']}")
     lines.append(f"  next: fqsr eval {report['model']} --checkpoint {report.get('qat', report)['checkpoint']}"

@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/daq_sensitivity.py MODEL [--low-bits 2] [--twin FILE] [--data ../shared/data/Set5]
 Prints JSON and appends it as one line to benchmarks/daq_sensitivity.json. Each variant is `fqsr quantize
-MODEL --bits 'GROUP=LOW'` (DAQ, no training); the drop is against MODEL at its own widths.
+MODEL --bits 'GROUP=LOW'` (DAQ, no training; groups: fqsr.models.quantize.layer_groups); the drop is
+against MODEL at its own widths. `fqsr quantize MODEL --bits auto` measures the same at every width.
 """
 from __future__ import annotations
 
@@ -16,19 +17,10 @@ from pathlib import Path
 import torch
 
 from fqsr.models.checkpoint import shipped_checkpoint
-from fqsr.models.quantize import QuantizeSettings, load_float_twin, sensitivity
+from fqsr.models.quantize import QuantizeSettings, layer_groups, load_float_twin, sensitivity
 from fqsr.models.registry import get_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# Layer groups per architecture, as --bits patterns (a group: one role in every block).
-GROUPS = {
-    "espcn": {"conv1": "conv1", "act1": "act1", "conv2": "conv2", "act2": "act2", "conv3": "conv3"},
-    "edsr": {"head": "head", "stream quantizers": "*quant", "body conv1": "body.*.conv1",
-             "body act": "body.*.act", "body conv2": "body.*.conv2", "body_end": "body_end",
-             "upsampler conv": "up.0", "upsampler act": "up.1", "tail": "tail"},
-}
-
 
 def main() -> int:
     warnings.filterwarnings("ignore")
@@ -43,7 +35,7 @@ def main() -> int:
     cfg = get_config(args.model)
     twin_path = args.twin or shipped_checkpoint(cfg.twin_name)
     start = time.monotonic()
-    result = sensitivity(cfg, load_float_twin(cfg, twin_path), GROUPS[cfg.arch], args.low_bits, args.data,
+    result = sensitivity(cfg, load_float_twin(cfg, twin_path), layer_groups(cfg), args.low_bits, args.data,
                          QuantizeSettings())
     result.update({"twin": str(twin_path), "seconds": round(time.monotonic() - start, 1)})
     print(json.dumps(result, indent=1))

@@ -168,20 +168,31 @@ def _select_channels(img: np.ndarray, channels: int) -> np.ndarray:
     raise FqsrError(f"Unsupported channel count {channels}; use 1 (Y) or 3 (RGB).")
 
 
+def _center_crop(img: np.ndarray, side: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return img[top:top + side, left:left + side]
+
+
 def _make_channel_pair(hr: np.ndarray, scale: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """LR/HR pair in the requested channels; Y of LR is taken from the LR RGB."""
     lr, hr = make_pair(hr, scale)
     return _select_channels(lr, channels), _select_channels(hr, channels)
 
 
-def eval_pairs(source: str | os.PathLike, scale: int, channels: int = 3) -> EvalSet:
+def eval_pairs(source: str | os.PathLike, scale: int, channels: int = 3, crop: int | None = None) -> EvalSet:
     """``(name, lr_uint8, hr_uint8)`` for every image of ``source`` (see :func:`list_images`).
 
     With ``channels=1`` a gray file's own pixels are its Y, as in the MATLAB
-    evaluation scripts, so Y-only PSNRs match published tables.
+    evaluation scripts, so Y-only PSNRs match published tables. With ``crop``, each HR
+    image is first cut to its central ``crop`` x ``crop`` pixels (at most the image).
     """
     images = list_images(source, keep_gray=channels == 1)
     need = min_eval_side(scale)
+    if crop is not None:
+        if crop < need:
+            raise FqsrError(f"a {crop}-pixel crop is too small for x{scale} evaluation; use at least {need}")
+        images = [(name, _center_crop(hr, crop)) for name, hr in images]
     for name, hr in images:
         if min(hr.shape[:2]) < need:
             raise FqsrError(f"image {name} of {source} is {hr.shape[1]}x{hr.shape[0]} pixels; x{scale} evaluation "

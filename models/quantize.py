@@ -35,6 +35,7 @@ percentile statistics on the unchanged twin weights), the start QAT uses.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
 import time
 from dataclasses import dataclass
@@ -430,12 +431,14 @@ def quantize(cfg: ModelConfig, twin: nn.Module, settings: QuantizeSettings):
     return model, meta
 
 
-def quantize_to_checkpoint(cfg: ModelConfig, float_checkpoint, out, settings: QuantizeSettings) -> dict:
-    """Quantize ``float_checkpoint`` to ``cfg`` and save an fqsr checkpoint at ``out``. Returns a report."""
+def quantize_to_checkpoint(cfg: ModelConfig, float_checkpoint, out, settings: QuantizeSettings,
+                           extra: dict | None = None) -> dict:
+    """Quantize ``float_checkpoint`` to ``cfg`` and save an fqsr checkpoint at ``out`` (``extra`` added to its
+    meta). Returns a report."""
     twin = load_float_twin(cfg, float_checkpoint)
     model, meta = quantize(cfg, twin, settings)
     meta.update({"stage": f"ptq-{settings.method}", "float_twin": twin.config.name,
-                 "float_checkpoint": str(float_checkpoint)})
+                 "float_checkpoint": str(float_checkpoint), **(extra or {})})
     path = save_checkpoint(out, model, meta)
     return {"model": cfg.name, "method": settings.method, "checkpoint": str(path),
             "float_checkpoint": str(float_checkpoint), "calibration_seconds": meta["calibration_seconds"],
@@ -443,32 +446,172 @@ def quantize_to_checkpoint(cfg: ModelConfig, float_checkpoint, out, settings: Qu
             **{key: meta[key] for key in ("variants", "stream", "ranges") if key in meta}}
 
 
-
-def mean_psnr_y(model, cfg: ModelConfig, data: str) -> float:
-    """Mean Y PSNR of ``model`` over the images of ``data`` (a folder or an embedded set)."""
+def mean_psnr_y(model, cfg: ModelConfig, data, crop: int | None = None) -> float:
+    """Mean Y PSNR of ``model`` over ``data``: a folder or an embedded set (each HR image cut to its central
+    ``crop`` pixels when given), or a list of ``(name, lr, hr)`` pairs already made."""
     from .data import eval_pairs
     from .infer import super_resolve
     from .metrics import psnr_y
 
-    pairs = eval_pairs(data, cfg.scale, channels=cfg.channels)
-    return float(np.mean([psnr_y(super_resolve(model, lr), hr, cfg.scale) for _, lr, hr in pairs]))
+    pairs = data if isinstance(data, list) else eval_pairs(data, cfg.scale, channels=cfg.channels, crop=crop)
+    with torch.no_grad():
+        return float(np.mean([psnr_y(super_resolve(model, lr), hr, cfg.scale) for _, lr, hr in pairs]))
 
 
-def sensitivity(cfg: ModelConfig, twin: nn.Module, groups: dict[str, str], low_bits: int, data: str,
+def layer_groups(cfg: ModelConfig) -> dict[str, tuple[str, ...]]:
+    """The layer groups whose bit widths mixed precision chooses (label -> ``--bits`` patterns): one role in
+    every block (all blocks' first convs are one group), each weight and activation role on its own. The
+    pixel quantizers, the input anchor and its fixed-scale detail quantizer are not in any group."""
+    if cfg.arch == "espcn":
+        return {name: (name,) for name in ("conv1", "act1", "conv2", "act2", "conv3")}
+    if cfg.arch == "fsrcnn":
+        maps = range(cfg.blocks)
+        return {"extract": ("extract",), "extract_act": ("extract_act",), "shrink": ("shrink",),
+                "shrink_act": ("shrink_act",), "mapping_conv": tuple(f"mapping.{2 * i}" for i in maps),
+                "mapping_act": tuple(f"mapping.{2 * i + 1}" for i in maps), "expand": ("expand",),
+                "expand_act": ("expand_act",), "subpixel": ("subpixel",)}
+    if cfg.arch in ("edsr", "tiny", "srresnet"):
+        stream = stream_link(cfg).points
+        ups = _upsampler_links(cfg)
+        return {"head": ("head",), "stream": stream, "body_conv1": ("body.*.conv1",), "body_act": ("body.*.act",),
+                "body_conv2": ("body.*.conv2",), "body_end": ("body_end",),
+                "up_conv": tuple(link.producer for link in ups), "up_act": tuple(link.point for link in ups),
+                "tail": ("tail",)}
+    raise FqsrError(f"mixed precision does not know the layer groups of {cfg.arch}")
+
+
+def group_bits(groups: dict[str, tuple[str, ...]], widths: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    """Per-layer overrides setting each group of ``widths`` (label -> bits) to its width."""
+    return tuple((pattern, int(widths[label])) for label, patterns in groups.items() if label in widths
+                 for pattern in patterns)
+
+
+@torch.no_grad()
+def integer_layers(cfg: ModelConfig, side: int = 4) -> list[dict]:
+    """The integer layers of ``cfg``'s network, in the order they run on one ``side`` x ``side`` input: every
+    conv (``mw`` = inputs per output, ``mh`` outputs, ``positions`` per LR input pixel, the widths of its input,
+    weights and, when a quantizer reads its output directly, that quantizer's output as ``out_bits`` with
+    ``steps`` thresholds) and every other activation quantizer call (``in_bits``, ``out_bits``, ``steps``,
+    ``channels``). Widths are read off the QuantTensors, so adds and pixel shuffles are accounted for."""
+    import brevitas.nn as qnn
+
+    model = build_model(cfg).eval()
+    layers, by_output, keep = [], {}, []
+
+    def thresholds(module, output) -> dict:
+        lo, hi = _levels_of(module)
+        return {"out_bits": int(output.bit_width), "out_signed": bool(output.signed), "steps": hi - lo}
+
+    def conv_hook(module, inputs, output, name):
+        keep.append(output)  # the ids below stay unique while the tensors live
+        x = inputs[0]
+        entry = {"layer": name, "kind": "conv", "mw": module.in_channels * math.prod(module.kernel_size),
+                 "mh": module.out_channels, "positions": output.value.shape[-2] * output.value.shape[-1] / side ** 2,
+                 "in_bits": int(x.bit_width), "in_signed": bool(x.signed),
+                 "w_bits": int(module.quant_weight().bit_width), "quant": None}
+        layers.append(entry)
+        by_output[id(output.value)] = entry
+
+    def quant_hook(module, inputs, output, name):
+        keep.append(output)
+        x = inputs[0]
+        conv = by_output.get(id(getattr(x, "value", x)))
+        if conv is not None and conv["quant"] is None:
+            conv.update(quant=name, **thresholds(module, output))
+        elif getattr(x, "bit_width", None) is not None:  # not the network's input pixels (the host's)
+            layers.append({"layer": name, "kind": "quant", "channels": output.value.shape[1],
+                           "in_bits": int(x.bit_width), **thresholds(module, output)})
+
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, qnn.QuantConv2d):
+            handles.append(module.register_forward_hook(lambda m, i, o, name=name: conv_hook(m, i, o, name)))
+        elif isinstance(module, (qnn.QuantReLU, qnn.QuantIdentity)):
+            handles.append(module.register_forward_hook(lambda m, i, o, name=name: quant_hook(m, i, o, name)))
+    try:
+        model(torch.rand(1, cfg.channels, side, side))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return layers
+
+
+WIDTH_KEYS = ("in_bits", "w_bits", "out_bits")
+
+
+def width_dependence(cfg: ModelConfig, groups: dict[str, tuple[str, ...]]) -> tuple[list[dict], dict]:
+    """How each integer layer's widths follow the groups' widths: the layers of ``cfg`` (its own widths), the
+    width of each group there, and for every layer ``depends[key] = {group: slope}``, found by moving one
+    group by one bit at a time (an add's output width follows its operands' by one, a conv's input width
+    its producer's, a threshold count the quantizer's width). Returns (layers, group widths)."""
+    reference = integer_layers(cfg)
+    own = {label: _group_width(reference, label, patterns) for label, patterns in groups.items()}
+    for layer in reference:
+        layer["depends"] = {key: {} for key in WIDTH_KEYS if key in layer}
+    for label, width in own.items():
+        moved = width + 1 if width < 8 else width - 1
+        shifted = integer_layers(cfg.replace(bits=cfg.bits + group_bits(groups, {label: moved})))
+        for before, after in zip(reference, shifted):
+            for key in before["depends"]:
+                if after[key] != before[key]:
+                    before["depends"][key][label] = (after[key] - before[key]) / (moved - width)
+    return reference, own
+
+
+def _group_width(layers: list[dict], label: str, patterns) -> int:
+    """A group's width in ``layers``: its first conv's weight width, or its first quantizer's output width."""
+    def matches(name):
+        return name is not None and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+    for layer in layers:
+        if layer["kind"] == "conv" and matches(layer["layer"]):
+            return int(layer["w_bits"])
+        if matches(layer["quant"] if layer["kind"] == "conv" else layer["layer"]):
+            return int(layer["out_bits"])
+    raise FqsrError(f"layer group {label} ({', '.join(patterns)}) matches no conv or quantizer")
+
+
+def sensitivity_table(cfg: ModelConfig, twin: nn.Module, groups: dict[str, tuple[str, ...]], widths, own: dict,
+                      pairs, settings: QuantizeSettings, progress=None) -> dict:
+    """Each layer group's sensitivity: the mean Y PSNR on ``pairs`` ((name, lr, hr) triples) when only that
+    group goes to each width of ``widths`` and the rest stays at ``cfg``'s (``own``: each group's width
+    there), every variant quantized from ``twin`` by ``settings.method`` without training. Returns the
+    reference PSNR and, per group, the PSNR and the drop (reference - PSNR; 0 at its own width) per width.
+    ``progress(done, total, label)`` is called after each variant."""
+    total = 1 + sum(1 for label in groups for width in widths if width != own[label])
+    done = 0
+
+    def score(variant: ModelConfig, label: str) -> float:
+        nonlocal done
+        model, _ = quantize(variant, twin, settings)
+        value = mean_psnr_y(model, variant, pairs)
+        done += 1
+        if progress:
+            progress(done, total, label)
+        return value
+
+    reference = score(cfg, "reference")
+    rows = {}
+    for label, patterns in groups.items():
+        psnr = {int(width): (reference if width == own[label] else
+                             score(cfg.replace(bits=cfg.bits + group_bits(groups, {label: width})), f"{label}={width}"))
+                for width in widths}
+        rows[label] = {"patterns": list(patterns), "own_bits": own[label], "psnr_y": psnr,
+                       "drop_db": {width: reference - value for width, value in psnr.items()}}
+    return {"model": cfg.name, "psnr_y": reference, "widths": [int(w) for w in widths], "groups": rows}
+
+
+def sensitivity(cfg: ModelConfig, twin: nn.Module, groups: dict[str, tuple[str, ...]], low_bits: int, data: str,
                 settings: QuantizeSettings) -> dict:
     """Each layer group's sensitivity to quantization: the PSNR drop on ``data`` when only that group
-    (``groups``: label -> ``--bits`` pattern) goes to ``low_bits`` and the rest stays at ``cfg``'s widths,
+    (``groups``: label -> ``--bits`` patterns) goes to ``low_bits`` and the rest stays at ``cfg``'s widths,
     each variant quantized by ``settings.method`` without training. Returns the reference PSNR and the
-    PSNR and drop per group (the basis of a bit allocation under a budget)."""
-    from .registry import parse_bits
+    PSNR and drop per group (the measurement :func:`sensitivity_table` makes at every width)."""
+    from .data import eval_pairs
 
-    def score(variant: ModelConfig) -> float:
-        model, _ = quantize(variant, twin, settings)
-        return mean_psnr_y(model, variant, data)
-
-    reference = score(cfg)
-    rows = {}
-    for label, pattern in groups.items():
-        value = score(cfg.replace(bits=cfg.bits + parse_bits(f"{pattern}={low_bits}")))
-        rows[label] = {"pattern": pattern, "psnr_y": value, "drop_db": reference - value}
-    return {"model": cfg.name, "low_bits": low_bits, "data": data, "psnr_y": reference, "groups": rows}
+    _, own = width_dependence(cfg, groups)
+    pairs = eval_pairs(data, cfg.scale, channels=cfg.channels)
+    table = sensitivity_table(cfg, twin, groups, (low_bits,), own, pairs, settings)
+    rows = {label: {"patterns": row["patterns"], "psnr_y": row["psnr_y"][low_bits], "drop_db": row["drop_db"][low_bits]}
+            for label, row in table["groups"].items()}
+    return {"model": cfg.name, "low_bits": low_bits, "data": data, "psnr_y": table["psnr_y"], "groups": rows}
