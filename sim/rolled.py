@@ -66,20 +66,23 @@ def random_frames(summary: dict, n: int, seed: int) -> list:
 
 
 def cycle_model(summary: dict, model) -> dict:
-    """Cycles per iteration and per frame of the engine, from FINN's cycle estimates of the block's nodes.
+    """Cycles per iteration and per frame of the engine: a model from FINN's cycle estimates of the block's nodes.
 
-    compute: the slowest node's cycles per frame, plus the second conv's start-up: it needs its first
-    window (W + 1 outputs of the first conv beyond its first row... one row and a pixel of the padded map)
-    before it computes, so an iteration takes (H*W + W + 1) slow-node pixel periods;
-    loading: the block's payload words, one per cycle. Per frame: blocks x max(compute, loading), as
-    double buffering hides the loading behind the computation (and the computation behind the loading)."""
+    compute: the slowest node (an MVAU) takes P cycles per pixel. The first conv starts once its window has
+    K = 3 padded input rows (3 (W + 2) pixels of the input stream, B beats each); the second conv computes its
+    output row r once the first has finished its row r + 1 (the window reaches one row below), so it ends two
+    rows after the first: (H + 2) W P + 3 (W + 2) B cycles per iteration.
+    loading: the block's payload words, one per cycle. Per frame: blocks x max(compute, loading), as double
+    buffering hides the one behind the other."""
     from qonnx.custom_op.registry import getCustomOp
 
     body = set(summary["block_nodes"][0])
     cycles = {n.name: int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node if n.name in body}
     slowest = max(cycles, key=cycles.get)
     _, h, w, _ = summary["stream"]["shape"]
-    compute = math.ceil(cycles[slowest] * (h * w + w + 1) / (h * w))
+    per_pixel = cycles[slowest] / (h * w)
+    beats_per_pixel = summary["stream"]["beats"] / (h * w)
+    compute = math.ceil((h + 2) * w * per_pixel + 3 * (w + 2) * beats_per_pixel)
     loading = summary["words_per_block"]
     blocks = summary["blocks"]
     return {"slowest_node": slowest, "slowest_node_cycles": cycles[slowest], "compute_cycles_per_iteration": compute,
@@ -88,8 +91,9 @@ def cycle_model(summary: dict, model) -> dict:
 
 
 def simulate_rolled(model_dir, frames_beats: list, *, p_gap: float, p_stall: float, seed: int,
-                    max_cycles: int, timings: dict | None = None) -> dict:
-    """Run the bench on ``rolled/``; returns its result dict."""
+                    max_cycles: int, payload: list | None = None, timings: dict | None = None) -> dict:
+    """Run the bench on ``rolled/``; returns its result dict. ``payload``: 16-bit words streamed instead of
+    ``rolled/weights.bin``'s (a test's corrupted weights)."""
     import tempfile
 
     from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, WEIGHTS_NAME
@@ -98,7 +102,7 @@ def simulate_rolled(model_dir, frames_beats: list, *, p_gap: float, p_stall: flo
 
     rolled = Path(model_dir) / ROLLED_DIRNAME
     summary = json.loads((rolled / "rolled.json").read_text())
-    payload = payload_words(read_weight_image(rolled / WEIGHTS_NAME))
+    payload = payload_words(read_weight_image(rolled / WEIGHTS_NAME)) if payload is None else list(payload)
     sources = [rolled / s for s in summary["sources"]]
     with tempfile.TemporaryDirectory(prefix="rolled-") as work:
         spec_path, result = Path(work) / "spec.json", Path(work) / "result.json"
@@ -113,8 +117,9 @@ def simulate_rolled(model_dir, frames_beats: list, *, p_gap: float, p_stall: flo
 
 
 def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float = 0.3, seed: int = 1,
-                  max_cycles: int = 2_000_000) -> dict:
-    """Random frames through the engine under stalls, every element compared with FINN; the report (see module)."""
+                  max_cycles: int = 2_000_000, payload: list | None = None) -> dict:
+    """Random frames through the engine under stalls, every element compared with FINN; the report (see module).
+    ``payload``: see :func:`simulate_rolled`."""
     from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
     from fqsr.flows.artifacts import DATAFLOW_NAME
     from fqsr.flows.export import load_qonnx
@@ -129,7 +134,7 @@ def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float
     beats = [pack_beats(x, fmt["bits"], fmt["lanes"]) for x in inputs]
     timings = {}
     result = simulate_rolled(model_dir, beats, p_gap=p_gap, p_stall=p_stall, seed=seed, max_cycles=max_cycles,
-                             timings=timings)
+                             payload=payload, timings=timings)
     report = {"frames": frames, "blocks": summary["blocks"], "p_gap": p_gap, "p_stall": p_stall, "seed": seed,
               "deadlock": result["deadlock"], "extra_beats": len(result["extra_beats"]), "elements": 0,
               "mismatches": 0, "first_mismatch": None, "cycles": result["cycles"], **timings}
