@@ -4,9 +4,10 @@
 Builds a calibrated edsr_w4a4 shrunk to ``--blocks`` x ``--features`` on a ``--tile`` tile, compiled for
 ``--target-fps`` (FINN's folding), generates ``rolled/`` (fqsr.hw.rolled) and runs fqsr.sim.rolled's check
 twice: ``--frames`` random frames with gaps and back-pressure ``--stall`` on every stream, then the same
-stall-free for the cycle count. Prints one JSON line per run.
+stall-free for the cycle count. Prints one JSON line per run. ``--synth``: Yosys synth_ecp5 of the engine
+(``rolled_body``) too, its cell counts.
 
-    python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k
+    python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k [--synth]
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import torch
 
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export
-from fqsr.hw.rolled import generate_rolled_rtl
+from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, generate_rolled_rtl
+from fqsr.hw.synth import kinds_of, run_tool, tool
 from fqsr.models.calibrate import calibrate
 from fqsr.models.registry import build_model, get_config
 from fqsr.sim.rolled import verify_rolled
@@ -35,6 +37,19 @@ def small_edsr(blocks: int, features: int, tile: int, seed: int = 0):
     return model
 
 
+def synthesize(rolled: Path) -> dict:
+    """synth_ecp5 of ``rolled_body`` from the folder's sources (the yowasp tools read files below their working dir)."""
+    sources = [line for line in (rolled / "filelist.f").read_text().split() if line]
+    script = [f"read_verilog -sv {' '.join(sources)}", f"synth_ecp5 -top {ENGINE_TOP}",
+              f"tee -q -o {ENGINE_TOP}.stat.json stat -json"]
+    (rolled / "synth.ys").write_text("\n".join(script) + "\n")
+    seconds = run_tool(tool("yosys") + ["-q", "-l", "synth.log", "synth.ys"], rolled, "synth.out")
+    stat = json.loads((rolled / f"{ENGINE_TOP}.stat.json").read_text())
+    top = stat["modules"][f"\\{ENGINE_TOP}"]
+    cells = {t.lstrip("\\"): int(n) for t, n in top["num_cells_by_type"].items()}
+    return {"yosys_s": round(seconds, 1), "kinds": kinds_of(cells), "cells": cells}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=3)
@@ -44,6 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=2)
     parser.add_argument("--stall", type=float, default=0.3)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--synth", action="store_true")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -62,6 +78,8 @@ def main(argv=None) -> int:
         print(json.dumps({k: report.get(k) for k in keys}))
         if not report["equal"]:
             return 1
+    if args.synth:
+        print(json.dumps({"synth_ecp5": synthesize(args.out / ROLLED_DIRNAME)}))
     return 0
 
 

@@ -328,7 +328,7 @@ def block_text(model, engine: RolledEngine) -> str:
     ports = [f"input  wire [{len(engine.weighted) - 1}:0] cfg_wr_en", "input  wire cfg_wr_bank",
              "input  wire [31:0] cfg_wr_addr", f"input  wire [{engine.cfg_bits - 1}:0] cfg_wr_data",
              "input  wire cfg_rd_bank"]
-    text, _ = top_text(helper.make_model(graph), widths, name=BLOCK_TOP, extra_ports=ports, extra_conns=conns)
+    text, _ = top_text(helper.make_model(graph), widths, module=BLOCK_TOP, extra_ports=ports, extra_conns=conns)
     return text
 
 

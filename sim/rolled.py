@@ -65,15 +65,16 @@ def random_frames(summary: dict, n: int, seed: int) -> list:
     return [rng.integers(int(dt.min()), int(dt.max()) + 1, size=summary["stream"]["shape"]) for _ in range(n)]
 
 
-def cycle_model(summary: dict, model) -> dict:
+def cycle_model(summary: dict, model, weight_gap: float = 0.0) -> dict:
     """Cycles per iteration and per frame of the engine: a model from FINN's cycle estimates of the block's nodes.
 
     compute: the slowest node (an MVAU) takes P cycles per pixel. The first conv starts once its window has
     K = 3 padded input rows (3 (W + 2) pixels of the input stream, B beats each); the second conv computes its
     output row r once the first has finished its row r + 1 (the window reaches one row below), so it ends two
     rows after the first: (H + 2) W P + 3 (W + 2) B cycles per iteration.
-    loading: the block's payload words, one per cycle. Per frame: blocks x max(compute, loading), as double
-    buffering hides the one behind the other."""
+    loading: the block's payload words, one per cycle when the weight stream has no gaps (1 / (1 - weight_gap)
+    cycles each on average when it idles with probability ``weight_gap``). Per frame: blocks x max(compute,
+    loading), as double buffering hides the one behind the other."""
     from qonnx.custom_op.registry import getCustomOp
 
     body = set(summary["block_nodes"][0])
@@ -83,7 +84,7 @@ def cycle_model(summary: dict, model) -> dict:
     per_pixel = cycles[slowest] / (h * w)
     beats_per_pixel = summary["stream"]["beats"] / (h * w)
     compute = math.ceil((h + 2) * w * per_pixel + 3 * (w + 2) * beats_per_pixel)
-    loading = summary["words_per_block"]
+    loading = math.ceil(summary["words_per_block"] / (1.0 - weight_gap))
     blocks = summary["blocks"]
     return {"slowest_node": slowest, "slowest_node_cycles": cycles[slowest], "compute_cycles_per_iteration": compute,
             "load_cycles_per_block": loading, "cycles_per_frame": blocks * max(compute, loading),
@@ -91,9 +92,11 @@ def cycle_model(summary: dict, model) -> dict:
 
 
 def simulate_rolled(model_dir, frames_beats: list, *, p_gap: float, p_stall: float, seed: int,
-                    max_cycles: int, payload: list | None = None, timings: dict | None = None) -> dict:
+                    max_cycles: int, payload: list | None = None, weight_gap: float | None = None,
+                    timings: dict | None = None) -> dict:
     """Run the bench on ``rolled/``; returns its result dict. ``payload``: 16-bit words streamed instead of
-    ``rolled/weights.bin``'s (a test's corrupted weights)."""
+    ``rolled/weights.bin``'s (a test's corrupted weights); ``weight_gap``: the weight stream's own gap
+    probability (default ``p_gap``)."""
     import tempfile
 
     from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, WEIGHTS_NAME
@@ -109,7 +112,8 @@ def simulate_rolled(model_dir, frames_beats: list, *, p_gap: float, p_stall: flo
         spec_path.write_text(json.dumps({
             "frames": frames_beats, "payload": payload, "blocks": summary["blocks"],
             "beats": summary["stream"]["beats"], "p_gap": p_gap, "p_stall": p_stall, "seed": seed,
-            "max_cycles": max_cycles, "result": str(result)}))
+            "max_cycles": max_cycles, "result": str(result),
+            "p_weight_gap": p_gap if weight_gap is None else weight_gap}))
         run_cocotb(sources, ENGINE_TOP, "fqsr.sim.rolled_bench", seed=seed, test_dir=work,
                    extra_env={"FQSR_BENCH_SPEC": str(spec_path)},
                    timings=timings)
@@ -117,9 +121,9 @@ def simulate_rolled(model_dir, frames_beats: list, *, p_gap: float, p_stall: flo
 
 
 def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float = 0.3, seed: int = 1,
-                  max_cycles: int = 2_000_000, payload: list | None = None) -> dict:
+                  max_cycles: int = 2_000_000, payload: list | None = None, weight_gap: float | None = None) -> dict:
     """Random frames through the engine under stalls, every element compared with FINN; the report (see module).
-    ``payload``: see :func:`simulate_rolled`."""
+    ``payload``, ``weight_gap``: see :func:`simulate_rolled`."""
     from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
     from fqsr.flows.artifacts import DATAFLOW_NAME
     from fqsr.flows.export import load_qonnx
@@ -134,7 +138,7 @@ def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float
     beats = [pack_beats(x, fmt["bits"], fmt["lanes"]) for x in inputs]
     timings = {}
     result = simulate_rolled(model_dir, beats, p_gap=p_gap, p_stall=p_stall, seed=seed, max_cycles=max_cycles,
-                             payload=payload, timings=timings)
+                             payload=payload, weight_gap=weight_gap, timings=timings)
     report = {"frames": frames, "blocks": summary["blocks"], "p_gap": p_gap, "p_stall": p_stall, "seed": seed,
               "deadlock": result["deadlock"], "extra_beats": len(result["extra_beats"]), "elements": 0,
               "mismatches": 0, "first_mismatch": None, "cycles": result["cycles"], **timings}
@@ -164,5 +168,6 @@ def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float
     report["iteration_cycles"] = [it["end_cycle"] - it["cmd_cycle"] for it in its if "end_cycle" in it]
     if len(starts) > 1:
         report["cycles_per_frame"] = starts[-1] - starts[-2]
-    report["model"] = cycle_model(summary, model)
+    report["weight_gap"] = p_gap if weight_gap is None else weight_gap
+    report["model"] = cycle_model(summary, model, report["weight_gap"])
     return report

@@ -4,8 +4,8 @@ The bench plays the frame DMA and the memory behind it, the way an SDRAM DMA wou
 it takes the engine's iteration commands (``cmd_t*``, the block index), streams the iteration's input
 frame on ``rd_t*`` (block 0: the next host frame; block k > 0: what iteration k-1 wrote) and collects its
 output on ``wr_t*``; and it streams the weight payload on ``w_t*``, repeated for every frame. Every
-source idles a cycle with probability ``p_gap``, every sink (``wr``, ``cmd``) holds ready low with
-probability ``p_stall``. It does no comparison (:mod:`fqsr.sim.rolled` compares with FINN's execution);
+source idles a cycle with probability ``p_gap`` (the weight stream with ``p_weight_gap`` when the spec
+gives it: a slow weight memory), every sink (``wr``, ``cmd``) holds ready low with probability ``p_stall``. It does no comparison (:mod:`fqsr.sim.rolled` compares with FINN's execution);
 the spec comes as JSON in ``FQSR_BENCH_SPEC``::
 
     {"frames": [[beat, ...], ...], "payload": [word, ...], "blocks": 3, "beats": 288,
@@ -38,7 +38,8 @@ async def rolled_test(dut):
         getattr(dut, port).value = 0
     await start_and_reset(dut)
 
-    weights = AxisSource(dut, "w", list(spec["payload"]) * (len(frames) + 1), p_gap, seed * 1000 + 3)
+    weights = AxisSource(dut, "w", list(spec["payload"]) * (len(frames) + 1), float(spec.get("p_weight_gap", p_gap)),
+                         seed * 1000 + 3)
     cmd_rng = random.Random(seed * 1000 + 4)
     iterations, pending, rd, wr = [], None, None, None
     frame = 0

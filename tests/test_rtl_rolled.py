@@ -59,16 +59,22 @@ def test_rolled_engine_equals_finn_under_stalls(built):
     assert report["elements"] == 2 * BLOCKS * TILE[0] * TILE[1] * FEATURES  # every element of every iteration
 
 
-def test_cycles_per_frame_match_the_model(built):
+@pytest.mark.parametrize("weight_gap, bound", [(0.0, "compute"), (0.9, "weight loading")])
+def test_cycles_per_frame_match_the_model(built, weight_gap, bound):
+    """Compute-bound: the next block's 744 words load behind ~4,800 compute cycles. A weight stream idle 90 % of
+    the time (7,440 cycles a block) makes the loading the bound, and every iteration waits for its weights."""
     folder, summary = built
-    report = verify_rolled(folder, frames=2, p_gap=0.0, p_stall=0.0, seed=4)
+    report = verify_rolled(folder, frames=2, p_gap=0.0, p_stall=0.0, seed=4, weight_gap=weight_gap)
     assert report["equal"], report
     model = report["model"]
-    assert model["bound"] == "compute"  # the next block's 744 words load behind ~4,800 compute cycles
-    # the model leaves out the hand-over latency from one conv to the next, some 20-40 cycles per row
-    assert 1.0 <= report["cycles_per_frame"] / model["cycles_per_frame"] <= 1.08, report
-    # every iteration takes the same time: the weight loads are hidden
-    assert max(report["iteration_cycles"]) - min(report["iteration_cycles"]) <= 2, report
+    assert model["bound"] == bound
+    if bound == "compute":
+        # the model leaves out the hand-over latency from one conv to the next, some 20-40 cycles per row
+        assert 1.0 <= report["cycles_per_frame"] / model["cycles_per_frame"] <= 1.08, report
+        # every iteration takes the same time: the weight loads are hidden
+        assert max(report["iteration_cycles"]) - min(report["iteration_cycles"]) <= 2, report
+    else:  # random gaps: the load time of 3 x 744 words varies by a few percent around its mean
+        assert 0.93 <= report["cycles_per_frame"] / model["cycles_per_frame"] <= 1.07, report
 
 
 def test_a_corrupted_weight_word_shows_in_its_block(built):
