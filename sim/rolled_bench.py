@@ -24,7 +24,7 @@ import random
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from fqsr.sim.axis import AxisSink, AxisSource, start_and_reset
+from fqsr.sim.axis import AxisSink, AxisSource, drain, start_and_reset
 
 DRAIN_CYCLES = 64
 
@@ -88,13 +88,7 @@ async def rolled_test(dut):
         await FallingEdge(dut.ap_clk)
         dut.rd_tvalid.value = 0
         dut.cmd_tready.value = 0
-        sink = AxisSink(dut, "wr", 0.0, 0)
-        for _ in range(DRAIN_CYCLES):
-            await FallingEdge(dut.ap_clk)
-            sink.drive()
-            await ReadOnly()
-            sink.sample()
-        extra = sink.beats
+        extra = await drain(dut, "wr", DRAIN_CYCLES)
     with open(spec["result"], "w") as f:
         json.dump({"iterations": iterations, "extra_beats": extra, "deadlock": deadlock, "cycles": cycle,
                    "weight_words_sent": weights.sent}, f)
