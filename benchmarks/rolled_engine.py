@@ -5,7 +5,8 @@ Builds a calibrated edsr_w4a4 shrunk to ``--blocks`` x ``--features`` on a ``--t
 ``--target-fps`` (FINN's folding), generates ``rolled/`` (fqsr.hw.rolled) and runs fqsr.sim.rolled's check
 twice: ``--frames`` random frames with gaps and back-pressure ``--stall`` on every stream, then the same
 stall-free for the cycle count. Prints one JSON line per run. ``--synth``: Yosys synth_ecp5 of the engine
-(``rolled_body``) too, its cell counts.
+(``rolled_body``) too, its cell counts; ``--no-sim``: only the build (payload and storage figures, e.g. of
+the full-size body: ``--blocks 16 --features 64 --tile 4 --target-fps 0``, 0 meaning FINN's default folding).
 
     python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k [--synth]
 """
@@ -60,18 +61,21 @@ def main(argv=None) -> int:
     parser.add_argument("--stall", type=float, default=0.3)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--synth", action="store_true")
+    parser.add_argument("--no-sim", action="store_true", help="only build: payload and storage figures")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     model = small_edsr(args.blocks, args.features, args.tile)
     export(model, tile=(args.tile, args.tile), random_tiles=1, out_dir=args.out)
-    compile_model(args.out / ONNX_NAME, args.out, random_tiles=1, reference=model, target_fps=args.target_fps)
+    compile_model(args.out / ONNX_NAME, args.out, random_tiles=1, reference=model,
+                  target_fps=args.target_fps or None)
     summary = generate_rolled_rtl(args.out / DATAFLOW_NAME, args.out)
     print(json.dumps({"build_s": round(time.monotonic() - started, 1), "words_per_block": summary["words_per_block"],
+                      "bank_bits": summary["bank_bits"], "buffer_bits": summary["buffer_bits"],
                       "regions": summary["regions"],
                       "mvau_folding": {k: {p: v[p] for p in ("SIMD", "PE", "ACC_BITS")}
                                        for k, v in summary["params"].items() if "MVAU" in k}}))
-    for stall in (args.stall, 0.0):
+    for stall in () if args.no_sim else (args.stall, 0.0):
         report = verify_rolled(args.out, frames=args.frames, p_gap=stall, p_stall=stall, seed=1)
         keys = ("p_gap", "equal", "elements", "mismatches", "first_mismatch", "extra_beats", "cycles_per_frame",
                 "iteration_cycles", "model", "build_s", "test_s")

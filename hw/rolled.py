@@ -18,7 +18,8 @@ body's ``body_quant``): so every iteration reads and writes the same data type (
 checks that all blocks have one structure and the same node parameters (folding, data types, threshold
 steps), so one engine computes all. What differs per block is data: the weights, the thresholds (each
 block's quantizer scales), the accumulator range (the engine takes the widest) and the skip FIFO depth
-(the deepest).
+(the deepest). The engine's sliding windows keep K_H + 1 rows, not the unrolled 2 K_H: one iteration's
+frame ends before the next begins, so no next frame's rows need loading during the last windows.
 
 Weight payload (:func:`block_payload`, the body of ``weights.bin``, :mod:`fqsr.hw.weight_image`): block after
 block, each a sequence of regions (:class:`Region`) of 16-bit words, least significant first:
@@ -77,6 +78,7 @@ class Region:
     base: int  # first cfg address
     entries: int
     words: int  # 16-bit words per entry
+    bits: int  # the entry's bits (in the RAM; the payload pads it to whole words)
 
 
 @dataclass
@@ -225,14 +227,18 @@ def rolled_engine(model, blocks=None) -> RolledEngine:
             p.update(WEIGHT_RAM=1, CFG_WIDTH=inst.cfg_width)
             index = len(engine.weighted)
             depth = (p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"])
-            engine.regions.append(Region(index, 0, depth, _words(weight_bits)))
+            engine.regions.append(Region(index, 0, depth, _words(weight_bits), weight_bits))
             if th_bits:
-                engine.regions.append(Region(index, depth, _threshold_region_entries(p), _words(th_bits)))
+                engine.regions.append(Region(index, depth, _threshold_region_entries(p), _words(th_bits), th_bits))
         elif inst.module == "thresholding":
             stage.weighted = True
             inst.cfg_width = p["PE"] * p["TH_BITS"]
             p.update(THRESHOLD_RAM=1)
-            engine.regions.append(Region(len(engine.weighted), 0, _threshold_region_entries(p), _words(inst.cfg_width)))
+            engine.regions.append(Region(len(engine.weighted), 0, _threshold_region_entries(p), _words(inst.cfg_width),
+                                         inst.cfg_width))
+        elif inst.module == "sliding_window":
+            # K_H + 1 row slots, not 2 K_H: iterations never overlap, so no next frame's rows load early
+            p["SLOTS"] = p["K_H"] + 1
         if stage.weighted:
             inst.roms, inst.rom_sets = {}, {}
             inst.sources = [*inst.sources, "bank_ram"]
@@ -391,7 +397,10 @@ endmodule
 
 
 def engine_summary(engine: RolledEngine) -> dict:
-    return {"blocks": len(engine.blocks), "block_nodes": [[n.name for n in blk.nodes] for blk in engine.blocks],
+    from .generate import buffer_bits
+
+    return {"bank_bits": sum(r.entries * r.bits for r in engine.regions),
+            "buffer_bits": sum(buffer_bits(s.instance) for s in engine.stages),"blocks": len(engine.blocks), "block_nodes": [[n.name for n in blk.nodes] for blk in engine.blocks],
             "input": engine.blocks[0].input, "output": engine.blocks[-1].output,
             "block_outputs": [blk.output for blk in engine.blocks],
             "stream": engine.stream, "stages": [s.name for s in engine.stages],

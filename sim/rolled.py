@@ -1,7 +1,7 @@
 """The rolled body engine (``rolled/``, :mod:`fqsr.hw.rolled`) against FINN's execution of the same body subgraph.
 
 ``verify_rolled(model_dir)`` draws random frames in the body's input data type (the output of block 0's
-input quantizer), executes the body's nodes of ``dataflow.onnx`` on them in Python (FINN's execution,
+input quantizer; with ``photo``, also the body input of a real photograph's tile), executes the body's nodes of ``dataflow.onnx`` on them in Python (FINN's execution,
 node by node, from the body's input tensor to every block's requantizer output), and runs the engine
 on the same frames under the cocotb bench :mod:`fqsr.sim.rolled_bench` (which plays the frame DMA and
 memory and streams the weight payload of ``rolled/weights.bin``), with random gaps on every source and
@@ -65,6 +65,22 @@ def random_frames(summary: dict, n: int, seed: int) -> list:
     return [rng.integers(int(dt.min()), int(dt.max()) + 1, size=summary["stream"]["shape"]) for _ in range(n)]
 
 
+def photo_frames(model, summary: dict) -> list:
+    """The body's input for the photograph tile of :func:`fqsr.flows.export.equality_tiles`: FINN executes the
+    whole graph on it, the head and block 0's input quantizer included."""
+    from fqsr.flows.compile import python_view, run_dataflow
+    from fqsr.flows.export import equality_tiles
+    from fqsr.sim.verify import nchw_tile
+
+    channels, tile = nchw_tile(model)
+    view = python_view(model)
+    frames = []
+    for _, x in equality_tiles(channels, tile, 0):
+        context = run_dataflow(view, np.round(x.numpy() * 256).astype(np.float32), full=True)
+        frames.append(np.asarray(context[summary["input"]]).astype(np.int64))
+    return frames
+
+
 def cycle_model(summary: dict, model, weight_gap: float = 0.0) -> dict:
     """Cycles per iteration and per frame of the engine: a model from FINN's cycle estimates of the block's nodes.
 
@@ -121,8 +137,10 @@ def simulate_rolled(model_dir, frames_beats: list, *, p_gap: float, p_stall: flo
 
 
 def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float = 0.3, seed: int = 1,
-                  max_cycles: int = 2_000_000, payload: list | None = None, weight_gap: float | None = None) -> dict:
+                  max_cycles: int = 2_000_000, payload: list | None = None, weight_gap: float | None = None,
+                  photo: bool = False) -> dict:
     """Random frames through the engine under stalls, every element compared with FINN; the report (see module).
+    ``photo``: one more frame, the body input of a real photograph's tile (:func:`photo_frames`).
     ``payload``, ``weight_gap``: see :func:`simulate_rolled`."""
     from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
     from fqsr.flows.artifacts import DATAFLOW_NAME
@@ -133,7 +151,8 @@ def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float
     summary = load_summary(model_dir)
     model = load_qonnx(model_dir / DATAFLOW_NAME)
     fmt = summary["stream"]
-    inputs = random_frames(summary, frames, seed)
+    inputs = random_frames(summary, frames, seed) + (photo_frames(model, summary) if photo else [])
+    frames = len(inputs)
     want = body_reference(model, summary, inputs)
     beats = [pack_beats(x, fmt["bits"], fmt["lanes"]) for x in inputs]
     timings = {}

@@ -1,8 +1,8 @@
 """The rolled residual body: one block engine runs a small EDSR's 3 residual blocks, its weights and thresholds
 loaded from the weight stream into double-buffered RAMs, the feature map in the bench's memory between iterations.
 
-Every element of every iteration's output equals FINN's execution of that block of ``dataflow.onnx`` under
-random gaps and back-pressure on all the engine's streams (frame read, frame write, weights, commands); a
+Every element of every iteration's output (random frames and a photograph's) equals FINN's execution of that
+block of ``dataflow.onnx`` under random gaps and back-pressure on all the engine's streams (frame read, frame write, weights, commands); a
 corrupted weight word shows up in the block it belongs to; cycles per frame match the model (compute and
 weight loading)."""
 import pytest
@@ -54,9 +54,10 @@ def test_one_engine_for_every_block_with_per_block_weights(built):
 
 def test_rolled_engine_equals_finn_under_stalls(built):
     folder, summary = built
-    report = verify_rolled(folder, frames=2, p_gap=0.3, p_stall=0.3, seed=3)
+    report = verify_rolled(folder, frames=2, p_gap=0.3, p_stall=0.3, seed=3, photo=True)
     assert report["equal"] and report["mismatches"] == 0 and report["extra_beats"] == 0, report
-    assert report["elements"] == 2 * BLOCKS * TILE[0] * TILE[1] * FEATURES  # every element of every iteration
+    # two random frames and a photograph's: every element of every iteration
+    assert report["frames"] == 3 and report["elements"] == 3 * BLOCKS * TILE[0] * TILE[1] * FEATURES
 
 
 @pytest.mark.parametrize("weight_gap, bound", [(0.0, "compute"), (0.9, "weight loading")])
