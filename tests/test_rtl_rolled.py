@@ -2,16 +2,18 @@
 loaded from the weight stream into double-buffered RAMs, the feature map in the bench's memory between iterations.
 
 Every element of every iteration's output (random frames and a photograph's) equals FINN's execution of that
-block of ``dataflow.onnx`` under random gaps and back-pressure on all the engine's streams (frame read, frame write, weights, commands); a
-corrupted weight word shows up in the block it belongs to; cycles per frame match the model (compute and
-weight loading)."""
+block of ``dataflow.onnx`` under random gaps and back-pressure on all the engine's streams (frame read, frame
+write, weights, commands); a corrupted weight word shows up in the block it belongs to; cycles per frame match
+the model (compute and weight loading); blocks of different shapes are refused; Yosys elaborates the engine
+without a warning."""
 import pytest
 from qonnx.custom_op.registry import getCustomOp
 
 from conftest import calibrated, small
+from test_rtl_yosys import yosys_check
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export, load_qonnx
-from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME, generate_rolled_rtl, residual_blocks, rolled_engine
+from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, WEIGHTS_NAME, generate_rolled_rtl, residual_blocks, rolled_engine
 from fqsr.hw.weight_image import payload_words, read_weight_image
 from fqsr.models.errors import FqsrError
 from fqsr.sim.rolled import verify_rolled
@@ -97,3 +99,10 @@ def test_blocks_of_different_shapes_are_refused(built):
     getCustomOp(mvau).set_nodeattr("PE", 2)
     with pytest.raises(FqsrError, match=r"residual blocks 0 and 2 differ in PE .*one engine"):
         rolled_engine(graph, blocks)
+
+
+def test_the_engine_elaborates_cleanly_in_yosys(built):
+    folder, summary = built
+    rolled = folder / ROLLED_DIRNAME
+    log = yosys_check(summary["sources"], ENGINE_TOP, rolled)
+    assert "Found and reported 0 problems." in log
