@@ -200,6 +200,30 @@ def _words(bits: int) -> int:
     return math.ceil(bits / WORD_BITS)
 
 
+def ram_regions(inst, stage: int) -> list:
+    """Turn an mvau / thresholding instance into its RAM form (parameters through the cfg port, no ROM files) in
+    place; returns its payload regions (cfg_wr_en bit ``stage``), [] for any other module."""
+    p = inst.params
+    if inst.module == "mvau":
+        weight_bits = p["PE"] * p["SIMD"] * p["W_BITS"]
+        th_bits = p["PE"] * p["ACC_BITS"] if p.get("HAS_THRESHOLDS") else 0
+        inst.cfg_width = max(weight_bits, th_bits)
+        p.update(WEIGHT_RAM=1, CFG_WIDTH=inst.cfg_width)
+        depth = (p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"])
+        regions = [Region(stage, 0, depth, _words(weight_bits), weight_bits)]
+        if th_bits:
+            regions.append(Region(stage, depth, _threshold_region_entries(p), _words(th_bits), th_bits))
+    elif inst.module == "thresholding":
+        inst.cfg_width = p["PE"] * p["TH_BITS"]
+        p.update(THRESHOLD_RAM=1)
+        regions = [Region(stage, 0, _threshold_region_entries(p), _words(inst.cfg_width), inst.cfg_width)]
+    else:
+        return []
+    inst.roms, inst.rom_sets = {}, {}
+    inst.sources = [*inst.sources, "bank_ram"]
+    return regions
+
+
 def rolled_engine(model, blocks=None) -> RolledEngine:
     """The engine of ``model``'s residual body: merged stages, weight regions, frame stream format."""
     from qonnx.custom_op.registry import getCustomOp
@@ -218,30 +242,12 @@ def rolled_engine(model, blocks=None) -> RolledEngine:
         nodes = [blk.nodes[k] for blk in blocks]
         inst = _merge([node_instance(model, n) for n in nodes], nodes, k)
         stage = Stage(f"rolled_{node.name}", nodes, inst)
-        p = inst.params
-        if inst.module == "mvau":
-            stage.weighted = True
-            weight_bits = p["PE"] * p["SIMD"] * p["W_BITS"]
-            th_bits = p["PE"] * p["ACC_BITS"] if p.get("HAS_THRESHOLDS") else 0
-            inst.cfg_width = max(weight_bits, th_bits)
-            p.update(WEIGHT_RAM=1, CFG_WIDTH=inst.cfg_width)
-            index = len(engine.weighted)
-            depth = (p["MW"] // p["SIMD"]) * (p["MH"] // p["PE"])
-            engine.regions.append(Region(index, 0, depth, _words(weight_bits), weight_bits))
-            if th_bits:
-                engine.regions.append(Region(index, depth, _threshold_region_entries(p), _words(th_bits), th_bits))
-        elif inst.module == "thresholding":
-            stage.weighted = True
-            inst.cfg_width = p["PE"] * p["TH_BITS"]
-            p.update(THRESHOLD_RAM=1)
-            engine.regions.append(Region(len(engine.weighted), 0, _threshold_region_entries(p), _words(inst.cfg_width),
-                                         inst.cfg_width))
-        elif inst.module == "sliding_window":
+        regions = ram_regions(inst, len(engine.weighted))
+        stage.weighted = bool(regions)
+        engine.regions += regions
+        if inst.module == "sliding_window":
             # K_H + 1 row slots, not 2 K_H: iterations never overlap, so no next frame's rows load early
-            p["SLOTS"] = p["K_H"] + 1
-        if stage.weighted:
-            inst.roms, inst.rom_sets = {}, {}
-            inst.sources = [*inst.sources, "bank_ram"]
+            inst.params["SLOTS"] = inst.params["K_H"] + 1
         engine.stages.append(stage)
     engine.cfg_bits = max(s.instance.cfg_width for s in engine.weighted)
 
