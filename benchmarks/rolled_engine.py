@@ -8,7 +8,7 @@ stall-free for the cycle count. Prints one JSON line per run. ``--synth``: Yosys
 (``rolled_body``) too, its cell counts; ``--no-sim``: only the build (payload and storage figures, e.g. of
 the full-size body: ``--blocks 16 --features 64 --tile 4 --target-fps 0``, 0 meaning FINN's default folding).
 
-    python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k [--synth]
+    python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k [--synth [--pnr]]
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import torch
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export
 from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, generate_rolled_rtl
-from fqsr.hw.synth import kinds_of, run_tool, tool
+from fqsr.hw.synth import _fmax, kinds_of, run_tool, tool
 from fqsr.models.calibrate import calibrate
 from fqsr.models.registry import build_model, get_config
 from fqsr.sim.rolled import verify_rolled
@@ -38,17 +38,26 @@ def small_edsr(blocks: int, features: int, tile: int, seed: int = 0):
     return model
 
 
-def synthesize(rolled: Path) -> dict:
-    """synth_ecp5 of ``rolled_body`` from the folder's sources (the yowasp tools read files below their working dir)."""
+def synthesize(rolled: Path, pnr: bool = False) -> dict:
+    """synth_ecp5 of ``rolled_body`` from the folder's sources (the yowasp tools read files below their working
+    dir); with ``pnr``, nextpnr-ecp5 on the 85F too (every port a pin, unconstrained), its Fmax."""
     sources = [line for line in (rolled / "filelist.f").read_text().split() if line]
-    script = [f"read_verilog -sv {' '.join(sources)}", f"synth_ecp5 -top {ENGINE_TOP}",
+    script = [f"read_verilog -sv {' '.join(sources)}", f"synth_ecp5 -top {ENGINE_TOP} -json {ENGINE_TOP}.json",
               f"tee -q -o {ENGINE_TOP}.stat.json stat -json"]
     (rolled / "synth.ys").write_text("\n".join(script) + "\n")
     seconds = run_tool(tool("yosys") + ["-q", "-l", "synth.log", "synth.ys"], rolled, "synth.out")
     stat = json.loads((rolled / f"{ENGINE_TOP}.stat.json").read_text())
     top = stat["modules"][f"\\{ENGINE_TOP}"]
     cells = {t.lstrip("\\"): int(n) for t, n in top["num_cells_by_type"].items()}
-    return {"yosys_s": round(seconds, 1), "kinds": kinds_of(cells), "cells": cells}
+    result = {"yosys_s": round(seconds, 1), "kinds": kinds_of(cells), "cells": cells}
+    if pnr:
+        argv = tool("nextpnr-ecp5") + ["--85k", "--package", "CABGA381", "--speed", "6", "--json",
+                                       f"{ENGINE_TOP}.json", "--lpf-allow-unconstrained", "--freq", "100",
+                                       "--report", "report.json", "--timing-allow-fail", "--seed", "1"]
+        seconds = run_tool(argv, rolled, "nextpnr.out")
+        result["pnr"] = {"fmax_mhz": _fmax(json.loads((rolled / "report.json").read_text()))["achieved"],
+                         "nextpnr_s": round(seconds, 1)}
+    return result
 
 
 def main(argv=None) -> int:
@@ -61,6 +70,7 @@ def main(argv=None) -> int:
     parser.add_argument("--stall", type=float, default=0.3)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--synth", action="store_true")
+    parser.add_argument("--pnr", action="store_true", help="with --synth: place and route on the 85F, Fmax")
     parser.add_argument("--no-sim", action="store_true", help="only build: payload and storage figures")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -83,7 +93,7 @@ def main(argv=None) -> int:
         if not report["equal"]:
             return 1
     if args.synth:
-        print(json.dumps({"synth_ecp5": synthesize(args.out / ROLLED_DIRNAME)}))
+        print(json.dumps({"synth_ecp5": synthesize(args.out / ROLLED_DIRNAME, args.pnr)}))
     return 0
 
 
