@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,9 +40,15 @@ def small_edsr(blocks: int, features: int, tile: int, seed: int = 0):
 
 
 def synthesize(rolled: Path, pnr: bool = False) -> dict:
-    """synth_ecp5 of ``rolled_body`` from the folder's sources (the yowasp tools read files below their working
-    dir); with ``pnr``, nextpnr-ecp5 on the 85F too (every port a pin, unconstrained), its Fmax."""
+    """synth_ecp5 of ``rolled_body`` in ``rolled_synth/`` beside ``rolled`` (a copy of its sources: the yowasp tools
+    read files below their working dir, and ``rolled/`` stays as written); with ``pnr``, nextpnr-ecp5 on the 85F
+    too (every port a pin, unconstrained), its Fmax."""
     sources = [line for line in (rolled / "filelist.f").read_text().split() if line]
+    work = rolled.parent / "rolled_synth"
+    work.mkdir(exist_ok=True)
+    for name in sources:
+        shutil.copy(rolled / name, work / name)
+    rolled = work
     script = [f"read_verilog -sv {' '.join(sources)}", f"synth_ecp5 -top {ENGINE_TOP} -json {ENGINE_TOP}.json",
               f"tee -q -o {ENGINE_TOP}.stat.json stat -json"]
     (rolled / "synth.ys").write_text("\n".join(script) + "\n")
