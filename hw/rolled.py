@@ -334,7 +334,8 @@ def block_text(model, engine: RolledEngine) -> str:
         widths[stage.name] = _stream_widths(model, node)
     for k, stage in enumerate(engine.weighted):
         conns[stage.name] = [f".cfg_wr_en(cfg_wr_en[{k}])", ".cfg_wr_bank(cfg_wr_bank)", ".cfg_wr_addr(cfg_wr_addr)",
-                             f".cfg_wr_data(cfg_wr_data[{stage.instance.cfg_width - 1}:0])", ".cfg_rd_bank(cfg_rd_bank)"]
+                             f".cfg_wr_data(cfg_wr_data[{stage.instance.cfg_width - 1}:0])",
+                             ".cfg_rd_bank(cfg_rd_bank)"]
     graph = helper.make_graph(renamed, BLOCK_TOP, [helper.make_empty_tensor_value_info(first.input)],
                               [helper.make_empty_tensor_value_info(first.output)])
     ports = [f"input  wire [{len(engine.weighted) - 1}:0] cfg_wr_en", "input  wire cfg_wr_bank",
@@ -406,7 +407,8 @@ def engine_summary(engine: RolledEngine) -> dict:
     from .generate import buffer_bits
 
     return {"bank_bits": sum(r.entries * r.bits for r in engine.regions),
-            "buffer_bits": sum(buffer_bits(s.instance) for s in engine.stages),"blocks": len(engine.blocks), "block_nodes": [[n.name for n in blk.nodes] for blk in engine.blocks],
+            "buffer_bits": sum(buffer_bits(s.instance) for s in engine.stages), "blocks": len(engine.blocks),
+            "block_nodes": [[n.name for n in blk.nodes] for blk in engine.blocks],
             "input": engine.blocks[0].input, "output": engine.blocks[-1].output,
             "block_outputs": [blk.output for blk in engine.blocks],
             "stream": engine.stream, "stages": [s.name for s in engine.stages],

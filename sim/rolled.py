@@ -1,8 +1,9 @@
 """The rolled body engine (``rolled/``, :mod:`fqsr.hw.rolled`) against FINN's execution of the same body subgraph.
 
 ``verify_rolled(model_dir)`` draws random frames in the body's input data type (the output of block 0's
-input quantizer; with ``photo``, also the body input of a real photograph's tile), executes the body's nodes of ``dataflow.onnx`` on them in Python (FINN's execution,
-node by node, from the body's input tensor to every block's requantizer output), and runs the engine
+input quantizer; with ``photo``, also the body input of a real photograph's tile), executes the body's
+nodes of ``dataflow.onnx`` on them in Python (FINN's execution, node by node, from the body's input
+tensor to every block's requantizer output), and runs the engine
 on the same frames under the cocotb bench :mod:`fqsr.sim.rolled_bench` (which plays the frame DMA and
 memory and streams the weight payload of ``rolled/weights.bin``), with random gaps on every source and
 random back-pressure on every sink. Every element of every iteration's output frame is compared with
@@ -173,7 +174,8 @@ def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float
         report["elements"] += flat.size
         report["mismatches"] += wrong
         if it["block"] != b:
-            raise FqsrError(f"iteration {k} ran block {it['block']}, expected block {b}: the engine's block order is wrong")
+            raise FqsrError(f"iteration {k} ran block {it['block']}, expected block {b}: the engine's block order "
+                            f"is wrong")
         if wrong and report["first_mismatch"] is None:
             i = int(diff[0]) if diff.size else int(got.size)
             report["first_mismatch"] = {
@@ -182,7 +184,8 @@ def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float
                 "got": int(got[i]) if i < got.size else None, "expected": int(flat[i])}
     missing = frames * summary["blocks"] - len(its)
     report["missing_iterations"] = missing
-    report["equal"] = not result["deadlock"] and missing == 0 and report["mismatches"] == 0 and not result["extra_beats"]
+    report["equal"] = (not result["deadlock"] and missing == 0 and report["mismatches"] == 0
+                       and not result["extra_beats"])
     starts = [it["cmd_cycle"] for it in its if it["block"] == 0]
     report["iteration_cycles"] = [it["end_cycle"] - it["cmd_cycle"] for it in its if "end_cycle" in it]
     if len(starts) > 1:

@@ -5,8 +5,9 @@ it takes the engine's iteration commands (``cmd_t*``, the block index), streams 
 frame on ``rd_t*`` (block 0: the next host frame; block k > 0: what iteration k-1 wrote) and collects its
 output on ``wr_t*``; and it streams the weight payload on ``w_t*``, repeated for every frame. Every
 source idles a cycle with probability ``p_gap`` (the weight stream with ``p_weight_gap`` when the spec
-gives it: a slow weight memory), every sink (``wr``, ``cmd``) holds ready low with probability ``p_stall``. It does no comparison (:mod:`fqsr.sim.rolled` compares with FINN's execution);
-the spec comes as JSON in ``FQSR_BENCH_SPEC``::
+gives it: a slow weight memory), every sink (``wr``, ``cmd``) holds ready low with probability
+``p_stall``. It does no comparison (:mod:`fqsr.sim.rolled` compares with FINN's execution); the spec
+comes as JSON in ``FQSR_BENCH_SPEC``::
 
     {"frames": [[beat, ...], ...], "payload": [word, ...], "blocks": 3, "beats": 288,
      "p_gap": 0.3, "p_stall": 0.3, "seed": 1, "max_cycles": 100000, "result": "path.json"}
