@@ -89,3 +89,17 @@ class AxisSink:
     def sample(self):
         if int(self.port.tvalid.value) and int(self.port.tready.value):
             self.beats.append(int(self.port.tdata.value))
+
+
+async def drain(dut, prefix: str, cycles: int) -> list:
+    """Hold ``<prefix>`` ready for ``cycles`` cycles (from a falling edge) and return the beats that come: after
+    the last expected beat, any is a bug (a duplicated or extra beat)."""
+    from cocotb.triggers import FallingEdge, ReadOnly
+
+    sink = AxisSink(dut, prefix, 0.0, 0)
+    for _ in range(cycles):
+        await FallingEdge(dut.ap_clk)
+        sink.drive()
+        await ReadOnly()
+        sink.sample()
+    return sink.beats

@@ -30,7 +30,7 @@ import time
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from fqsr.sim.axis import AxisSink, AxisSource, start_and_reset
+from fqsr.sim.axis import AxisSink, AxisSource, drain, start_and_reset
 
 DRAIN_CYCLES = 64
 
@@ -91,13 +91,7 @@ async def network_test(dut):
             break
     extra = []
     if not deadlock and not wall_limited:  # anything after the last expected beat is a bug (a duplicated beat)
-        sink = AxisSink(dut, "m_axis", 0.0, 0)
-        for _ in range(DRAIN_CYCLES):
-            await FallingEdge(dut.ap_clk)
-            sink.drive()
-            await ReadOnly()
-            sink.sample()
-        extra = sink.beats
+        extra = await drain(dut, "m_axis", DRAIN_CYCLES)
     wall = time.monotonic() - start
     with open(spec["result"], "w") as f:
         json.dump({"phases": results, "extra_beats": extra, "deadlock": deadlock, "wall_limited": wall_limited,

@@ -18,15 +18,17 @@ from test_rtl_mvau import mvau_model
 from test_rtl_thresholding import threshold_model
 from test_rtl_yosys import yosys_exe
 
-from fqsr.hw.generate import emit_node
+from fqsr.hw.generate import emit_node, node_instance
+from fqsr.hw.rolled import ram_regions
 
 DP16KD_BITS = 18 * 1024
 
 
-def synth_ecp5_cells(model, cwd) -> dict:
-    """Cell counts (type -> number) of the model's first node synthesized by ``synth_ecp5``."""
+def synth_ecp5_cells(model, cwd, instance=None) -> dict:
+    """Cell counts (type -> number) of the model's first node synthesized by ``synth_ecp5`` (``instance``: the
+    node's generator instance, default its own)."""
     node = model.graph.node[0]
-    wrapper, _, files = emit_node(model, node, cwd)
+    wrapper, _, files = emit_node(model, node, cwd, instance)
     sources = [f for f in files if f.suffix == ".v"]
     for f in sources:
         shutil.copy(f, cwd / f.name)
@@ -62,3 +64,14 @@ def test_large_rom_maps_to_block_ram(case, tmp_path):
         # 8 comparators, not 255; the LUTs are mostly the stage ROMs under half a block (64 x 16 x 8 bits
         # and smaller), which rom.v leaves to logic: about 1k LUT4
         assert cells.get("LUT4", 0) < 1500, f"binary-search thresholding took {cells.get('LUT4')} LUT4; cells {cells}"
+
+
+def test_double_buffered_weight_ram_maps_to_block_ram(tmp_path):
+    """The rolled build's MVAU (WEIGHT_RAM): both banks of the 288x32 weights (2 x 36,864 bits) in DP16KD."""
+    model = mvau_model(288, 32, 8, 4, "UINT4", "INT4", None, seed=1)
+    instance = node_instance(model, model.graph.node[0])
+    (region,) = ram_regions(instance, 0)
+    cells = synth_ecp5_cells(model, tmp_path, instance)
+    bits = 2 * region.entries * region.bits
+    brams = cells.get("DP16KD", 0)
+    assert bits == 2 * 288 * 32 * 4 and brams >= math.ceil(bits / DP16KD_BITS), f"{bits} bits, cells {cells}"

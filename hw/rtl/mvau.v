@@ -27,6 +27,10 @@
 // product per weight bit, the sign bit's subtracted) instead of the `*` that synth_ecp5 maps to a
 // MULT18X18D per product whatever its width (Yosys has no per-cell attribute that stops it); the
 // partial products of all SIMD lanes then meet in one adder tree. LUT_MULT = 0: `*`, synthesis decides.
+// WEIGHT_RAM = 1 (the rolled build, one engine for all residual blocks): the weights (and the thresholds)
+// live in double-buffered RAMs (bank_ram.v) read from bank cfg_rd_bank and written through the cfg port:
+// cfg addresses 0 .. NF*SF-1 are the weight words (as the ROM file's lines), the thresholding's address
+// space (thresholding.v, THRESHOLD_RAM) follows from NF*SF on, its words in cfg_wr_data's low PE*ACC_BITS bits.
 // ACC_BITS must hold every partial sum; the generator derives the tight bound from the
 // actual weights (see fqsr.hw.generate.accumulator_range), the default is the generic one.
 module mvau #(
@@ -47,6 +51,8 @@ module mvau #(
     parameter THRESHOLDS_PREFIX = "",
     parameter integer SMALL_ROM_BITS = 9216,
     parameter integer LUT_MULT  = 0,
+    parameter integer WEIGHT_RAM = 0,
+    parameter integer CFG_WIDTH = PE * SIMD * W_BITS > PE * ACC_BITS ? PE * SIMD * W_BITS : PE * ACC_BITS,
     parameter integer IN_WIDTH  = (SIMD * IN_BITS + 7) / 8 * 8,
     parameter integer OUT_WIDTH = (PE * OUT_BITS + 7) / 8 * 8
 ) (
@@ -57,7 +63,13 @@ module mvau #(
     output wire                 in0_tready,
     output wire [OUT_WIDTH-1:0] out0_tdata,
     output wire                 out0_tvalid,
-    input  wire                 out0_tready
+    input  wire                 out0_tready,
+    // WEIGHT_RAM only (unused otherwise)
+    input  wire                 cfg_wr_en,
+    input  wire                 cfg_wr_bank,
+    input  wire [31:0]          cfg_wr_addr,
+    input  wire [CFG_WIDTH-1:0] cfg_wr_data,
+    input  wire                 cfg_rd_bank
 );
     localparam integer SF = MW / SIMD;
     localparam integer NF = MH / PE;
@@ -100,8 +112,20 @@ module mvau #(
     wire [PE*SIMD*W_BITS-1:0] wword;
     always @(posedge ap_clk)
         waddr <= waddr_next;
-    rom #(.WIDTH(PE * SIMD * W_BITS), .DEPTH(NF * SF), .FILE(WEIGHTS_FILE), .SMALL_BITS(SMALL_ROM_BITS), .AW(WA_BITS))
-        weights (.clk(ap_clk), .en(1'b1), .addr(waddr_next), .q(wword));
+    generate
+        if (WEIGHT_RAM) begin : weight_ram
+            initial if (CFG_WIDTH < PE * SIMD * W_BITS || (HAS_THRESHOLDS && CFG_WIDTH < PE * ACC_BITS))
+                $fatal(1, "mvau: CFG_WIDTH (%0d) must hold a weight word and a threshold word", CFG_WIDTH);
+            bank_ram #(.WIDTH(PE * SIMD * W_BITS), .DEPTH(NF * SF), .SMALL_BITS(SMALL_ROM_BITS), .AW(WA_BITS))
+                weights (.clk(ap_clk), .en(1'b1), .rd_bank(cfg_rd_bank), .addr(waddr_next), .q(wword),
+                         .wr_en(cfg_wr_en && cfg_wr_addr < NF * SF), .wr_bank(cfg_wr_bank),
+                         .wr_addr(cfg_wr_addr[WA_BITS-1:0]), .wr_data(cfg_wr_data[PE*SIMD*W_BITS-1:0]));
+        end else begin : weight_rom
+            rom #(.WIDTH(PE * SIMD * W_BITS), .DEPTH(NF * SF), .FILE(WEIGHTS_FILE), .SMALL_BITS(SMALL_ROM_BITS),
+                  .AW(WA_BITS))
+                weights (.clk(ap_clk), .en(1'b1), .addr(waddr_next), .q(wword));
+        end
+    endgenerate
 
     // the lanes of the input beat and of the weight word, each extended by its sign bit (0 when
     // unsigned), taken apart once with constant selects; xl[s], wl[p*SIMD + s]
@@ -178,11 +202,15 @@ module mvau #(
             thresholding #(
                 .PE(PE), .CHANNELS(MH), .STEPS(STEPS), .IN_BITS(ACC_BITS), .IN_SIGNED(1),
                 .OUT_BITS(OUT_BITS), .BIAS(BIAS), .TH_BITS(ACC_BITS), .THRESHOLDS_PREFIX(THRESHOLDS_PREFIX),
-                .SMALL_ROM_BITS(SMALL_ROM_BITS), .IN_WIDTH(PE * ACC_BITS), .OUT_WIDTH(OUT_WIDTH)
+                .SMALL_ROM_BITS(SMALL_ROM_BITS), .THRESHOLD_RAM(WEIGHT_RAM), .IN_WIDTH(PE * ACC_BITS),
+                .OUT_WIDTH(OUT_WIDTH)
             ) thresholds (
                 .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
                 .in0_tdata(acc_data), .in0_tvalid(acc_valid), .in0_tready(acc_ready),
-                .out0_tdata(out0_tdata), .out0_tvalid(out0_tvalid), .out0_tready(out0_tready)
+                .out0_tdata(out0_tdata), .out0_tvalid(out0_tvalid), .out0_tready(out0_tready),
+                .cfg_wr_en(cfg_wr_en && cfg_wr_addr >= NF * SF), .cfg_wr_bank(cfg_wr_bank),
+                .cfg_wr_addr(cfg_wr_addr - NF * SF), .cfg_wr_data(cfg_wr_data[PE*ACC_BITS-1:0]),
+                .cfg_rd_bank(cfg_rd_bank)
             );
         end else begin : no_act  // the accumulators, each sign-extended to OUT_BITS
             wire [PE*OUT_BITS-1:0] wide;

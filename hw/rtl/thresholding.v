@@ -15,6 +15,10 @@
 // (x >= t <=> x >= ceil(t) for integer x) and clips them to [min(x), max(x)+1], so
 // TH_BITS = IN_BITS + 2 always holds them. The pipeline advances as a whole when the output
 // register is free (latency LEVELS + 1 cycles, one beat per cycle).
+// THRESHOLD_RAM = 1 (the rolled build): the stage memories are double-buffered RAMs (bank_ram.v) read from
+// bank cfg_rd_bank and written through the cfg port instead of ROMs from files. The cfg address space holds
+// the stages one after the other, stage j at FOLDS * (2^j - 1) (FOLDS << j words each); a word carries all
+// PE lanes' thresholds of one address (lane p at cfg_wr_data[p*TH_BITS +: TH_BITS]).
 module thresholding #(
     parameter integer PE        = 1,
     parameter integer CHANNELS  = 2,
@@ -26,6 +30,7 @@ module thresholding #(
     parameter integer TH_BITS   = IN_BITS + 2,
     parameter THRESHOLDS_PREFIX = "",
     parameter integer SMALL_ROM_BITS = 9216,
+    parameter integer THRESHOLD_RAM = 0,
     parameter integer IN_WIDTH  = (PE * IN_BITS + 7) / 8 * 8,
     parameter integer OUT_WIDTH = (PE * OUT_BITS + 7) / 8 * 8
 ) (
@@ -36,7 +41,13 @@ module thresholding #(
     output wire                 in0_tready,
     output reg  [OUT_WIDTH-1:0] out0_tdata,
     output reg                  out0_tvalid,
-    input  wire                 out0_tready
+    input  wire                 out0_tready,
+    // THRESHOLD_RAM only (unused otherwise)
+    input  wire                 cfg_wr_en,
+    input  wire                 cfg_wr_bank,
+    input  wire [31:0]          cfg_wr_addr,
+    input  wire [PE*TH_BITS-1:0] cfg_wr_data,
+    input  wire                 cfg_rd_bank
 );
     localparam integer FOLDS = CHANNELS / PE;
     localparam integer FA_BITS = FOLDS > 1 ? $clog2(FOLDS) : 1;
@@ -97,9 +108,19 @@ module thresholding #(
                 localparam [7:0] D2 = 48 + p / 100 % 10, D1 = 48 + p / 10 % 10, D0 = 48 + p % 10, DS = 48 + j;
                 localparam FILE = {THRESHOLDS_PREFIX, "_p", D2, D1, D0, "_s", DS, ".mem"};
                 wire [TH_BITS-1:0] th_q;
-                rom #(.WIDTH(TH_BITS), .DEPTH(DEPTH), .FILE(THRESHOLDS_PREFIX != "" ? FILE : ""),
-                      .SMALL_BITS(SMALL_ROM_BITS), .AW(AW))
-                    thresholds (.clk(ap_clk), .en(advance), .addr(addr), .q(th_q));
+                if (THRESHOLD_RAM) begin : ram
+                    localparam integer BASE = FOLDS * ((1 << j) - 1);
+                    wire hit = cfg_wr_en && cfg_wr_addr >= BASE && cfg_wr_addr < BASE + DEPTH;
+                    wire [31:0] local_addr = cfg_wr_addr - BASE;
+                    bank_ram #(.WIDTH(TH_BITS), .DEPTH(DEPTH), .SMALL_BITS(SMALL_ROM_BITS), .AW(AW))
+                        thresholds (.clk(ap_clk), .en(advance), .rd_bank(cfg_rd_bank), .addr(addr), .q(th_q),
+                                    .wr_en(hit), .wr_bank(cfg_wr_bank), .wr_addr(local_addr[AW-1:0]),
+                                    .wr_data(cfg_wr_data[p*TH_BITS +: TH_BITS]));
+                end else begin : rom_file
+                    rom #(.WIDTH(TH_BITS), .DEPTH(DEPTH), .FILE(THRESHOLDS_PREFIX != "" ? FILE : ""),
+                          .SMALL_BITS(SMALL_ROM_BITS), .AW(AW))
+                        thresholds (.clk(ap_clk), .en(advance), .addr(addr), .q(th_q));
+                end
                 assign ths[j*TH_BITS +: TH_BITS] = th_q;
             end
             wire [LEVELS-1:0] count = (prefixes[(LEVELS-1)*LEVELS +: LEVELS] << 1) | bits[LEVELS-1];

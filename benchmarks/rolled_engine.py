@@ -1,0 +1,108 @@
+"""The rolled residual-body engine on a small EDSR: bit-exactness under stalls and cycles vs the model
+(benchmarks/rolled_edsr.md, section "Built").
+
+Builds a calibrated edsr_w4a4 shrunk to ``--blocks`` x ``--features`` on a ``--tile`` tile, compiled for
+``--target-fps`` (FINN's folding), generates ``rolled/`` (fqsr.hw.rolled) and runs fqsr.sim.rolled's check
+twice: ``--frames`` random frames with gaps and back-pressure ``--stall`` on every stream, then the same
+stall-free for the cycle count. Prints one JSON line per run. ``--synth``: Yosys synth_ecp5 of the engine
+(``rolled_body``) too, its cell counts; ``--no-sim``: only the build (payload and storage figures, e.g. of
+the full-size body: ``--blocks 16 --features 64 --tile 4 --target-fps 0``, 0 meaning FINN's default folding).
+
+    python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k [--synth [--pnr]]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from fqsr.flows.compile import DATAFLOW_NAME, compile_model
+from fqsr.flows.export import ONNX_NAME, export
+from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, generate_rolled_rtl
+from fqsr.hw.synth import _fmax, kinds_of, run_tool, tool
+from fqsr.models.calibrate import calibrate
+from fqsr.models.registry import build_model, get_config
+from fqsr.sim.rolled import verify_rolled
+
+
+def small_edsr(blocks: int, features: int, tile: int, seed: int = 0):
+    """As tests/conftest.py's ``calibrated``: the quantizers see data, so the scales are not defaults."""
+    cfg = get_config("edsr_w4a4").replace(blocks=blocks, features=features)
+    torch.manual_seed(seed)
+    model = build_model(cfg)
+    calibrate(model, [torch.rand(2, cfg.channels, tile, tile) for _ in range(3)])
+    return model
+
+
+def synthesize(rolled: Path, pnr: bool = False) -> dict:
+    """synth_ecp5 of ``rolled_body`` in ``rolled_synth/`` beside ``rolled`` (a copy of its sources: the yowasp tools
+    read files below their working dir, and ``rolled/`` stays as written); with ``pnr``, nextpnr-ecp5 on the 85F
+    too (every port a pin, unconstrained), its Fmax."""
+    sources = [line for line in (rolled / "filelist.f").read_text().split() if line]
+    work = rolled.parent / "rolled_synth"
+    work.mkdir(exist_ok=True)
+    for name in sources:
+        shutil.copy(rolled / name, work / name)
+    rolled = work
+    script = [f"read_verilog -sv {' '.join(sources)}", f"synth_ecp5 -top {ENGINE_TOP} -json {ENGINE_TOP}.json",
+              f"tee -q -o {ENGINE_TOP}.stat.json stat -json"]
+    (rolled / "synth.ys").write_text("\n".join(script) + "\n")
+    seconds = run_tool(tool("yosys") + ["-q", "-l", "synth.log", "synth.ys"], rolled, "synth.out")
+    stat = json.loads((rolled / f"{ENGINE_TOP}.stat.json").read_text())
+    top = stat["modules"][f"\\{ENGINE_TOP}"]
+    cells = {t.lstrip("\\"): int(n) for t, n in top["num_cells_by_type"].items()}
+    result = {"yosys_s": round(seconds, 1), "kinds": kinds_of(cells), "cells": cells}
+    if pnr:
+        argv = tool("nextpnr-ecp5") + ["--85k", "--package", "CABGA381", "--speed", "6", "--json",
+                                       f"{ENGINE_TOP}.json", "--lpf-allow-unconstrained", "--freq", "100",
+                                       "--report", "report.json", "--timing-allow-fail", "--seed", "1"]
+        seconds = run_tool(argv, rolled, "nextpnr.out")
+        result["pnr"] = {"fmax_mhz": _fmax(json.loads((rolled / "report.json").read_text()))["achieved"],
+                         "nextpnr_s": round(seconds, 1)}
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=3)
+    parser.add_argument("--features", type=int, default=8)
+    parser.add_argument("--tile", type=int, default=6)
+    parser.add_argument("--target-fps", type=int, default=50_000)
+    parser.add_argument("--frames", type=int, default=2)
+    parser.add_argument("--stall", type=float, default=0.3)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--synth", action="store_true")
+    parser.add_argument("--pnr", action="store_true", help="with --synth: place and route on the 85F, Fmax")
+    parser.add_argument("--no-sim", action="store_true", help="only build: payload and storage figures")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    model = small_edsr(args.blocks, args.features, args.tile)
+    export(model, tile=(args.tile, args.tile), random_tiles=1, out_dir=args.out)
+    compile_model(args.out / ONNX_NAME, args.out, random_tiles=1, reference=model,
+                  target_fps=args.target_fps or None)
+    summary = generate_rolled_rtl(args.out / DATAFLOW_NAME, args.out)
+    print(json.dumps({"build_s": round(time.monotonic() - started, 1), "words_per_block": summary["words_per_block"],
+                      "bank_bits": summary["bank_bits"], "buffer_bits": summary["buffer_bits"],
+                      "regions": summary["regions"],
+                      "mvau_folding": {k: {p: v[p] for p in ("SIMD", "PE", "ACC_BITS")}
+                                       for k, v in summary["params"].items() if "MVAU" in k}}))
+    for stall in () if args.no_sim else (args.stall, 0.0):
+        report = verify_rolled(args.out, frames=args.frames, p_gap=stall, p_stall=stall, seed=1)
+        keys = ("p_gap", "equal", "elements", "mismatches", "first_mismatch", "extra_beats", "cycles_per_frame",
+                "iteration_cycles", "model", "build_s", "test_s")
+        print(json.dumps({k: report.get(k) for k in keys}))
+        if not report["equal"]:
+            return 1
+    if args.synth:
+        print(json.dumps({"synth_ecp5": synthesize(args.out / ROLLED_DIRNAME, args.pnr)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

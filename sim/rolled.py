@@ -1,0 +1,195 @@
+"""The rolled body engine (``rolled/``, :mod:`fqsr.hw.rolled`) against FINN's execution of the same body subgraph.
+
+``verify_rolled(model_dir)`` draws random frames in the body's input data type (the output of block 0's
+input quantizer; with ``photo``, also the body input of a real photograph's tile), executes the body's
+nodes of ``dataflow.onnx`` on them in Python (FINN's execution, node by node, from the body's input
+tensor to every block's requantizer output), and runs the engine
+on the same frames under the cocotb bench :mod:`fqsr.sim.rolled_bench` (which plays the frame DMA and
+memory and streams the weight payload of ``rolled/weights.bin``), with random gaps on every source and
+random back-pressure on every sink. Every element of every iteration's output frame is compared with
+FINN's output of that block: the report names the first differing iteration (frame, block, the node
+that computed it), its mismatch count and first differing NHWC index.
+
+Cycles: with ``p_gap = p_stall = 0`` the report's ``cycles_per_frame`` (from one frame's first command to
+the next frame's) is compared with :func:`cycle_model`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from fqsr.models.errors import FqsrError
+
+
+def load_summary(model_dir) -> dict:
+    from fqsr.flows.artifacts import require_current
+    from fqsr.hw.rolled import ROLLED_DIRNAME, SUMMARY_NAME
+
+    model_dir = Path(model_dir)
+    require_current(model_dir, ROLLED_DIRNAME, "fqsr.hw.rolled.generate_rolled_rtl on the model's dataflow.onnx")
+    return json.loads((model_dir / ROLLED_DIRNAME / SUMMARY_NAME).read_text())
+
+
+def body_reference(model, summary: dict, frames: list) -> list:
+    """Per frame: FINN's output of every block (NHWC integers), executing the body's nodes in graph order."""
+    from qonnx.core.onnx_exec import execute_node
+
+    from fqsr.flows.compile import python_view
+
+    view = python_view(model)
+    body = {name for names in summary["block_nodes"] for name in names}
+    nodes = [n for n in view.graph.node if n.name in body]
+    opset = view.model.opset_import[0].version
+    inits = {t.name: view.get_initializer(t.name) for t in view.graph.initializer}
+    shape = summary["stream"]["shape"]
+    results = []
+    for x in frames:
+        context = dict(inits)
+        context[summary["input"]] = np.asarray(x, dtype=np.float32).reshape(shape)
+        for node in nodes:
+            for out in node.output:
+                context.setdefault(out, np.zeros(view.get_tensor_shape(out), dtype=np.float32))
+            execute_node(node, context, view.graph, opset)
+        results.append([np.asarray(context[t]).astype(np.int64) for t in summary["block_outputs"]])
+    return results
+
+
+def random_frames(summary: dict, n: int, seed: int) -> list:
+    """``n`` frames of uniformly random integers of the body's input data type."""
+    from qonnx.core.datatype import DataType
+
+    dt = DataType[summary["stream"]["datatype"]]
+    rng = np.random.default_rng(seed)
+    return [rng.integers(int(dt.min()), int(dt.max()) + 1, size=summary["stream"]["shape"]) for _ in range(n)]
+
+
+def photo_frames(model, summary: dict) -> list:
+    """The body's input for the photograph tile of :func:`fqsr.flows.export.equality_tiles`: FINN executes the
+    whole graph on it, the head and block 0's input quantizer included."""
+    from fqsr.flows.compile import python_view, run_dataflow
+    from fqsr.flows.export import equality_tiles
+    from fqsr.sim.verify import nchw_tile
+
+    channels, tile = nchw_tile(model)
+    view = python_view(model)
+    frames = []
+    for _, x in equality_tiles(channels, tile, 0):
+        context = run_dataflow(view, np.round(x.numpy() * 256).astype(np.float32), full=True)
+        frames.append(np.asarray(context[summary["input"]]).astype(np.int64))
+    return frames
+
+
+def cycle_model(summary: dict, model, weight_gap: float = 0.0) -> dict:
+    """Cycles per iteration and per frame of the engine: a model from FINN's cycle estimates of the block's nodes.
+
+    compute: the slowest node (an MVAU) takes P cycles per pixel. The first conv starts once its window has
+    K = 3 padded input rows (3 (W + 2) pixels of the input stream, B beats each); the second conv computes its
+    output row r once the first has finished its row r + 1 (the window reaches one row below), so it ends two
+    rows after the first: (H + 2) W P + 3 (W + 2) B cycles per iteration.
+    loading: the block's payload words, one per cycle when the weight stream has no gaps (1 / (1 - weight_gap)
+    cycles each on average when it idles with probability ``weight_gap``). Per frame: blocks x max(compute,
+    loading), as double buffering hides the one behind the other."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    body = set(summary["block_nodes"][0])
+    cycles = {n.name: int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node if n.name in body}
+    slowest = max(cycles, key=cycles.get)
+    _, h, w, _ = summary["stream"]["shape"]
+    per_pixel = cycles[slowest] / (h * w)
+    beats_per_pixel = summary["stream"]["beats"] / (h * w)
+    compute = math.ceil((h + 2) * w * per_pixel + 3 * (w + 2) * beats_per_pixel)
+    loading = math.ceil(summary["words_per_block"] / (1.0 - weight_gap))
+    blocks = summary["blocks"]
+    return {"slowest_node": slowest, "slowest_node_cycles": cycles[slowest], "compute_cycles_per_iteration": compute,
+            "load_cycles_per_block": loading, "cycles_per_frame": blocks * max(compute, loading),
+            "bound": "compute" if compute >= loading else "weight loading"}
+
+
+def simulate_rolled(model_dir, frames_beats: list, *, p_gap: float, p_stall: float, seed: int,
+                    max_cycles: int, payload: list | None = None, weight_gap: float | None = None,
+                    timings: dict | None = None) -> dict:
+    """Run the bench on ``rolled/``; returns its result dict. ``payload``: 16-bit words streamed instead of
+    ``rolled/weights.bin``'s (a test's corrupted weights); ``weight_gap``: the weight stream's own gap
+    probability (default ``p_gap``)."""
+    import tempfile
+
+    from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, WEIGHTS_NAME
+    from fqsr.hw.weight_image import payload_words, read_weight_image
+    from fqsr.sim.runner import run_cocotb
+
+    rolled = Path(model_dir) / ROLLED_DIRNAME
+    summary = json.loads((rolled / "rolled.json").read_text())
+    payload = payload_words(read_weight_image(rolled / WEIGHTS_NAME)) if payload is None else list(payload)
+    sources = [rolled / s for s in summary["sources"]]
+    with tempfile.TemporaryDirectory(prefix="rolled-") as work:
+        spec_path, result = Path(work) / "spec.json", Path(work) / "result.json"
+        spec_path.write_text(json.dumps({
+            "frames": frames_beats, "payload": payload, "blocks": summary["blocks"],
+            "beats": summary["stream"]["beats"], "p_gap": p_gap, "p_stall": p_stall, "seed": seed,
+            "max_cycles": max_cycles, "result": str(result),
+            "p_weight_gap": p_gap if weight_gap is None else weight_gap}))
+        run_cocotb(sources, ENGINE_TOP, "fqsr.sim.rolled_bench", seed=seed, test_dir=work,
+                   extra_env={"FQSR_BENCH_SPEC": str(spec_path)},
+                   timings=timings)
+        return json.loads(result.read_text())
+
+
+def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float = 0.3, seed: int = 1,
+                  max_cycles: int = 2_000_000, payload: list | None = None, weight_gap: float | None = None,
+                  photo: bool = False) -> dict:
+    """Random frames through the engine under stalls, every element compared with FINN; the report (see module).
+    ``photo``: one more frame, the body input of a real photograph's tile (:func:`photo_frames`).
+    ``payload``, ``weight_gap``: see :func:`simulate_rolled`."""
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.artifacts import DATAFLOW_NAME
+    from fqsr.flows.export import load_qonnx
+    from fqsr.flows.host import pack_beats, unpack_beats
+
+    model_dir = Path(model_dir)
+    summary = load_summary(model_dir)
+    model = load_qonnx(model_dir / DATAFLOW_NAME)
+    fmt = summary["stream"]
+    inputs = random_frames(summary, frames, seed) + (photo_frames(model, summary) if photo else [])
+    frames = len(inputs)
+    want = body_reference(model, summary, inputs)
+    beats = [pack_beats(x, fmt["bits"], fmt["lanes"]) for x in inputs]
+    timings = {}
+    result = simulate_rolled(model_dir, beats, p_gap=p_gap, p_stall=p_stall, seed=seed, max_cycles=max_cycles,
+                             payload=payload, weight_gap=weight_gap, timings=timings)
+    report = {"frames": frames, "blocks": summary["blocks"], "p_gap": p_gap, "p_stall": p_stall, "seed": seed,
+              "deadlock": result["deadlock"], "extra_beats": len(result["extra_beats"]), "elements": 0,
+              "mismatches": 0, "first_mismatch": None, "cycles": result["cycles"], **timings}
+    its = result["iterations"]
+    for k, it in enumerate(its):
+        f, b = divmod(k, summary["blocks"])
+        expected = want[f][b]
+        got = unpack_beats(it["beats"], fmt["bits"], fmt["lanes"], fmt["signed"]).reshape(-1) \
+            if it["beats"] else np.zeros(0, np.int64)
+        flat = expected.reshape(-1)
+        diff = np.flatnonzero(got[:flat.size] != flat[:got.size])
+        wrong = int(diff.size) + max(0, flat.size - got.size)
+        report["elements"] += flat.size
+        report["mismatches"] += wrong
+        if it["block"] != b:
+            raise FqsrError(f"iteration {k} ran block {it['block']}, expected block {b}: the engine's block order "
+                            f"is wrong")
+        if wrong and report["first_mismatch"] is None:
+            i = int(diff[0]) if diff.size else int(got.size)
+            report["first_mismatch"] = {
+                "frame": f, "block": b, "node": summary["block_nodes"][b][-1], "mismatches": wrong,
+                "index": i, "nhwc_index": [int(v) for v in np.unravel_index(i, expected.shape)],
+                "got": int(got[i]) if i < got.size else None, "expected": int(flat[i])}
+    missing = frames * summary["blocks"] - len(its)
+    report["missing_iterations"] = missing
+    report["equal"] = (not result["deadlock"] and missing == 0 and report["mismatches"] == 0
+                       and not result["extra_beats"])
+    starts = [it["cmd_cycle"] for it in its if it["block"] == 0]
+    report["iteration_cycles"] = [it["end_cycle"] - it["cmd_cycle"] for it in its if "end_cycle" in it]
+    if len(starts) > 1:
+        report["cycles_per_frame"] = starts[-1] - starts[-2]
+    report["weight_gap"] = p_gap if weight_gap is None else weight_gap
+    report["model"] = cycle_model(summary, model, report["weight_gap"])
+    return report
