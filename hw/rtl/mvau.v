@@ -7,8 +7,14 @@
 // from it for every nf: the computation follows the writer one beat behind on a vector
 // still arriving, and the next vector streams into the other half while the current one is
 // replayed for nf > 0, so an upstream that delivers SF beats spread over NF*SF cycles (a
-// width converter, a slower producer) never stalls the computation. Finished accumulators
-// go into a register (the end of the MAC timing path); act is FINN's multithreshold
+// width converter, a slower producer) never stalls the computation. The MAC is two pipeline
+// stages: a fold step's PE*SIMD products go into a register (the buffer read, the weight word and
+// the multiply end there), the accumulate (adder tree + accumulator) takes them a cycle later; a
+// valid bit with stall propagation links the two (a step is taken when the product register is
+// empty or being emptied; it empties a vector's last step only when the output register takes a
+// beat), so a vector leaves one cycle later than without the stage at the same rate
+// (benchmarks/fmax.md: the stage doubles the MAC's Fmax). Finished accumulators
+// go into a register (the end of the accumulate path); act is FINN's multithreshold
 // (BIAS + #{t : acc >= T[ch][t]}) when HAS_THRESHOLDS, computed by a `thresholding` instance
 // on that accumulator stream (a pipelined binary search, its thresholds in block-RAM-friendly
 // ROMs), else the accumulator itself (noActivation = 1), sign-extended to OUT_BITS.
@@ -102,7 +108,12 @@ module mvau #(
     wire last_sf  = sf == SF - 1;
     wire have     = full[rd_half] || (wr_half == rd_half && wr_sf > sf);  // beat sf is in the buffer
     wire [SIMD*IN_BITS-1:0] x = ibuf[rd_half * SF + sf];
-    wire step     = have && (!last_sf || advance);
+    // the product register (stage 1 of the MAC): the PE*SIMD products of one fold step, with
+    // whether it is the first (sf == 0) and the last (last_sf) step of an accumulation; the
+    // accumulate (stage 2) takes it on `consume`, a last step only when the output register takes a beat
+    reg        p_valid, p_first, p_last;
+    wire consume  = p_valid && (!p_last || advance);
+    wire step     = have && (!p_valid || consume);
     wire done_vec = step && last_sf && nf == NF - 1;
 
     // weight ROM, synchronous read: waddr = nf*SF + sf (the current fold step), wword = its word
@@ -156,20 +167,30 @@ module mvau #(
             wire [W_BITS-1:0] v = wword[g*W_BITS +: W_BITS];
             assign wl[g] = {W_SIGNED ? v[W_BITS-1] : 1'b0, v};
         end
-        // one fold step per lane p on `step`: acc <= (sf == 0 ? 0 : acc) + sum_s x[s] * W[s][p], in
-        // ACC_BITS two's complement; the finished sum (last_sf) also goes into the output register
+        // stage 1, per lane p on `step`: prod[s] <= x[s] * W[s][p] (the ROM word and the beat to a
+        // register); stage 2 on `consume`: acc <= (first ? 0 : acc) + sum_s prod[s], in ACC_BITS two's
+        // complement; the finished sum (last) also goes into the output register
         for (lane = 0; lane < PE; lane = lane + 1) begin : mac
             reg signed [ACC_BITS-1:0] acc, data;
+            wire signed [IN_BITS+W_BITS+1:0] pl [0:SIMD-1];
+            for (g = 0; g < SIMD; g = g + 1) begin : prod
+                reg signed [IN_BITS+W_BITS+1:0] q;
+                always @(posedge ap_clk)
+                    if (step) begin
+                        if (LUT_MULT) q <= lut_product(xl[g], wl[lane * SIMD + g]);
+                        else q <= xl[g] * wl[lane * SIMD + g];
+                    end
+                assign pl[g] = q;
+            end
             always @(posedge ap_clk)
-                if (step) begin : fold_step
+                if (consume) begin : fold_step
                     reg signed [ACC_BITS-1:0] sum;
                     integer s;
-                    sum = sf == 0 ? {ACC_BITS{1'b0}} : acc;
+                    sum = p_first ? {ACC_BITS{1'b0}} : acc;
                     for (s = 0; s < SIMD; s = s + 1)
-                        if (LUT_MULT) sum = sum + lut_product(xl[s], wl[lane * SIMD + s]);
-                        else sum = sum + xl[s] * wl[lane * SIMD + s];
+                        sum = sum + pl[s];
                     acc <= sum;
-                    if (last_sf) data <= sum;
+                    if (p_last) data <= sum;
                 end
             assign acc_data[lane*ACC_BITS +: ACC_BITS] = data;
         end
@@ -182,6 +203,7 @@ module mvau #(
             wr_half <= 1'b0; rd_half <= 1'b0;
             full <= 2'b00;
             acc_valid <= 1'b0;
+            p_valid <= 1'b0;
         end else begin
             if (push) begin
                 wr_sf <= push_last ? 0 : wr_sf + 1;
@@ -189,7 +211,12 @@ module mvau #(
             end
             full <= (full | (push_last ? 2'b01 << wr_half : 2'b00)) & ~(done_vec ? 2'b01 << rd_half : 2'b00);
             if (done_vec) rd_half <= !rd_half;
-            if (advance) acc_valid <= step && last_sf;
+            if (advance) acc_valid <= consume && p_last;
+            if (step) begin
+                p_valid <= 1'b1;
+                p_first <= sf == 0;
+                p_last <= last_sf;
+            end else if (consume) p_valid <= 1'b0;
             if (step) begin
                 sf <= last_sf ? 0 : sf + 1;
                 if (last_sf) nf <= nf == NF - 1 ? 0 : nf + 1;
