@@ -50,7 +50,7 @@ from pathlib import Path
 
 from fqsr.models.errors import FqsrError
 
-from fqsr.flows.artifacts import DATAFLOW_NAME, ESTIMATES_NAME, atomic_path, write_json
+from fqsr.flows.artifacts import DATAFLOW_NAME, ESTIMATES_NAME, atomic_path, content_hash, write_json
 from fqsr.hw.board import get_board
 
 from .pipeline import DEFAULT_TILE, BuildConfig, run_steps
@@ -392,7 +392,8 @@ def network_size(spec: ConfigSpec) -> int:
 
 def code_hash() -> str:
     """Content hash of the installed fqsr package (its sources, RTL, board files and shipped checkpoints):
-    a cached sweep point is reused only while the code and weights it came from are unchanged."""
+    a cached sweep point is reused only while the code and weights it came from are unchanged. Not
+    :func:`content_hash` of each folder: that would take in ``__pycache__``, which Python writes lazily."""
     digest = hashlib.sha256()
     for package in ("models", "flows", "hw", "sim", "reports", "apps"):
         base = Path(importlib.import_module(f"fqsr.{package}").__file__).resolve().parent
@@ -403,19 +404,15 @@ def code_hash() -> str:
 
 
 def _data_identity(data: str) -> list:
-    """What of the PSNR data a point depends on: the images' names and sizes (or the embedded set's name)."""
-    folder = Path(data)
-    if not folder.is_dir():
-        return [data]
-    return [data] + sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file())
+    """What of the PSNR data a point depends on: the images' contents (or the embedded set's name)."""
+    return [data, content_hash(Path(data)) if Path(data).is_dir() else None]
 
 
 def task_key(spec: ConfigSpec, grid: Grid, data: str, synth: bool, code: str) -> str:
     """The content key of one config's rows: its spec, the grid's crossing, the data, the mode and the code.
     A user module's file is hashed too (its path alone does not say what it builds)."""
     module_file = spec.module.rsplit(":", 1)[0] if spec.module else ""
-    module_bytes = hashlib.sha256(Path(module_file).read_bytes()).hexdigest() if module_file.endswith(".py") \
-        and Path(module_file).is_file() else ""
+    module_bytes = content_hash(Path(module_file)) if module_file.endswith(".py") else None
     text = json.dumps([dataclasses.asdict(spec), grid_to_dict(dataclasses.replace(grid, configs=())),
                        _data_identity(data), synth, code, module_bytes], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
