@@ -71,7 +71,7 @@ def decode_symbol(symbol: int) -> tuple[bool, int]:
 def symbols_from_bits(bits: list[int], clock_bits: list[int]) -> list[int]:
     """Cut a channel's serial bits into symbols at the boundaries the clock channel marks: its symbol
     0b0000011111 goes out bit 0 first, five ones then five zeros, so a symbol starts at its 0->1 edge."""
-    pattern = [1] * 5 + [0] * 5
+    pattern = [CLOCK_SYMBOL >> i & 1 for i in range(10)]
     start = next((i for i in range(len(clock_bits) - 9) if clock_bits[i:i + 10] == pattern), None)
     if start is None:
         raise FqsrError("no TMDS clock pattern (five ones, five zeros) in the clock channel's bits")
@@ -119,8 +119,6 @@ class Timing:
         vsync = int(self.v_active + self.v_front <= y < self.v_active + self.v_front + self.v_sync)
         return de, hsync, vsync
 
-
-MODE_720P60 = Timing(1280, 110, 40, 220, 720, 5, 5, 20)  # CEA-861, 74.25 MHz pixel clock
 
 
 def frames_from_symbols(symbols: dict[str, list[int]], timing: Timing) -> list[np.ndarray]:
