@@ -144,13 +144,12 @@ def python_view(model):
 
 def run_dataflow(view, pixels: np.ndarray, full=False):
     """Execute on NCHW integer pixels; the host applies the layout permutations around the dataflow."""
-    from qonnx.core.onnx_exec import execute_onnx
-
+    from .export import execute
     from .finn.hardware import HOST_LAYOUT_KEY
 
     layout = json.loads(view.get_metadata_prop(HOST_LAYOUT_KEY) or "{}")
     pixels = pixels.transpose(layout.get("input_perm", [0, 1, 2, 3]))
-    context = execute_onnx(view, {view.graph.input[0].name: pixels}, return_full_exec_context=full)
+    context = execute(view, {view.graph.input[0].name: pixels}, full)
     out = context[view.graph.output[0].name].transpose(layout.get("output_perm", [0, 1, 2, 3]))
     return context if full else out
 
@@ -174,11 +173,10 @@ def output_scale(model) -> float:
 
 def first_differing_layer(qonnx_model, view, x) -> dict | None:
     """Run both graphs layer by layer; the first quantizer output whose integers differ."""
-    from qonnx.core.onnx_exec import execute_onnx
-
+    from .export import execute
     from .finn.integer_graph import LAYER_MAP_KEY, NCHW_TO_NHWC
 
-    src = execute_onnx(qonnx_model, {qonnx_model.graph.input[0].name: x.numpy()}, return_full_exec_context=True)
+    src = execute(qonnx_model, {qonnx_model.graph.input[0].name: x.numpy()}, full=True)
     got = run_dataflow(view, np.round(x.numpy() * 256), full=True)
     for name, qonnx_name, scale in json.loads(view.get_metadata_prop(LAYER_MAP_KEY) or "[]"):
         if name not in got or qonnx_name not in src:
