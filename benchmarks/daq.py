@@ -1,7 +1,7 @@
 """Training-free quantization measured: DAQ against fqsr's per-tensor calibration and the shipped QAT checkpoints.
 
-Usage: python benchmarks/daq.py [--models espcn_w4a4,edsr_w4a4] [--methods daq,calibrate]
-                                [--edsr-twin CHECKPOINT] [--out benchmarks/daq.json]
+Usage: python benchmarks/daq.py [--models espcn_w4a4,edsr_w4a4] [--methods daq,calibrate,daq+qat]
+                                [--qat 2000] [--edsr-twin CHECKPOINT] [--out benchmarks/daq.json]
 Quantizes each model's float twin with each method (`fqsr quantize MODEL --method M`, the same
 function), scores the result on Set5 and Set14 (Y PSNR) and appends one JSON line per
 (model, method, set) to --out, so a long run can be stopped and resumed (rows already there are skipped).
@@ -11,9 +11,11 @@ Then writes the table of every row in --out, beside the shipped QAT checkpoints'
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from fqsr.models.files import SHIPPED_PSNR_NAME
 from fqsr.models.evaluate import evaluate
 from fqsr.models.quantize import QuantizeSettings, quantize_to_checkpoint
 from fqsr.models.registry import get_config
+from fqsr.models.train import TrainSettings
+from fqsr.models.train import train as run_train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +51,8 @@ def main() -> int:
     parser.add_argument("--calib", type=int, default=32)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "daq.json"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--qat", type=int, default=2000,
+                        help="QAT iterations after DAQ for the method daq+qat (training data: SunHays80 if present)")
     parser.add_argument("--table", default=str(ROOT / "benchmarks" / "daq.md"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -63,13 +69,20 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 ckpt = Path(tmp) / f"{name}-{method}.pt"
                 report = quantize_to_checkpoint(get_config(name), twin, ckpt,
-                                                QuantizeSettings(method=method, calib=args.calib))
+                                                QuantizeSettings(method=method.split("+")[0], calib=args.calib))
+                if method == "daq+qat":  # DAQ's ranges and weights as QAT's starting point (fqsr quantize --qat N)
+                    tick = time.monotonic()
+                    trained = run_train(get_config(name), dataclasses.replace(TrainSettings(), qat_iters=args.qat),
+                                        Path(tmp) / "qat", twin, None, ckpt)
+                    ckpt = Path(trained["checkpoint"])
+                    report["qat_iterations"], report["qat_seconds"] = args.qat, round(time.monotonic() - tick, 1)
                 for set_name in sets:
                     scores = evaluate(name, str(Path(args.data) / set_name), ckpt, twin)
                     row = {"model": name, "method": method, "set": set_name, "twin": str(twin),
                            "psnr_y_quant": scores["psnr_y_quant"], "psnr_y_float": scores.get("psnr_y_float"),
                            "psnr_y_bicubic": scores["psnr_y_bicubic"],
                            "calibration_seconds": report["calibration_seconds"], "calib": args.calib,
+                           "qat_iterations": report.get("qat_iterations", 0), "qat_seconds": report.get("qat_seconds"),
                            "ranges": report.get("ranges")}
                     print(json.dumps({k: v for k, v in row.items() if k != "ranges"}), flush=True)
                     with out.open("a") as f:
