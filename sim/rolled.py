@@ -193,3 +193,89 @@ def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float
     report["weight_gap"] = p_gap if weight_gap is None else weight_gap
     report["model"] = cycle_model(summary, model, report["weight_gap"])
     return report
+
+
+def simulate_rolled_system(model_dir, frames_beats: list, *, p_gap: float, p_stall: float, seed: int,
+                           max_cycles: int, image: bytes | None = None, t_refi_ns: int = 7812,
+                           powerup_us: int = 200, clk_mhz: int = 100, timings: dict | None = None) -> dict:
+    """Run :mod:`fqsr.sim.rolled_system_bench` on ``rolled/``'s ``rolled_system`` (engine, DMA, SDRAM controller,
+    weight loader; the chip model as its SDRAM); returns the bench's result dict. ``image``: the weight image's
+    bytes (default ``rolled/weights.bin``); ``t_refi_ns`` and ``powerup_us`` are given to both the controller and
+    the chip model (a short refresh interval makes refreshes collide with the DMA's bursts)."""
+    import tempfile
+
+    from fqsr.hw.rolled import ROLLED_DIRNAME, SUMMARY_NAME, WEIGHTS_NAME
+    from fqsr.sim.runner import run_cocotb
+
+    rolled = Path(model_dir) / ROLLED_DIRNAME
+    summary = json.loads((rolled / SUMMARY_NAME).read_text())
+    image = (rolled / WEIGHTS_NAME).read_bytes() if image is None else bytes(image)
+    sources = [rolled / s for s in summary["system_sources"]]
+    chip = {"clk_mhz": clk_mhz, "powerup_us": powerup_us, "t_refi_ns": t_refi_ns}
+    with tempfile.TemporaryDirectory(prefix="rolled-system-") as work:
+        spec_path, result = Path(work) / "spec.json", Path(work) / "result.json"
+        spec_path.write_text(json.dumps({
+            "frames": frames_beats, "image": list(image), "beats": summary["stream"]["beats"], "p_gap": p_gap,
+            "p_stall": p_stall, "seed": seed, "max_cycles": max_cycles, "chip": chip, "result": str(result)}))
+        run_cocotb(sources, summary["system_top"], "fqsr.sim.rolled_system_bench", seed=seed, test_dir=work,
+                   parameters={"CLK_MHZ": clk_mhz, "POWERUP_US": powerup_us, "T_REFI_NS": t_refi_ns},
+                   extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, timings=timings)
+        return json.loads(result.read_text())
+
+
+def verify_rolled_system(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float = 0.3, seed: int = 1,
+                         max_cycles: int = 400_000, photo: bool = False, image: bytes | None = None,
+                         t_refi_ns: int = 1500, powerup_us: int = 20) -> dict:
+    """Random frames (and with ``photo`` a photograph's) through engine + DMA + SDRAM controller + chip model under
+    stalls on the outer streams; every element of every output frame compared with FINN's output of the last
+    block. The report names the first differing frame (the node, its mismatch count, first NHWC index), the
+    first broken SDRAM rule, whether an iteration started before ``image_ok``, and the cycles per frame (from one
+    frame's first iteration to the next's) next to :func:`cycle_model`."""
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.artifacts import DATAFLOW_NAME
+    from fqsr.flows.export import load_qonnx
+    from fqsr.flows.host import pack_beats, unpack_beats
+
+    model_dir = Path(model_dir)
+    summary = load_summary(model_dir)
+    model = load_qonnx(model_dir / DATAFLOW_NAME)
+    fmt, blocks = summary["stream"], summary["blocks"]
+    inputs = random_frames(summary, frames, seed) + (photo_frames(model, summary) if photo else [])
+    want = [per_block[-1] for per_block in body_reference(model, summary, inputs)]
+    timings = {}
+    result = simulate_rolled_system(model_dir, [pack_beats(x, fmt["bits"], fmt["lanes"]) for x in inputs],
+                                    p_gap=p_gap, p_stall=p_stall, seed=seed, max_cycles=max_cycles, image=image,
+                                    t_refi_ns=t_refi_ns, powerup_us=powerup_us, timings=timings)
+    its = result["iterations"]
+    report = {"frames": len(inputs), "blocks": blocks, "p_gap": p_gap, "p_stall": p_stall, "seed": seed,
+              "t_refi_ns": t_refi_ns, "deadlock": result["deadlock"], "sdram_rule": result["sdram_rule"],
+              "extra_beats": len(result["extra_beats"]), "elements": 0, "mismatches": 0, "first_mismatch": None,
+              "cycles": result["cycles"], "commands": result["commands"], "image_ok_cycle": result["image_ok_cycle"],
+              "refreshes_in_iterations": result["refreshes_in_iterations"],
+              "block_order": [it["block"] for it in its], **timings}
+    report["started_before_image_ok"] = bool(its) and (result["image_ok_cycle"] is None
+                                                       or its[0]["cycle"] < result["image_ok_cycle"])
+    beats = fmt["beats"]
+    for f, expected in enumerate(want):
+        part = result["beats"][f * beats:(f + 1) * beats]
+        got = unpack_beats(part, fmt["bits"], fmt["lanes"], fmt["signed"]).reshape(-1) if part else np.zeros(0, np.int64)
+        flat = expected.reshape(-1)
+        diff = np.flatnonzero(got[:flat.size] != flat[:got.size])
+        wrong = int(diff.size) + max(0, flat.size - got.size)
+        report["elements"] += flat.size
+        report["mismatches"] += wrong
+        if wrong and report["first_mismatch"] is None:
+            i = int(diff[0]) if diff.size else int(got.size)
+            report["first_mismatch"] = {
+                "frame": f, "node": summary["block_nodes"][-1][-1], "mismatches": wrong, "index": i,
+                "nhwc_index": [int(v) for v in np.unravel_index(i, expected.shape)],
+                "got": int(got[i]) if i < got.size else None, "expected": int(flat[i])}
+    report["equal"] = (not result["deadlock"] and result["sdram_rule"] is None and report["mismatches"] == 0
+                       and not result["extra_beats"] and not report["started_before_image_ok"]
+                       and report["block_order"] == list(range(blocks)) * len(inputs))
+    starts = [it["cycle"] for it in its if it["block"] == 0]
+    if len(starts) > 1:
+        report["cycles_per_frame"] = starts[-1] - starts[-2]
+    report["iteration_cycles"] = [b["cycle"] - a["cycle"] for a, b in zip(its, its[1:]) if b["block"] != 0]
+    report["model"] = cycle_model(summary, model)
+    return report
