@@ -8,7 +8,10 @@ body's input frames into ``in0_t*`` and collects the body's output frames from `
 (:mod:`fqsr.sim.rolled` compares with FINN's execution); the spec comes as JSON in ``FQSR_BENCH_SPEC``::
 
     {"frames": [[beat, ...], ...], "image": [byte, ...], "beats": 288, "p_gap": 0.3, "p_stall": 0.3, "seed": 1,
-     "max_cycles": 200000, "chip": {SdramTiming fields}, "result": "path.json"}
+     "max_cycles": 200000, "chip": {SdramTiming fields}, "result": "path.json", "ports": ["in0", "out0"]}
+
+``beats``: output beats per frame; ``ports``: the input and output stream prefixes (``s_axis``, ``m_axis`` on
+``rolled_top``, the whole network around the same system, where the frames are the network's input tiles).
 
 The result: the output beats, every iteration's start (cycle, block), the cycle ``image_ok`` rose, the chip's
 command counts, the refreshes that fell inside an iteration, the first broken SDRAM rule (or null), any
@@ -33,16 +36,18 @@ async def rolled_system_test(dut):
     spec = json.loads(open(os.environ["FQSR_BENCH_SPEC"]).read())
     seed, p_gap, p_stall = int(spec["seed"]), float(spec["p_gap"]), float(spec["p_stall"])
     frames, image = spec["frames"], list(spec["image"])
+    in_port, out_port = spec.get("ports", ["in0", "out0"])
     total = len(frames) * int(spec["beats"])
-    for port in ("img_tvalid", "img_tdata", "img_tlast", "in0_tvalid", "in0_tdata", "out0_tready", "sdram_dq_i"):
+    for port in ("img_tvalid", "img_tdata", "img_tlast", f"{in_port}_tvalid", f"{in_port}_tdata",
+                 f"{out_port}_tready", "sdram_dq_i"):
         getattr(dut, port).value = 0
     model = SdramModel(dut, SdramTiming(**spec["chip"]), seed=seed)
     cocotb.start_soon(model.run())
     await start_and_reset(dut)
 
     img = AxisSource(dut, "img", image, p_gap, seed * 1000 + 1)
-    src = AxisSource(dut, "in0", [b for f in frames for b in f], p_gap, seed * 1000 + 2)
-    out = AxisSink(dut, "out0", p_stall, seed * 1000 + 3)
+    src = AxisSource(dut, in_port, [b for f in frames for b in f], p_gap, seed * 1000 + 2)
+    out = AxisSink(dut, out_port, p_stall, seed * 1000 + 3)
     iterations, image_ok_cycle, rule, deadlock = [], None, None, False
     busy_refreshes, refreshes, cycle = 0, 0, 0
     while len(out.beats) < total:
@@ -72,8 +77,8 @@ async def rolled_system_test(dut):
     extra = []
     if not deadlock and rule is None:  # nothing may come after the last expected beat
         await FallingEdge(dut.ap_clk)
-        dut.in0_tvalid.value = 0
-        extra = await drain(dut, "out0", DRAIN_CYCLES)
+        getattr(dut, f"{in_port}_tvalid").value = 0
+        extra = await drain(dut, out_port, DRAIN_CYCLES)
         if model.error is not None:
             rule = str(model.error)
     with open(spec["result"], "w") as f:

@@ -1,6 +1,7 @@
 """The rolled body on SDRAM: the block engine, its frame and weight DMA (``rolled_dma.v``), ``sdram_ctrl`` and the
 weight loader, with the cocotb chip model (storage, every timing rule) as the memory, on a small EDSR (3 blocks x 8
-features, 6x6 frames).
+features, 6x6 frames); and the whole network around it (``rolled_top``: head and tail stitched from the same
+``dataflow.onnx``) equal to FINN's execution of the whole graph.
 
 The weight image goes in through the loader first; the frames go in and out through the DMA's outer streams, under
 random gaps and back-pressure, with a refresh every 1.5 us so that refreshes fall inside the DMA's bursts. Every
@@ -13,7 +14,7 @@ from test_rtl_yosys import yosys_check
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export
 from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME, generate_rolled_rtl
-from fqsr.sim.rolled import verify_rolled_system
+from fqsr.sim.rolled import verify_rolled_system, verify_rolled_top
 
 BLOCKS, FEATURES, TILE = 3, 8, (6, 6)
 TARGET_FPS = 50_000  # body MVAUs at SIMD 6: 96 cycles per pixel, a 6x6 iteration in ~5,000 cycles
@@ -65,7 +66,18 @@ def test_a_corrupt_weight_image_starts_no_iteration(built):
     assert not report["equal"] and report["mismatches"] == report["elements"]
 
 
+def test_whole_network_with_the_rolled_body_equals_finn(built):
+    """Head -> DMA -> engine x 3 -> DMA -> tail: a photograph's tile and a random one, every output element equal to
+    FINN's execution of the whole dataflow graph (compile_model proved that equal to the Brevitas model)."""
+    folder, summary = built
+    report = verify_rolled_top(folder, tiles=2, p_gap=0.3, p_stall=0.3, seed=2, t_refi_ns=1500)
+    assert report["equal"] and report["mismatches"] == 0 and report["sdram_rule"] is None, report
+    assert report["elements"] == 2 * (2 * TILE[0]) * (2 * TILE[1]) * 3  # x2 upscaling, RGB
+    assert report["block_order"] == [0, 1, 2] * 2 and not report["started_before_image_ok"]
+
+
 def test_the_system_elaborates_cleanly_in_yosys(built):
     folder, summary = built
-    log = yosys_check(summary["system_sources"], summary["system_top"], folder / ROLLED_DIRNAME)
-    assert "Found and reported 0 problems." in log
+    for sources, top in (("system_sources", "system_top"), ("top_sources", "rolled_top")):
+        log = yosys_check(summary[sources], summary[top], folder / ROLLED_DIRNAME)
+        assert "Found and reported 0 problems." in log, top
