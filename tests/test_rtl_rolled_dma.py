@@ -7,10 +7,14 @@ The weight image goes in through the loader first; the frames go in and out thro
 random gaps and back-pressure, with a refresh every 1.5 us so that refreshes fall inside the DMA's bursts. Every
 element of every output frame equals FINN's execution of the body; no iteration starts before the image is checked,
 and a corrupt image starts none; cycles per frame against the engine's model."""
+import json
+
 import pytest
+from click.testing import CliRunner
 
 from conftest import calibrated, small
 from test_rtl_yosys import yosys_check
+from fqsr.apps.cli import main
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export
 from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME, generate_rolled_rtl
@@ -74,6 +78,22 @@ def test_whole_network_with_the_rolled_body_equals_finn(built):
     assert report["equal"] and report["mismatches"] == 0 and report["sdram_rule"] is None, report
     assert report["elements"] == 2 * (2 * TILE[0]) * (2 * TILE[1]) * 3  # x2 upscaling, RGB
     assert report["block_order"] == [0, 1, 2] * 2 and not report["started_before_image_ok"]
+
+
+def test_fqsr_rtl_and_verify_with_roll_body(built):
+    """The CLI: `fqsr rtl --roll body` writes rolled/ with rolled_top, `fqsr verify --roll body` proves it on a
+    photograph's tile; `--roll` with anything else is refused by the option."""
+    folder, _ = built
+    result = CliRunner().invoke(main, ["rtl", "--out-dir", str(folder), "--roll", "body", "--json"])
+    assert result.exit_code == 0, result.output
+    rtl = json.loads(result.output)
+    assert rtl["rolled_top"] == "rolled_top" and rtl["blocks"] == BLOCKS
+    result = CliRunner().invoke(main, ["verify", "--out-dir", str(folder), "--roll", "body", "--tiles", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["equal"] and report["mismatches"] == 0 and report["elements"] == (2 * TILE[0]) * (2 * TILE[1]) * 3
+    result = CliRunner().invoke(main, ["rtl", "--out-dir", str(folder), "--roll", "blocks"])
+    assert result.exit_code != 0 and "body" in result.output
 
 
 def test_the_system_elaborates_cleanly_in_yosys(built):
