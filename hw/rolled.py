@@ -39,6 +39,11 @@ datapath ``rolled_block`` (stitched as :mod:`fqsr.hw.stitch` stitches a network)
     wr_t*   (out)  the iteration's output frame (the DMA writes it to memory), the same format
     w_t*    (in)   16-bit weight payload words, block 0 .. N-1, repeated for every frame
     cmd_t*  (out)  "iteration of block k starts": the DMA takes it once block k's input frame can stream
+
+Around the engine, ``rolled/`` also holds ``rolled_system`` (:func:`system_text`: the engine, its SDRAM DMA
+``rolled_dma.v`` and ``weight_memory``, frames in on ``in0_t*`` and out on ``out0_t*``, the SDRAM regions of
+:func:`sdram_layout`) and ``rolled_top`` (:func:`rolled_top_text`: the whole network, the nodes outside the body
+stitched around ``rolled_system`` as :mod:`fqsr.hw.stitch` stitches the unrolled top).
 """
 from __future__ import annotations
 

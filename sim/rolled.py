@@ -10,6 +10,10 @@ random back-pressure on every sink. Every element of every iteration's output fr
 FINN's output of that block: the report names the first differing iteration (frame, block, the node
 that computed it), its mismatch count and first differing NHWC index.
 
+``verify_rolled_system`` runs the same check on the engine behind its SDRAM DMA, controller and weight loader with
+the chip model :mod:`fqsr.sim.sdram_model` as the memory (:mod:`fqsr.sim.rolled_system_bench`), and
+``verify_rolled_top`` the whole network around it against FINN's execution of the whole graph.
+
 Cycles: with ``p_gap = p_stall = 0`` the report's ``cycles_per_frame`` (from one frame's first command to
 the next frame's) is compared with :func:`cycle_model`.
 """
