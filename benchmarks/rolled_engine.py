@@ -9,7 +9,9 @@ stall-free for the cycle count. Prints one JSON line per run. ``--synth``: Yosys
 the full-size body: ``--blocks 16 --features 64 --tile 4 --target-fps 0``, 0 meaning FINN's default folding).
 ``--sdram``: instead, the engine behind its SDRAM DMA, controller and the chip model (fqsr.sim.rolled's
 ``verify_rolled_system``: stalled with a refresh every 1.5 us, then stall-free at the chip's 7.8 us) and the whole
-network around it (``verify_rolled_top``, the same two runs).
+network around it (``verify_rolled_top``, the same two runs). ``--stream-pe N``: compile twice, the second time with
+FINN's folding of the first but PE N on the body's Thresholding, DuplicateStreams and ElementwiseAdd nodes and on
+block 0's input quantizer, so the frame stream carries N lanes (N = 8: 32-bit beats, two SDRAM words each).
 
     python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k [--synth [--pnr]] [--sdram]
 """
@@ -25,8 +27,8 @@ from pathlib import Path
 import torch
 
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
-from fqsr.flows.export import ONNX_NAME, export
-from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, generate_rolled_rtl
+from fqsr.flows.export import ONNX_NAME, export, load_qonnx
+from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, generate_rolled_rtl, residual_blocks
 from fqsr.hw.synth import _fmax, kinds_of, run_tool, tool
 from fqsr.models.calibrate import calibrate
 from fqsr.models.registry import build_model, get_config
@@ -70,6 +72,21 @@ def synthesize(rolled: Path, pnr: bool = False) -> dict:
     return result
 
 
+def stream_folding(folder: Path, pe: int) -> Path:
+    """``folding.json`` of ``folder`` with PE ``pe`` on the body's stream nodes and block 0's input quantizer."""
+    graph = load_qonnx(folder / DATAFLOW_NAME)
+    blocks = residual_blocks(graph)
+    names = {n.name for blk in blocks for n in blk.nodes} | {n.name for n in graph.graph.node
+                                                            if blocks[0].input in n.output}
+    folding = json.loads((folder / "folding.json").read_text())
+    for name in names:
+        if name.startswith(("Thresholding", "DuplicateStreams", "ElementwiseAdd")):
+            folding[name]["PE"] = pe
+    path = folder.parent / f"{folder.name}-folding-pe{pe}.json"
+    path.write_text(json.dumps(folding, indent=1))
+    return path
+
+
 def sdram_runs(args) -> int:
     """Body on SDRAM, then the whole network: stalled (refresh every 1.5 us), then stall-free (7.8 us)."""
     keys = ("p_gap", "t_refi_ns", "equal", "elements", "mismatches", "first_mismatch", "sdram_rule", "extra_beats",
@@ -99,6 +116,7 @@ def main(argv=None) -> int:
     parser.add_argument("--synth", action="store_true")
     parser.add_argument("--pnr", action="store_true", help="with --synth: place and route on the 85F, Fmax")
     parser.add_argument("--no-sim", action="store_true", help="only build: payload and storage figures")
+    parser.add_argument("--stream-pe", type=int, default=0, help="PE of the body's stream nodes (0: FINN's)")
     parser.add_argument("--sdram", action="store_true", help="the engine on SDRAM (DMA, controller, chip model) and "
                                                              "the whole rolled network")
     args = parser.parse_args(argv)
@@ -108,6 +126,9 @@ def main(argv=None) -> int:
     export(model, tile=(args.tile, args.tile), random_tiles=1, out_dir=args.out)
     compile_model(args.out / ONNX_NAME, args.out, random_tiles=1, reference=model,
                   target_fps=args.target_fps or None)
+    if args.stream_pe:
+        compile_model(args.out / ONNX_NAME, args.out, random_tiles=1, reference=model,
+                      folding=stream_folding(args.out, args.stream_pe))
     summary = generate_rolled_rtl(args.out / DATAFLOW_NAME, args.out)
     print(json.dumps({"build_s": round(time.monotonic() - started, 1), "words_per_block": summary["words_per_block"],
                       "bank_bits": summary["bank_bits"], "buffer_bits": summary["buffer_bits"],
