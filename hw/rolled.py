@@ -620,12 +620,13 @@ def generate_rolled_rtl(dataflow_path, out_dir=None) -> dict:
     from fqsr.flows.export import load_qonnx
 
     from .generate import RTL_DIR, emit_node
-    from .stitch import replace_folder
+    from .stitch import check_supported, replace_folder
     from .weight_image import write_weight_image
 
     dataflow_path = Path(dataflow_path)
     require_current(dataflow_path.parent, dataflow_path.name, "fqsr compile MODEL")
     model = load_qonnx(dataflow_path)
+    check_supported(model)  # the head and tail are generated too
     engine = rolled_engine(model)
     final = Path(out_dir or dataflow_path.parent).resolve() / ROLLED_DIRNAME
     final.parent.mkdir(parents=True, exist_ok=True)
