@@ -12,7 +12,7 @@ import click
 from fqsr.models.errors import FqsrError
 
 from fqsr.apps import summary
-from fqsr.apps.pipeline import DEFAULT_BOARD, DEFAULT_SIM, DEFAULT_TILE, DEFAULTS, BuildConfig, run_steps
+from fqsr.apps.pipeline import DEFAULT_BOARD, DEFAULT_SIM, DEFAULT_TILE, DEFAULTS, ROLL_CHOICES, BuildConfig, run_steps
 
 DEFAULT_MODEL = "tiny_w4a4_mp"
 
@@ -484,11 +484,20 @@ def compile_cmd(model, tile, board, clock_mhz, target_fps, folding, random_tiles
     emit(report, as_json, summary.compile_lines(report))
 
 
+roll_option = click.option(
+    "--roll", type=click.Choice(list(ROLL_CHOICES)), default=DEFAULTS["roll"],
+    help="body: the residual blocks as one block engine run once per block, its weights and the feature map in "
+         "SDRAM (build/<model>/rolled/, benchmarks/rolled_edsr.md).")
+
+
 @folder_command("rtl")
-def rtl_cmd(model, out_dir, bits, as_json):
-    """Generate MODEL's RTL (build/<model>/rtl/: node wrappers, stitched top.v, filelist.f) from dataflow.onnx."""
-    report = run_steps(stage_config(model, out_dir, bits), ["rtl"])["rtl"]
-    emit(report, as_json, summary.rtl_lines(report))
+@roll_option
+def rtl_cmd(model, roll, out_dir, bits, as_json):
+    """Generate MODEL's RTL (build/<model>/rtl/: node wrappers, stitched top.v, filelist.f) from dataflow.onnx.
+
+    With --roll body: build/<model>/rolled/ (block engine, SDRAM DMA and controller, rolled_top.v, weights.bin)."""
+    report = run_steps(stage_config(model, out_dir, bits, roll=roll), ["rtl"])["rtl"]
+    emit(report, as_json, summary.rolled_rtl_lines(report) if roll else summary.rtl_lines(report))
 
 
 @folder_command("verify")
@@ -498,14 +507,16 @@ def rtl_cmd(model, out_dir, bits, as_json):
 @stall_option(DEFAULTS["stall_prob"])
 @click.option("--waves", is_flag=True, help="Dump a waveform into build/<model>/sim/.")
 @seed_option
-def verify_cmd(model, tiles, sim, stall_prob, waves, seed, out_dir, bits, as_json):
+@roll_option
+def verify_cmd(model, tiles, sim, stall_prob, waves, seed, roll, out_dir, bits, as_json):
     """Simulate MODEL's stitched RTL under random stalls and compare every output element with FINN's execution.
 
-    Exits 2 when the RTL output differs (or the stream deadlocks)."""
+    With --roll body: the rolled design (fqsr rtl --roll body), its SDRAM a chip model that checks every timing
+    rule. Exits 2 when the RTL output differs (or the stream deadlocks)."""
     cfg = stage_config(model, out_dir, bits, verify_tiles=tiles, sim=sim, stall_prob=stall_prob, waves=waves,
-                       seed=seed)
+                       seed=seed, roll=roll)
     report = run_steps(cfg, ["verify"])["verify"]
-    emit(report, as_json, summary.verify_lines(report))
+    emit(report, as_json, summary.rolled_verify_lines(report) if roll else summary.verify_lines(report))
     if not report["equal"]:
         sys.exit(2)
 

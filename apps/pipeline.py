@@ -68,6 +68,7 @@ class BuildConfig:
     stall_prob: float = 0.3
     seed: int = 0
     waves: bool = False
+    roll: str | None = None  # "body": the residual body as one block engine on SDRAM (fqsr.hw.rolled), rtl and verify
 
     def __post_init__(self):
         self.folder = Path(self.folder)
@@ -200,17 +201,35 @@ def compile_current(cfg: BuildConfig) -> bool:
 
 
 def step_rtl(cfg: BuildConfig) -> dict:
-    """One Verilog wrapper per dataflow node, the stitched ``top.v`` and ``filelist.f`` (``rtl/``)."""
+    """One Verilog wrapper per dataflow node, the stitched ``top.v`` and ``filelist.f`` (``rtl/``); with
+    ``roll="body"`` the rolled design instead (``rolled/``: the block engine, its SDRAM DMA and ``rolled_top``)."""
     from fqsr.hw.stitch import generate_rtl
 
     require_current(cfg.folder, DATAFLOW_NAME, _command(cfg, "compile"))
+    if cfg.roll is not None:
+        from fqsr.hw.rolled import generate_rolled_rtl
+
+        _check_roll(cfg)
+        return generate_rolled_rtl(cfg.folder / DATAFLOW_NAME, cfg.folder)
     return generate_rtl(cfg.folder / DATAFLOW_NAME, cfg.folder)  # results of the old RTL lose their provenance
+
+
+ROLL_CHOICES = ("body",)
+
+
+def _check_roll(cfg: BuildConfig) -> None:
+    if cfg.roll not in ROLL_CHOICES:
+        raise FqsrError(f"--roll {cfg.roll} is not a rolled design; the choices are {', '.join(ROLL_CHOICES)}")
 
 
 def rtl_current(cfg: BuildConfig) -> bool:
     """Intact provenance, and the generic modules copied into ``rtl/`` are byte-identical to ``hw/rtl``."""
     from fqsr.hw.generate import copies_current
 
+    if cfg.roll is not None:
+        from fqsr.hw.rolled import ROLLED_DIRNAME
+
+        return not why_stale(cfg.folder, ROLLED_DIRNAME)
     rtl = cfg.folder / RTL_DIRNAME
     return not why_stale(cfg.folder, RTL_DIRNAME) and copies_current(rtl) and "buffer_bits_total" in read_json(
         rtl / "rtl.json")
@@ -256,8 +275,25 @@ def step_verify(cfg: BuildConfig) -> dict:
     if cfg.verify_tiles < 1:
         raise FqsrError("--verify-tiles must be at least 1")
     require_current(cfg.folder, DATAFLOW_NAME, _command(cfg, "compile"))
+    if cfg.roll is not None:
+        return verify_rolled(cfg)
     return verify(cfg.folder, tiles=cfg.verify_tiles, sim=cfg.sim, stall_prob=cfg.stall_prob, waves=cfg.waves,
                   seed=cfg.seed)
+
+
+def verify_rolled(cfg: BuildConfig) -> dict:
+    """The rolled design (``rolled_top``: head, engine + DMA + SDRAM controller + chip model, tail) under random
+    stalls against FINN's execution of the whole graph (:func:`fqsr.sim.rolled.verify_rolled_top`)."""
+    from fqsr.hw.rolled import ROLLED_DIRNAME
+    from fqsr.sim.rolled import verify_rolled_top
+
+    _check_roll(cfg)
+    if cfg.sim == "icarus":
+        raise FqsrError("the rolled design is verified with the cocotb bench on Verilator; drop --sim icarus")
+    require_current(cfg.folder, ROLLED_DIRNAME, f"{_command(cfg, 'rtl')} --roll {cfg.roll}")
+    report = verify_rolled_top(cfg.folder, tiles=cfg.verify_tiles, p_gap=cfg.stall_prob, p_stall=cfg.stall_prob,
+                               seed=cfg.seed + 1)
+    return {"model_dir": str(cfg.folder), "roll": cfg.roll, **report}
 
 
 def verify_gate(report: dict, cfg: BuildConfig) -> None:
@@ -267,6 +303,8 @@ def verify_gate(report: dict, cfg: BuildConfig) -> None:
 
 
 def verify_current(cfg: BuildConfig) -> bool:
+    if cfg.roll is not None:
+        return False  # the rolled design's report is not kept: verified whenever asked
     verified = read_json(cfg.folder / VERIFY_NAME)
     return not why_stale(cfg.folder, VERIFY_NAME) and bool(verified.get("equal")) \
         and verified.get("tiles", 0) >= cfg.verify_tiles

@@ -67,6 +67,26 @@ def rtl_lines(report: dict) -> list[str]:
             f"rom_bits_total {number(report['rom_bits_total'])} in {len(report['roms'])} ROM files"]
 
 
+def rolled_rtl_lines(report: dict) -> list[str]:
+    layout = report["sdram_layout"]
+    return [f"rolled_dir {short(report['rolled_dir'])}: top {report['rolled_top']}, {report['blocks']} blocks in one "
+            f"engine, {len(report['top_sources'])} sources",
+            f"  weights.bin {number(report['words_per_block'])} words per block; SDRAM words: weights "
+            f"{number(layout['weight_words'])} at 0, frames of {number(layout['frame_words'])} at "
+            f"{layout['in_addr']}, {layout['buf0_addr']}, {layout['buf1_addr']}"]
+
+
+def rolled_verify_lines(report: dict) -> list[str]:
+    lines = [f"{equality(report, 'rolled RTL + SDRAM model == FINN')} in {report['tiles']} tiles of "
+             f"{tile(report.get('tile'))}, stall_prob {number(report.get('p_gap'))}, refresh every "
+             f"{number(report.get('t_refi_ns'))} ns",
+             f"  cycles_per_frame {number(report.get('cycles_per_frame'))}, block order {report.get('block_order')}, "
+             f"sdram_rule {report.get('sdram_rule') or 'none broken'}"]
+    if report.get("deadlock"):
+        lines.append("  deadlock yes")
+    return lines + _first_mismatch(report)
+
+
 def _first_mismatch(report: dict) -> list[str]:
     lines = []
     if report.get("first_mismatch"):

@@ -7,8 +7,13 @@ twice: ``--frames`` random frames with gaps and back-pressure ``--stall`` on eve
 stall-free for the cycle count. Prints one JSON line per run. ``--synth``: Yosys synth_ecp5 of the engine
 (``rolled_body``) too, its cell counts; ``--no-sim``: only the build (payload and storage figures, e.g. of
 the full-size body: ``--blocks 16 --features 64 --tile 4 --target-fps 0``, 0 meaning FINN's default folding).
+``--sdram``: instead, the engine behind its SDRAM DMA, controller and the chip model (fqsr.sim.rolled's
+``verify_rolled_system``: stalled with a refresh every 1.5 us, then stall-free at the chip's 7.8 us) and the whole
+network around it (``verify_rolled_top``, the same two runs). ``--stream-pe N``: compile twice, the second time with
+FINN's folding of the first but PE N on the body's Thresholding, DuplicateStreams and ElementwiseAdd nodes and on
+block 0's input quantizer, so the frame stream carries N lanes (N = 8: 32-bit beats, two SDRAM words each).
 
-    python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k [--synth [--pnr]]
+    python benchmarks/rolled_engine.py --target-fps 50000 --out /tmp/rolled50k [--synth [--pnr]] [--sdram]
 """
 from __future__ import annotations
 
@@ -22,12 +27,12 @@ from pathlib import Path
 import torch
 
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
-from fqsr.flows.export import ONNX_NAME, export
-from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, generate_rolled_rtl
+from fqsr.flows.export import ONNX_NAME, export, load_qonnx
+from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, generate_rolled_rtl, residual_blocks
 from fqsr.hw.synth import _fmax, kinds_of, run_tool, tool
 from fqsr.models.calibrate import calibrate
 from fqsr.models.registry import build_model, get_config
-from fqsr.sim.rolled import verify_rolled
+from fqsr.sim.rolled import verify_rolled, verify_rolled_system, verify_rolled_top
 
 
 def small_edsr(blocks: int, features: int, tile: int, seed: int = 0):
@@ -67,6 +72,38 @@ def synthesize(rolled: Path, pnr: bool = False) -> dict:
     return result
 
 
+def stream_folding(folder: Path, pe: int) -> Path:
+    """``folding.json`` of ``folder`` with PE ``pe`` on the body's stream nodes and block 0's input quantizer."""
+    graph = load_qonnx(folder / DATAFLOW_NAME)
+    blocks = residual_blocks(graph)
+    names = {n.name for blk in blocks for n in blk.nodes} | {n.name for n in graph.graph.node
+                                                            if blocks[0].input in n.output}
+    folding = json.loads((folder / "folding.json").read_text())
+    for name in names:
+        if name.startswith(("Thresholding", "DuplicateStreams", "ElementwiseAdd")):
+            folding[name]["PE"] = pe
+    path = folder.parent / f"{folder.name}-folding-pe{pe}.json"
+    path.write_text(json.dumps(folding, indent=1))
+    return path
+
+
+def sdram_runs(args) -> int:
+    """Body on SDRAM, then the whole network: stalled (refresh every 1.5 us), then stall-free (7.8 us)."""
+    keys = ("p_gap", "t_refi_ns", "equal", "elements", "mismatches", "first_mismatch", "sdram_rule", "extra_beats",
+            "refreshes_in_iterations", "cycles_per_frame", "iteration_cycles", "image_ok_cycle", "commands", "model",
+            "build_s", "test_s")
+    for run in (verify_rolled_system, verify_rolled_top):
+        for stall, refi in ((args.stall, 1500), (0.0, 7812)):
+            if run is verify_rolled_system:
+                report = run(args.out, frames=args.frames, p_gap=stall, p_stall=stall, seed=1, t_refi_ns=refi)
+            else:
+                report = run(args.out, tiles=args.frames, p_gap=stall, p_stall=stall, seed=1, t_refi_ns=refi)
+            print(json.dumps({"run": run.__name__, **{k: report.get(k) for k in keys if k in report}}))
+            if not report["equal"]:
+                return 1
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=3)
@@ -79,6 +116,9 @@ def main(argv=None) -> int:
     parser.add_argument("--synth", action="store_true")
     parser.add_argument("--pnr", action="store_true", help="with --synth: place and route on the 85F, Fmax")
     parser.add_argument("--no-sim", action="store_true", help="only build: payload and storage figures")
+    parser.add_argument("--stream-pe", type=int, default=0, help="PE of the body's stream nodes (0: FINN's)")
+    parser.add_argument("--sdram", action="store_true", help="the engine on SDRAM (DMA, controller, chip model) and "
+                                                             "the whole rolled network")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -86,12 +126,17 @@ def main(argv=None) -> int:
     export(model, tile=(args.tile, args.tile), random_tiles=1, out_dir=args.out)
     compile_model(args.out / ONNX_NAME, args.out, random_tiles=1, reference=model,
                   target_fps=args.target_fps or None)
+    if args.stream_pe:
+        compile_model(args.out / ONNX_NAME, args.out, random_tiles=1, reference=model,
+                      folding=stream_folding(args.out, args.stream_pe))
     summary = generate_rolled_rtl(args.out / DATAFLOW_NAME, args.out)
     print(json.dumps({"build_s": round(time.monotonic() - started, 1), "words_per_block": summary["words_per_block"],
                       "bank_bits": summary["bank_bits"], "buffer_bits": summary["buffer_bits"],
                       "regions": summary["regions"],
                       "mvau_folding": {k: {p: v[p] for p in ("SIMD", "PE", "ACC_BITS")}
                                        for k, v in summary["params"].items() if "MVAU" in k}}))
+    if args.sdram:
+        return sdram_runs(args)
     for stall in () if args.no_sim else (args.stall, 0.0):
         report = verify_rolled(args.out, frames=args.frames, p_gap=stall, p_stall=stall, seed=1)
         keys = ("p_gap", "equal", "elements", "mismatches", "first_mismatch", "extra_beats", "cycles_per_frame",

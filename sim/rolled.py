@@ -10,6 +10,10 @@ random back-pressure on every sink. Every element of every iteration's output fr
 FINN's output of that block: the report names the first differing iteration (frame, block, the node
 that computed it), its mismatch count and first differing NHWC index.
 
+``verify_rolled_system`` runs the same check on the engine behind its SDRAM DMA, controller and weight loader with
+the chip model :mod:`fqsr.sim.sdram_model` as the memory (:mod:`fqsr.sim.rolled_system_bench`), and
+``verify_rolled_top`` the whole network around it against FINN's execution of the whole graph.
+
 Cycles: with ``p_gap = p_stall = 0`` the report's ``cycles_per_frame`` (from one frame's first command to
 the next frame's) is compared with :func:`cycle_model`.
 """
@@ -192,4 +196,143 @@ def verify_rolled(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float
         report["cycles_per_frame"] = starts[-1] - starts[-2]
     report["weight_gap"] = p_gap if weight_gap is None else weight_gap
     report["model"] = cycle_model(summary, model, report["weight_gap"])
+    return report
+
+
+def _result_fields(result: dict) -> dict:
+    """The report fields of a :mod:`fqsr.sim.rolled_system_bench` result, before the comparison."""
+    its = result["iterations"]
+    return {"deadlock": result["deadlock"], "sdram_rule": result["sdram_rule"],
+            "extra_beats": len(result["extra_beats"]), "elements": 0, "mismatches": 0, "first_mismatch": None,
+            "cycles": result["cycles"], "commands": result["commands"], "image_ok_cycle": result["image_ok_cycle"],
+            "refreshes_in_iterations": result["refreshes_in_iterations"],
+            "block_order": [it["block"] for it in its],
+            "started_before_image_ok": bool(its) and (result["image_ok_cycle"] is None
+                                                      or its[0]["cycle"] < result["image_ok_cycle"])}
+
+
+def _compare_outputs(report: dict, result: dict, frames: list, bits: int, lanes: int, signed: bool, node: str):
+    """Compare the bench's output beats with ``frames`` ((name, NHWC integers) each) element for element; fills
+    ``report``'s counts, first mismatch (frame name, ``node``: the one that computes the output, count, first
+    index), ``equal`` and ``cycles_per_frame`` (between the last two frames' first iterations)."""
+    from fqsr.flows.host import unpack_beats
+
+    offset = 0
+    for name, expected in frames:
+        flat = expected.reshape(-1)
+        part = result["beats"][offset:offset + flat.size // lanes]
+        offset += flat.size // lanes
+        got = unpack_beats(part, bits, lanes, signed).reshape(-1) if part else np.zeros(0, np.int64)
+        diff = np.flatnonzero(got[:flat.size] != flat[:got.size])
+        wrong = int(diff.size) + max(0, flat.size - got.size)
+        report["elements"] += flat.size
+        report["mismatches"] += wrong
+        if wrong and report["first_mismatch"] is None:
+            i = int(diff[0]) if diff.size else int(got.size)
+            report["first_mismatch"] = {
+                "frame": name, "node": node, "mismatches": wrong, "index": i,
+                "nhwc_index": [int(v) for v in np.unravel_index(i, expected.shape)],
+                "got": int(got[i]) if i < got.size else None, "expected": int(flat[i])}
+    its = result["iterations"]
+    report["equal"] = (not result["deadlock"] and result["sdram_rule"] is None and report["mismatches"] == 0
+                       and not result["extra_beats"] and not report["started_before_image_ok"]
+                       and report["block_order"] == list(range(report["blocks"])) * len(frames))
+    starts = [it["cycle"] for it in its if it["block"] == 0]
+    if len(starts) > 1:
+        report["cycles_per_frame"] = starts[-1] - starts[-2]
+
+
+def simulate_rolled_system(model_dir, frames_beats: list, *, p_gap: float, p_stall: float, seed: int,
+                           max_cycles: int, image: bytes | None = None, t_refi_ns: int = 7812,
+                           powerup_us: int = 200, clk_mhz: int = 100, timings: dict | None = None,
+                           whole: bool = False, out_beats: int | None = None) -> dict:
+    """Run :mod:`fqsr.sim.rolled_system_bench` on ``rolled/``'s ``rolled_system`` (engine, DMA, SDRAM controller,
+    weight loader; the chip model as its SDRAM); returns the bench's result dict. ``image``: the weight image's
+    bytes (default ``rolled/weights.bin``); ``t_refi_ns`` and ``powerup_us`` are given to both the controller and
+    the chip model (a short refresh interval makes refreshes collide with the DMA's bursts). ``whole``: run
+    ``rolled_top`` (the whole network around the system; frames are input tiles, ``out_beats`` output beats each)."""
+    import tempfile
+
+    from fqsr.hw.rolled import ROLLED_DIRNAME, SUMMARY_NAME, WEIGHTS_NAME
+    from fqsr.sim.runner import run_cocotb
+
+    rolled = Path(model_dir) / ROLLED_DIRNAME
+    summary = json.loads((rolled / SUMMARY_NAME).read_text())
+    image = (rolled / WEIGHTS_NAME).read_bytes() if image is None else bytes(image)
+    sources = [rolled / s for s in summary["top_sources" if whole else "system_sources"]]
+    chip = {"clk_mhz": clk_mhz, "powerup_us": powerup_us, "t_refi_ns": t_refi_ns}
+    with tempfile.TemporaryDirectory(prefix="rolled-system-") as work:
+        spec_path, result = Path(work) / "spec.json", Path(work) / "result.json"
+        spec_path.write_text(json.dumps({
+            "frames": frames_beats, "image": list(image), "beats": out_beats or summary["stream"]["beats"],
+            "p_gap": p_gap, "p_stall": p_stall, "seed": seed, "max_cycles": max_cycles, "chip": chip,
+            "result": str(result), "ports": ["s_axis", "m_axis"] if whole else ["in0", "out0"]}))
+        run_cocotb(sources, summary["rolled_top" if whole else "system_top"], "fqsr.sim.rolled_system_bench",
+                   seed=seed, test_dir=work, data_files=[rolled / r for r in summary["roms"]] if whole else (),
+                   parameters={"CLK_MHZ": clk_mhz, "POWERUP_US": powerup_us, "T_REFI_NS": t_refi_ns},
+                   extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, timings=timings)
+        return json.loads(result.read_text())
+
+
+def verify_rolled_system(model_dir, frames: int = 2, p_gap: float = 0.3, p_stall: float = 0.3, seed: int = 1,
+                         max_cycles: int = 400_000, photo: bool = False, image: bytes | None = None,
+                         t_refi_ns: int = 1500, powerup_us: int = 20) -> dict:
+    """Random frames (and with ``photo`` a photograph's) through engine + DMA + SDRAM controller + chip model under
+    stalls on the outer streams; every element of every output frame compared with FINN's output of the last
+    block. The report names the first differing frame (the node, its mismatch count, first NHWC index), the
+    first broken SDRAM rule, whether an iteration started before ``image_ok``, and the cycles per frame (from one
+    frame's first iteration to the next's) next to :func:`cycle_model`."""
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.artifacts import DATAFLOW_NAME
+    from fqsr.flows.export import load_qonnx
+    from fqsr.flows.host import pack_beats
+
+    model_dir = Path(model_dir)
+    summary = load_summary(model_dir)
+    model = load_qonnx(model_dir / DATAFLOW_NAME)
+    fmt, blocks = summary["stream"], summary["blocks"]
+    inputs = random_frames(summary, frames, seed) + (photo_frames(model, summary) if photo else [])
+    want = [per_block[-1] for per_block in body_reference(model, summary, inputs)]
+    timings = {}
+    result = simulate_rolled_system(model_dir, [pack_beats(x, fmt["bits"], fmt["lanes"]) for x in inputs],
+                                    p_gap=p_gap, p_stall=p_stall, seed=seed, max_cycles=max_cycles, image=image,
+                                    t_refi_ns=t_refi_ns, powerup_us=powerup_us, timings=timings)
+    its = result["iterations"]
+    report = {"frames": len(inputs), "blocks": blocks, "p_gap": p_gap, "p_stall": p_stall, "seed": seed,
+              "t_refi_ns": t_refi_ns, **_result_fields(result), **timings}
+    _compare_outputs(report, result, [(f"frame {f}", x) for f, x in enumerate(want)], fmt["bits"], fmt["lanes"],
+                     fmt["signed"], summary["block_nodes"][-1][-1])
+    report["iteration_cycles"] = [b["cycle"] - a["cycle"] for a, b in zip(its, its[1:]) if b["block"] != 0]
+    report["model"] = cycle_model(summary, model)
+    return report
+
+
+def verify_rolled_top(model_dir, tiles: int = 2, p_gap: float = 0.3, p_stall: float = 0.3, seed: int = 1,
+                      max_cycles: int = 600_000, t_refi_ns: int = 1500, powerup_us: int = 20) -> dict:
+    """The whole network with the rolled body (``rolled_top``: head, engine + DMA + SDRAM controller + chip model,
+    tail) against FINN's execution of the whole ``dataflow.onnx``: ``tiles`` input tiles (a photograph's and
+    random ones, :func:`fqsr.flows.export.equality_tiles`) under stalls on the network's input and output, the
+    weight image loaded first. The report as :func:`verify_rolled_system`'s, the first mismatch naming the tile."""
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.artifacts import DATAFLOW_NAME
+    from fqsr.flows.export import equality_tiles, load_qonnx
+    from fqsr.flows.host import pack_beats, stream_format
+    from fqsr.sim.verify import nchw_tile, reference
+
+    model_dir = Path(model_dir)
+    summary = load_summary(model_dir)
+    model = load_qonnx(model_dir / DATAFLOW_NAME)
+    channels, tile = nchw_tile(model)
+    in_bits, in_lanes, out_bits, out_lanes, signed = stream_format(model)
+    frames = reference(model, equality_tiles(channels, tile, tiles - 1, seed=seed))
+    out_beats = frames[0][2].size // out_lanes
+    timings = {}
+    result = simulate_rolled_system(model_dir, [pack_beats(x, in_bits, in_lanes) for _, x, _ in frames],
+                                    p_gap=p_gap, p_stall=p_stall, seed=seed, max_cycles=max_cycles,
+                                    t_refi_ns=t_refi_ns, powerup_us=powerup_us, timings=timings, whole=True,
+                                    out_beats=out_beats)
+    report = {"tiles": len(frames), "tile": list(tile), "blocks": summary["blocks"], "p_gap": p_gap,
+              "p_stall": p_stall, "seed": seed, "t_refi_ns": t_refi_ns, **_result_fields(result), **timings}
+    _compare_outputs(report, result, [(name, want) for name, _, want in frames], out_bits, out_lanes, signed,
+                     model.graph.node[-1].name)
     return report

@@ -1,0 +1,103 @@
+"""The rolled body on SDRAM: the block engine, its frame and weight DMA (``rolled_dma.v``), ``sdram_ctrl`` and the
+weight loader, with the cocotb chip model (storage, every timing rule) as the memory, on a small EDSR (3 blocks x 8
+features, 6x6 frames); and the whole network around it (``rolled_top``: head and tail stitched from the same
+``dataflow.onnx``) equal to FINN's execution of the whole graph.
+
+The weight image goes in through the loader first; the frames go in and out through the DMA's outer streams, under
+random gaps and back-pressure, with a refresh every 1.5 us so that refreshes fall inside the DMA's bursts. Every
+element of every output frame equals FINN's execution of the body; no iteration starts before the image is checked,
+and a corrupt image starts none; cycles per frame against the engine's model."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import calibrated, small
+from test_rtl_yosys import yosys_check
+from fqsr.apps.cli import main
+from fqsr.flows.compile import DATAFLOW_NAME, compile_model
+from fqsr.flows.export import ONNX_NAME, export
+from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME, generate_rolled_rtl
+from fqsr.sim.rolled import verify_rolled_system, verify_rolled_top
+
+BLOCKS, FEATURES, TILE = 3, 8, (6, 6)
+TARGET_FPS = 50_000  # body MVAUs at SIMD 6: 96 cycles per pixel, a 6x6 iteration in ~5,000 cycles
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("edsr_rolled_dma")
+    model = calibrated(small("edsr_w4a4", features=FEATURES, blocks=BLOCKS), tile=TILE[0])
+    export(model, tile=TILE, random_tiles=1, out_dir=folder)
+    compile_model(folder / ONNX_NAME, folder, random_tiles=1, reference=model, target_fps=TARGET_FPS)
+    return folder, generate_rolled_rtl(folder / DATAFLOW_NAME, folder)
+
+
+def test_engine_dma_and_sdram_equal_finn_under_stalls_and_refreshes(built):
+    folder, summary = built
+    report = verify_rolled_system(folder, frames=2, p_gap=0.3, p_stall=0.3, seed=3, photo=True, t_refi_ns=1500)
+    assert report["equal"] and report["mismatches"] == 0 and report["sdram_rule"] is None, report
+    assert report["elements"] == 3 * TILE[0] * TILE[1] * FEATURES
+    assert report["block_order"] == [0, 1, 2] * 3 and not report["started_before_image_ok"]
+    assert report["refreshes_in_iterations"] > 50, report  # refreshes collide with the DMA's bursts
+    assert report["extra_beats"] == 0 and not report["deadlock"]
+
+
+def test_cycles_per_frame_against_the_model(built):
+    """No stalls, the chip's own 7.8 us refresh: the engine stays compute-bound behind the DMA (its weights load
+    during the previous iteration); a frame adds the input frame's load and the output frame's unload."""
+    folder, summary = built
+    report = verify_rolled_system(folder, frames=2, p_gap=0.0, p_stall=0.0, seed=4, t_refi_ns=7812)
+    assert report["equal"], report
+    model = report["model"]
+    assert model["bound"] == "compute"
+    compute = model["compute_cycles_per_iteration"]
+    # per iteration: the model's compute plus the hand-over latency (the engine alone: +4.4 %) and the DMA's
+    # read latency at the start of each iteration
+    assert all(compute <= c <= 1.10 * compute for c in report["iteration_cycles"]), report
+    # per frame: blocks x iteration + load and unload of one frame (288 words each, ~1 word per cycle)
+    frame_words = summary["sdram_layout"]["frame_words"]
+    assert model["cycles_per_frame"] < report["cycles_per_frame"] <= 1.10 * model["cycles_per_frame"] + 3 * frame_words, report
+
+
+def test_a_corrupt_weight_image_starts_no_iteration(built):
+    folder, _ = built
+    image = bytearray((folder / ROLLED_DIRNAME / WEIGHTS_NAME).read_bytes())
+    image[100] ^= 0x01  # a payload byte: the CRC no longer matches
+    report = verify_rolled_system(folder, frames=1, p_gap=0.0, p_stall=0.0, seed=5, image=bytes(image),
+                                  max_cycles=12_000)
+    assert report["deadlock"] and report["image_ok_cycle"] is None and report["block_order"] == [], report
+    assert not report["equal"] and report["mismatches"] == report["elements"]
+
+
+def test_whole_network_with_the_rolled_body_equals_finn(built):
+    """Head -> DMA -> engine x 3 -> DMA -> tail: a photograph's tile and a random one, every output element equal to
+    FINN's execution of the whole dataflow graph (compile_model proved that equal to the Brevitas model)."""
+    folder, summary = built
+    report = verify_rolled_top(folder, tiles=2, p_gap=0.3, p_stall=0.3, seed=2, t_refi_ns=1500)
+    assert report["equal"] and report["mismatches"] == 0 and report["sdram_rule"] is None, report
+    assert report["elements"] == 2 * (2 * TILE[0]) * (2 * TILE[1]) * 3  # x2 upscaling, RGB
+    assert report["block_order"] == [0, 1, 2] * 2 and not report["started_before_image_ok"]
+
+
+def test_fqsr_rtl_and_verify_with_roll_body(built):
+    """The CLI: `fqsr rtl --roll body` writes rolled/ with rolled_top, `fqsr verify --roll body` proves it on a
+    photograph's tile; `--roll` with anything else is refused by the option."""
+    folder, _ = built
+    result = CliRunner().invoke(main, ["rtl", "--out-dir", str(folder), "--roll", "body", "--json"])
+    assert result.exit_code == 0, result.output
+    rtl = json.loads(result.output)
+    assert rtl["rolled_top"] == "rolled_top" and rtl["blocks"] == BLOCKS
+    result = CliRunner().invoke(main, ["verify", "--out-dir", str(folder), "--roll", "body", "--tiles", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["equal"] and report["mismatches"] == 0 and report["elements"] == (2 * TILE[0]) * (2 * TILE[1]) * 3
+    result = CliRunner().invoke(main, ["rtl", "--out-dir", str(folder), "--roll", "blocks"])
+    assert result.exit_code != 0 and "body" in result.output
+
+
+def test_the_system_elaborates_cleanly_in_yosys(built):
+    folder, summary = built
+    for sources, top in (("system_sources", "system_top"), ("top_sources", "rolled_top")):
+        log = yosys_check(summary[sources], summary[top], folder / ROLLED_DIRNAME)
+        assert "Found and reported 0 problems." in log, top
