@@ -94,7 +94,7 @@ module mvau #(
     wire push      = in0_tvalid && in0_tready;
     wire push_last = push && wr_sf == SF - 1;
     always @(posedge ap_clk)
-        if (push) ibuf[wr_half * SF + wr_sf] <= in0_tdata[SIMD*IN_BITS-1:0];
+        if (push) ibuf[iwaddr] <= in0_tdata[SIMD*IN_BITS-1:0];
 
     // ---- computation: fold (nf, sf) of the vector in half rd_half
     reg [31:0] sf, nf;
@@ -107,7 +107,6 @@ module mvau #(
     wire advance  = !acc_valid || acc_ready;       // the output register takes a beat
     wire last_sf  = sf == SF - 1;
     wire have     = full[rd_half] || (wr_half == rd_half && wr_sf > sf);  // beat sf is in the buffer
-    wire [SIMD*IN_BITS-1:0] x = ibuf[rd_half * SF + sf];
     // the product register (stage 1 of the MAC): the PE*SIMD products of one fold step, with
     // whether it is the first (sf == 0) and the last (last_sf) step of an accumulation; the
     // accumulate (stage 2) takes it on `consume`, a last step only when the output register takes a beat
@@ -123,6 +122,18 @@ module mvau #(
     wire [PE*SIMD*W_BITS-1:0] wword;
     always @(posedge ap_clk)
         waddr <= waddr_next;
+
+    // the beat of the current fold step, x = ibuf[rd_half * SF + sf], read into a register like the weight
+    // word: from the address of the next step (the step counter's and the half's next values), or from
+    // the input when that beat is written on the same edge (so x is the buffer's word as the step sees it)
+    localparam integer IA_BITS = 2 * SF > 1 ? $clog2(2 * SF) : 1;
+    wire [31:0] sf_next = step ? (last_sf ? 0 : sf + 1) : sf;
+    wire        rd_half_next = done_vec ? !rd_half : rd_half;
+    wire [IA_BITS-1:0] raddr_next = !ap_rst_n ? {IA_BITS{1'b0}} : rd_half_next * SF + sf_next;
+    wire [IA_BITS-1:0] iwaddr = wr_half * SF + wr_sf;
+    reg  [SIMD*IN_BITS-1:0] x;
+    always @(posedge ap_clk)
+        x <= push && iwaddr == raddr_next ? in0_tdata[SIMD*IN_BITS-1:0] : ibuf[raddr_next];
     generate
         if (WEIGHT_RAM) begin : weight_ram
             initial if (CFG_WIDTH < PE * SIMD * W_BITS || (HAS_THRESHOLDS && CFG_WIDTH < PE * ACC_BITS))
@@ -142,22 +153,10 @@ module mvau #(
     // unsigned), taken apart once with constant selects; xl[s], wl[p*SIMD + s]
     wire signed [IN_BITS:0] xl [0:SIMD-1];
     wire signed [W_BITS:0]  wl [0:PE*SIMD-1];
-    // x * w from LUTs: sum of x << i over the weight's set bits i < W_BITS, minus x << W_BITS when its
-    // sign bit is set (the (W_BITS+1)-bit two's complement value of wl)
-    function automatic signed [IN_BITS+W_BITS+1:0] lut_product(input signed [IN_BITS:0] a,
-                                                               input signed [W_BITS:0] b);
-        integer i;
-        reg signed [IN_BITS+W_BITS+1:0] p, a_wide;
-        begin
-            a_wide = a;
-            p = b[W_BITS] ? -(a_wide <<< W_BITS) : {(IN_BITS+W_BITS+2){1'b0}};
-            for (i = 0; i < W_BITS; i = i + 1)
-                if (b[i]) p = p + (a_wide <<< i);
-            lut_product = p;
-        end
-    endfunction
 
-    genvar lane, g;
+    localparam integer PW = IN_BITS + W_BITS + 2;  // a product's width
+    localparam integer TW = PW > ACC_BITS ? PW : ACC_BITS;  // an accumulate term's width
+    genvar lane, g, i;
     generate
         for (g = 0; g < SIMD; g = g + 1) begin : x_lane
             wire [IN_BITS-1:0] v = x[g*IN_BITS +: IN_BITS];
@@ -172,23 +171,38 @@ module mvau #(
         // complement; the finished sum (last) also goes into the output register
         for (lane = 0; lane < PE; lane = lane + 1) begin : mac
             reg signed [ACC_BITS-1:0] acc, data;
-            wire signed [IN_BITS+W_BITS+1:0] pl [0:SIMD-1];
+            wire [(SIMD+1)*TW-1:0] terms;  // the SIMD products and (last) the running sum, for the adder tree
             for (g = 0; g < SIMD; g = g + 1) begin : prod
-                reg signed [IN_BITS+W_BITS+1:0] q;
-                always @(posedge ap_clk)
-                    if (step) begin
-                        if (LUT_MULT) q <= lut_product(xl[g], wl[lane * SIMD + g]);
-                        else q <= xl[g] * wl[lane * SIMD + g];
+                reg signed [PW-1:0] q;
+                wire signed [PW-1:0] product;
+                if (LUT_MULT) begin : from_luts
+                    // x * w from LUTs: the sum of x << i over the weight's set bits i < W_BITS, minus
+                    // x << W_BITS when its sign bit is set (the (W_BITS+1)-bit two's complement value of wl),
+                    // added as a tree; the subtracted one goes last (adder_tree.v: a late term)
+                    wire signed [PW-1:0] xw = xl[g];
+                    wire signed [W_BITS:0] w = wl[lane * SIMD + g];
+                    wire [(W_BITS+1)*PW-1:0] partial;
+                    for (i = 0; i <= W_BITS; i = i + 1) begin : weight_bit
+                        wire signed [PW-1:0] shifted = xw <<< i;
+                        assign partial[i*PW +: PW] = !w[i] ? {PW{1'b0}} : i == W_BITS ? -shifted : shifted;
                     end
-                assign pl[g] = q;
+                    adder_tree #(.N(W_BITS + 1), .IN_BITS(PW), .OUT_BITS(PW)) partial_sum (
+                        .terms(partial), .sum(product));
+                end else begin : multiply
+                    assign product = xl[g] * wl[lane * SIMD + g];
+                end
+                always @(posedge ap_clk)
+                    if (step) q <= product;
+                wire signed [TW-1:0] term = q;
+                assign terms[g*TW +: TW] = term;
             end
+            wire signed [ACC_BITS-1:0] running = p_first ? {ACC_BITS{1'b0}} : acc;
+            wire signed [TW-1:0] running_term = running;
+            assign terms[SIMD*TW +: TW] = running_term;
+            wire signed [ACC_BITS-1:0] sum;
+            adder_tree #(.N(SIMD + 1), .IN_BITS(TW), .OUT_BITS(ACC_BITS)) fold_sum (.terms(terms), .sum(sum));
             always @(posedge ap_clk)
-                if (consume) begin : fold_step
-                    reg signed [ACC_BITS-1:0] sum;
-                    integer s;
-                    sum = p_first ? {ACC_BITS{1'b0}} : acc;
-                    for (s = 0; s < SIMD; s = s + 1)
-                        sum = sum + pl[s];
+                if (consume) begin
                     acc <= sum;
                     if (p_last) data <= sum;
                 end
