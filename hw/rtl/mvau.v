@@ -7,13 +7,14 @@
 // from it for every nf: the computation follows the writer one beat behind on a vector
 // still arriving, and the next vector streams into the other half while the current one is
 // replayed for nf > 0, so an upstream that delivers SF beats spread over NF*SF cycles (a
-// width converter, a slower producer) never stalls the computation. The MAC is two pipeline
-// stages: a fold step's PE*SIMD products go into a register (the buffer read, the weight word and
-// the multiply end there), the accumulate (adder tree + accumulator) takes them a cycle later; a
-// valid bit with stall propagation links the two (a step is taken when the product register is
-// empty or being emptied; it empties a vector's last step only when the output register takes a
-// beat), so a vector leaves one cycle later than without the stage at the same rate
-// (benchmarks/fmax.md: the stage doubles the MAC's Fmax). Finished accumulators
+// width converter, a slower producer) never stalls the computation. The MAC is three pipeline
+// stages: the operands (the beat and the weight word, each read from its memory a step ahead into
+// the memory's read register, then into a register of their own), the PE*SIMD products (from LUTs
+// or `*`), the accumulate (an adder tree over the products and the accumulator, adder_tree.v); a
+// valid bit per stage with stall propagation links them (a stage takes a step when it is empty or
+// being emptied; the last stage empties a vector's last step only when the output register takes a
+// beat), so a vector leaves two cycles later than with a one-stage MAC at the same rate
+// (benchmarks/fmax.md: 30 -> 91 MHz for SIMD 9 x PE 4 LUT products). Finished accumulators
 // go into a register (the end of the accumulate path); act is FINN's multithreshold
 // (BIAS + #{t : acc >= T[ch][t]}) when HAS_THRESHOLDS, computed by a `thresholding` instance
 // on that accumulator stream (a pipelined binary search, its thresholds in block-RAM-friendly
@@ -86,7 +87,8 @@ module mvau #(
 
     // ---- input side: beat wr_sf of the vector in half wr_half; full[h]: half h holds a whole
     // vector the computation has not finished with
-    reg [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
+    // LUT RAM: the cost model (hw/cost.py) counts the buffer in LUTs
+    (* ram_style = "distributed" *) reg [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
     reg [31:0] wr_sf;
     reg        wr_half, rd_half;
     reg [1:0]  full;
@@ -107,12 +109,15 @@ module mvau #(
     wire advance  = !acc_valid || acc_ready;       // the output register takes a beat
     wire last_sf  = sf == SF - 1;
     wire have     = full[rd_half] || (wr_half == rd_half && wr_sf > sf);  // beat sf is in the buffer
-    // the product register (stage 1 of the MAC): the PE*SIMD products of one fold step, with
-    // whether it is the first (sf == 0) and the last (last_sf) step of an accumulation; the
-    // accumulate (stage 2) takes it on `consume`, a last step only when the output register takes a beat
+    // the MAC's three stages, each a register with a valid bit and whether its fold step is the first
+    // (sf == 0) and the last (last_sf) of an accumulation: the operands (stage 1, on `step`: the beat and
+    // the weight word, out of the memories' read registers), the PE*SIMD products (stage 2, on `fill_p`)
+    // and the accumulate (stage 3, on `consume`, a last step only when the output register takes a beat)
+    reg        o_valid, o_first, o_last;
     reg        p_valid, p_first, p_last;
     wire consume  = p_valid && (!p_last || advance);
-    wire step     = have && (!p_valid || consume);
+    wire fill_p   = o_valid && (!p_valid || consume);
+    wire step     = have && (!o_valid || fill_p);
     wire done_vec = step && last_sf && nf == NF - 1;
 
     // weight ROM, synchronous read: waddr = nf*SF + sf (the current fold step), wword = its word
@@ -134,6 +139,15 @@ module mvau #(
     reg  [SIMD*IN_BITS-1:0] x;
     always @(posedge ap_clk)
         x <= push && iwaddr == raddr_next ? in0_tdata[SIMD*IN_BITS-1:0] : ibuf[raddr_next];
+    // the operand register: a memory's read register (a block RAM's own, for a large ROM) feeds no
+    // multiplier directly, whose path would start at the block's slow clock-to-output (benchmarks/fmax.md)
+    reg [SIMD*IN_BITS-1:0]     xo;
+    reg [PE*SIMD*W_BITS-1:0]   wo;
+    always @(posedge ap_clk)
+        if (step) begin
+            xo <= x;
+            wo <= wword;
+        end
     generate
         if (WEIGHT_RAM) begin : weight_ram
             initial if (CFG_WIDTH < PE * SIMD * W_BITS || (HAS_THRESHOLDS && CFG_WIDTH < PE * ACC_BITS))
@@ -159,16 +173,16 @@ module mvau #(
     genvar lane, g, i;
     generate
         for (g = 0; g < SIMD; g = g + 1) begin : x_lane
-            wire [IN_BITS-1:0] v = x[g*IN_BITS +: IN_BITS];
+            wire [IN_BITS-1:0] v = xo[g*IN_BITS +: IN_BITS];
             assign xl[g] = {IN_SIGNED ? v[IN_BITS-1] : 1'b0, v};
         end
         for (g = 0; g < PE * SIMD; g = g + 1) begin : w_lane
-            wire [W_BITS-1:0] v = wword[g*W_BITS +: W_BITS];
+            wire [W_BITS-1:0] v = wo[g*W_BITS +: W_BITS];
             assign wl[g] = {W_SIGNED ? v[W_BITS-1] : 1'b0, v};
         end
-        // stage 1, per lane p on `step`: prod[s] <= x[s] * W[s][p] (the ROM word and the beat to a
-        // register); stage 2 on `consume`: acc <= (first ? 0 : acc) + sum_s prod[s], in ACC_BITS two's
-        // complement; the finished sum (last) also goes into the output register
+        // stage 2, per lane p on `fill_p`: prod[s] <= x[s] * W[s][p]; stage 3 on `consume`:
+        // acc <= (first ? 0 : acc) + sum_s prod[s], in ACC_BITS two's complement; the finished sum (last)
+        // also goes into the output register
         for (lane = 0; lane < PE; lane = lane + 1) begin : mac
             reg signed [ACC_BITS-1:0] acc, data;
             wire [(SIMD+1)*TW-1:0] terms;  // the SIMD products and (last) the running sum, for the adder tree
@@ -192,7 +206,7 @@ module mvau #(
                     assign product = xl[g] * wl[lane * SIMD + g];
                 end
                 always @(posedge ap_clk)
-                    if (step) q <= product;
+                    if (fill_p) q <= product;
                 wire signed [TW-1:0] term = q;
                 assign terms[g*TW +: TW] = term;
             end
@@ -217,6 +231,7 @@ module mvau #(
             wr_half <= 1'b0; rd_half <= 1'b0;
             full <= 2'b00;
             acc_valid <= 1'b0;
+            o_valid <= 1'b0;
             p_valid <= 1'b0;
         end else begin
             if (push) begin
@@ -227,9 +242,14 @@ module mvau #(
             if (done_vec) rd_half <= !rd_half;
             if (advance) acc_valid <= consume && p_last;
             if (step) begin
+                o_valid <= 1'b1;
+                o_first <= sf == 0;
+                o_last <= last_sf;
+            end else if (fill_p) o_valid <= 1'b0;
+            if (fill_p) begin
                 p_valid <= 1'b1;
-                p_first <= sf == 0;
-                p_last <= last_sf;
+                p_first <= o_first;
+                p_last <= o_last;
             end else if (consume) p_valid <= 1'b0;
             if (step) begin
                 sf <= last_sf ? 0 : sf + 1;
