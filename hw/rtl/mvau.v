@@ -81,6 +81,8 @@ module mvau #(
     localparam integer SF = MW / SIMD;
     localparam integer NF = MH / PE;
     localparam integer WA_BITS = NF * SF > 1 ? $clog2(NF * SF) : 1;
+    localparam integer SA_BITS = SF > 1 ? $clog2(SF) : 1;  // the fold counters as narrow as their ranges:
+    localparam integer NA_BITS = NF > 1 ? $clog2(NF) : 1;  // a 32-bit compare was a critical path
     initial if (SIMD < 1 || MW % SIMD != 0) $fatal(1, "mvau: MW (%0d) must be a multiple of SIMD (%0d)", MW, SIMD);
     initial if (PE < 1 || MH % PE != 0) $fatal(1, "mvau: MH (%0d) must be a multiple of PE (%0d)", MH, PE);
 
@@ -89,7 +91,7 @@ module mvau #(
     // vector the computation has not finished with
     // LUT RAM: the cost model (hw/cost.py) counts the buffer in LUTs
     (* ram_style = "distributed" *) reg [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
-    reg [31:0] wr_sf;
+    reg [SA_BITS-1:0] wr_sf;
     reg        wr_half, rd_half;
     reg [1:0]  full;
     assign in0_tready = !full[wr_half];
@@ -99,7 +101,8 @@ module mvau #(
         if (push) ibuf[iwaddr] <= in0_tdata[SIMD*IN_BITS-1:0];
 
     // ---- computation: fold (nf, sf) of the vector in half rd_half
-    reg [31:0] sf, nf;
+    reg [SA_BITS-1:0] sf;
+    reg [NA_BITS-1:0] nf;
 
     // the accumulator output register: a finished accumulator per lane (mac[p].data below),
     // lane p at acc_data[p*ACC_BITS +: ACC_BITS]
@@ -132,7 +135,7 @@ module mvau #(
     // word: from the address of the next step (the step counter's and the half's next values), or from
     // the input when that beat is written on the same edge (so x is the buffer's word as the step sees it)
     localparam integer IA_BITS = 2 * SF > 1 ? $clog2(2 * SF) : 1;
-    wire [31:0] sf_next = step ? (last_sf ? 0 : sf + 1) : sf;
+    wire [SA_BITS-1:0] sf_next = step ? (last_sf ? {SA_BITS{1'b0}} : sf + 1'b1) : sf;
     wire        rd_half_next = done_vec ? !rd_half : rd_half;
     wire [IA_BITS-1:0] raddr_next = !ap_rst_n ? {IA_BITS{1'b0}} : rd_half_next * SF + sf_next;
     wire [IA_BITS-1:0] iwaddr = wr_half * SF + wr_sf;
@@ -168,9 +171,26 @@ module mvau #(
     wire signed [IN_BITS:0] xl [0:SIMD-1];
     wire signed [W_BITS:0]  wl [0:PE*SIMD-1];
 
+    // x * w from LUTs: sum of x << i over the weight's set bits i < W_BITS, minus x << W_BITS when its
+    // sign bit is set (the (W_BITS+1)-bit two's complement value of wl). Written as one sum in this module,
+    // which synthesis maps as a whole (a tree of adders from adder_tree.v cost 1.8x the LUTs here under
+    // synth_ecp5 -noflatten, SIMD 4 x PE 2: the zero bits of the shifted terms do not cross a module boundary)
+    function automatic signed [IN_BITS+W_BITS+1:0] lut_product(input signed [IN_BITS:0] a,
+                                                               input signed [W_BITS:0] b);
+        integer i;
+        reg signed [IN_BITS+W_BITS+1:0] p, a_wide;
+        begin
+            a_wide = a;
+            p = b[W_BITS] ? -(a_wide <<< W_BITS) : {(IN_BITS+W_BITS+2){1'b0}};
+            for (i = 0; i < W_BITS; i = i + 1)
+                if (b[i]) p = p + (a_wide <<< i);
+            lut_product = p;
+        end
+    endfunction
+
     localparam integer PW = IN_BITS + W_BITS + 2;  // a product's width
     localparam integer TW = PW > ACC_BITS ? PW : ACC_BITS;  // an accumulate term's width
-    genvar lane, g, i;
+    genvar lane, g;
     generate
         for (g = 0; g < SIMD; g = g + 1) begin : x_lane
             wire [IN_BITS-1:0] v = xo[g*IN_BITS +: IN_BITS];
@@ -190,18 +210,7 @@ module mvau #(
                 reg signed [PW-1:0] q;
                 wire signed [PW-1:0] product;
                 if (LUT_MULT) begin : from_luts
-                    // x * w from LUTs: the sum of x << i over the weight's set bits i < W_BITS, minus
-                    // x << W_BITS when its sign bit is set (the (W_BITS+1)-bit two's complement value of wl),
-                    // added as a tree; the subtracted one goes last (adder_tree.v: a late term)
-                    wire signed [PW-1:0] xw = xl[g];
-                    wire signed [W_BITS:0] w = wl[lane * SIMD + g];
-                    wire [(W_BITS+1)*PW-1:0] partial;
-                    for (i = 0; i <= W_BITS; i = i + 1) begin : weight_bit
-                        wire signed [PW-1:0] shifted = xw <<< i;
-                        assign partial[i*PW +: PW] = !w[i] ? {PW{1'b0}} : i == W_BITS ? -shifted : shifted;
-                    end
-                    adder_tree #(.N(W_BITS + 1), .IN_BITS(PW), .OUT_BITS(PW)) partial_sum (
-                        .terms(partial), .sum(product));
+                    assign product = lut_product(xl[g], wl[lane * SIMD + g]);
                 end else begin : multiply
                     assign product = xl[g] * wl[lane * SIMD + g];
                 end
@@ -235,7 +244,7 @@ module mvau #(
             p_valid <= 1'b0;
         end else begin
             if (push) begin
-                wr_sf <= push_last ? 0 : wr_sf + 1;
+                wr_sf <= push_last ? {SA_BITS{1'b0}} : wr_sf + 1'b1;
                 if (push_last) wr_half <= !wr_half;
             end
             full <= (full | (push_last ? 2'b01 << wr_half : 2'b00)) & ~(done_vec ? 2'b01 << rd_half : 2'b00);
@@ -252,8 +261,8 @@ module mvau #(
                 p_last <= o_last;
             end else if (consume) p_valid <= 1'b0;
             if (step) begin
-                sf <= last_sf ? 0 : sf + 1;
-                if (last_sf) nf <= nf == NF - 1 ? 0 : nf + 1;
+                sf <= last_sf ? {SA_BITS{1'b0}} : sf + 1'b1;
+                if (last_sf) nf <= nf == NF - 1 ? {NA_BITS{1'b0}} : nf + 1'b1;
             end
         end
     end

@@ -55,7 +55,8 @@ module sliding_window #(
 
     // ---- write side: column iw, fold icf of the row in a slot; the slots are written in turn, so the
     // address slot * ROW + iw * CF + icf is a counter over the ring
-    reg [31:0] rows;
+    localparam integer RW = $clog2(SLOTS + 1);  // rows counts 0 .. SLOTS (a 32-bit compare was a critical path)
+    reg [RW-1:0] rows;
     assign in0_tready = rows < SLOTS;
     wire take = in0_tvalid && in0_tready;
     wire [63:0] wr_count;
@@ -122,7 +123,7 @@ module sliding_window #(
             assign beat = mem[raddr];  // zero-padded to OUT_WIDTH
         end
     endgenerate
-    wire [31:0] released = !row_out ? 0 : frame_done ? K_H : 1;
+    wire [RW-1:0] released = !row_out ? 0 : frame_done ? K_H : 1;
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
