@@ -123,13 +123,21 @@ module mvau #(
     wire step     = have && (!o_valid || fill_p);
     wire done_vec = step && last_sf && nf == NF - 1;
 
-    // weight ROM, synchronous read: waddr = nf*SF + sf (the current fold step), wword = its word
-    reg [WA_BITS-1:0] waddr;
-    wire [WA_BITS-1:0] waddr_next = !ap_rst_n || done_vec ? {WA_BITS{1'b0}}
-                                  : step ? waddr + 1'b1 : waddr;
+    // weight ROM, synchronous read: waddr = nf*SF + sf (the current fold step), wword = its word;
+    // wnext = the next step's word address (0 after a vector's last). The ROM loads word wnext on a step
+    // (word 0 in reset), so its address comes from a register and `step` only enables it: the address
+    // is not behind the stall logic, whose path into a ROM built from LUTs was a critical one
+    reg [WA_BITS-1:0] waddr, wnext;
+    wire [WA_BITS-1:0] waddr_next = !ap_rst_n ? {WA_BITS{1'b0}} : step ? wnext : waddr;
     wire [PE*SIMD*W_BITS-1:0] wword;
     always @(posedge ap_clk)
-        waddr <= waddr_next;
+        if (!ap_rst_n) begin
+            waddr <= 0;
+            wnext <= NF * SF > 1 ? 1 : 0;
+        end else if (step) begin
+            waddr <= wnext;
+            wnext <= wnext == NF * SF - 1 ? {WA_BITS{1'b0}} : wnext + 1'b1;
+        end
 
     // the beat of the current fold step, x = ibuf[rd_half * SF + sf], read into a register like the weight
     // word: from the address of the next step (the step counter's and the half's next values), or from
@@ -155,6 +163,7 @@ module mvau #(
         if (WEIGHT_RAM) begin : weight_ram
             initial if (CFG_WIDTH < PE * SIMD * W_BITS || (HAS_THRESHOLDS && CFG_WIDTH < PE * ACC_BITS))
                 $fatal(1, "mvau: CFG_WIDTH (%0d) must hold a weight word and a threshold word", CFG_WIDTH);
+            // read every cycle (a bank switch between iterations must show in word 0), from waddr_next
             bank_ram #(.WIDTH(PE * SIMD * W_BITS), .DEPTH(NF * SF), .SMALL_BITS(SMALL_ROM_BITS), .AW(WA_BITS))
                 weights (.clk(ap_clk), .en(1'b1), .rd_bank(cfg_rd_bank), .addr(waddr_next), .q(wword),
                          .wr_en(cfg_wr_en && cfg_wr_addr < NF * SF), .wr_bank(cfg_wr_bank),
@@ -162,7 +171,8 @@ module mvau #(
         end else begin : weight_rom
             rom #(.WIDTH(PE * SIMD * W_BITS), .DEPTH(NF * SF), .FILE(WEIGHTS_FILE), .SMALL_BITS(SMALL_ROM_BITS),
                   .AW(WA_BITS))
-                weights (.clk(ap_clk), .en(1'b1), .addr(waddr_next), .q(wword));
+                weights (.clk(ap_clk), .en(step || !ap_rst_n), .addr(ap_rst_n ? wnext : {WA_BITS{1'b0}}),
+                         .q(wword));
         end
     endgenerate
 
