@@ -181,24 +181,30 @@ module mvau #(
     wire signed [IN_BITS:0] xl [0:SIMD-1];
     wire signed [W_BITS:0]  wl [0:PE*SIMD-1];
 
-    // x * w from LUTs: sum of x << i over the weight's set bits i < W_BITS, minus x << W_BITS when its
-    // sign bit is set (the (W_BITS+1)-bit two's complement value of wl). Written as one sum in this module,
-    // which synthesis maps as a whole (a tree of adders from adder_tree.v cost 1.8x the LUTs here under
-    // synth_ecp5 -noflatten, SIMD 4 x PE 2: the zero bits of the shifted terms do not cross a module boundary)
-    function automatic signed [IN_BITS+W_BITS+1:0] lut_product(input signed [IN_BITS:0] a,
-                                                               input signed [W_BITS:0] b);
-        integer i;
-        reg signed [IN_BITS+W_BITS+1:0] p, a_wide;
+    localparam integer PW = IN_BITS + W_BITS + 2;  // a product's width
+    // x * w from LUTs: the sum of x << i over the weight's set bits i < W_BITS, minus x << W_BITS when its
+    // sign bit is set (the (W_BITS+1)-bit two's complement value of wl), added as a balanced tree (pairs,
+    // then pairs of pairs; the subtracted term last, so it is the one carried up unpaired) in this module:
+    // a chain of W_BITS adders was the product stage's critical path (78 MHz at SIMD 9 x PE 4), and a tree
+    // in a module of its own (adder_tree.v) cost 1.8x the LUTs under synth_ecp5 -noflatten, the zero bits
+    // of the shifted terms not crossing the module boundary (benchmarks/fmax.md)
+    function automatic signed [PW-1:0] lut_product(input signed [IN_BITS:0] a, input signed [W_BITS:0] b);
+        integer i, n;
+        reg [(W_BITS+1)*PW-1:0] t;
+        reg signed [PW-1:0] a_wide;
         begin
             a_wide = a;
-            p = b[W_BITS] ? -(a_wide <<< W_BITS) : {(IN_BITS+W_BITS+2){1'b0}};
             for (i = 0; i < W_BITS; i = i + 1)
-                if (b[i]) p = p + (a_wide <<< i);
-            lut_product = p;
+                t[i*PW +: PW] = b[i] ? a_wide <<< i : {PW{1'b0}};
+            t[W_BITS*PW +: PW] = b[W_BITS] ? -(a_wide <<< W_BITS) : {PW{1'b0}};
+            for (n = W_BITS + 1; n > 1; n = (n + 1) / 2)
+                for (i = 0; i <= W_BITS; i = i + 1)
+                    if (2 * i + 1 < n) t[i*PW +: PW] = t[2*i*PW +: PW] + t[(2*i+1)*PW +: PW];
+                    else if (2 * i < n) t[i*PW +: PW] = t[2*i*PW +: PW];
+            lut_product = t[PW-1:0];
         end
     endfunction
 
-    localparam integer PW = IN_BITS + W_BITS + 2;  // a product's width
     localparam integer TW = PW > ACC_BITS ? PW : ACC_BITS;  // an accumulate term's width
     genvar lane, g;
     generate
