@@ -20,8 +20,8 @@
 // on that accumulator stream (a pipelined binary search, its thresholds in block-RAM-friendly
 // ROMs), else the accumulator itself (noActivation = 1), sign-extended to OUT_BITS.
 // The weight ROM is read synchronously (so synthesis can map it to block RAM): the word of the
-// next fold step is read while the current one is used (the read address is the step counter's
-// next value, which holds while the computation stalls).
+// next fold step is loaded on each step from a registered address (wnext), so it is there when that
+// step comes; the input buffer's beat is read a step ahead the same way (into a read register).
 // WEIGHTS_FILE ($readmemh, one hex word per line, lane 0 in the LSBs): NF*SF words of
 // PE*SIMD*W_BITS bits; word nf*SF + sf, lane p*SIMD + s holds W[sf*SIMD + s][nf*PE + p]
 // (two's complement / unsigned). THRESHOLDS_PREFIX names the threshold ROMs as in
