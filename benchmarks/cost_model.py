@@ -95,7 +95,9 @@ def calibrate(path: Path = cost.CALIBRATION, workers: int = 2) -> list[dict]:
             results[i] = done[key]
         else:
             measured = cost.measure(module, params, Path(tmp) / f"p{i:02d}", seed=i)
-            results[i] = {"module": module, "params": params, "measured": {k: measured[k] for k in cost.KINDS},
+            mark = {"mac_pipeline": 1} if measured.get("mac_pipeline") else {}  # see cost.since_calibration
+            results[i] = {"module": module, "params": params, "measured": {**{k: measured[k] for k in cost.KINDS},
+                                                                            **mark},
                           "yosys_s": measured["yosys_s"]}
             print(f"[{len(results)}/{len(POINTS)}] {module} {params}: {results[i]['measured']} "
                   f"({measured['yosys_s']:.0f} s)", flush=True)

@@ -101,15 +101,24 @@ def _mvau(p: dict) -> tuple[dict, dict]:
             {"BRAM": ebr, "DSP": 0 if lut_mult else macs})
 
 
-def product_register_ff(module: str, params: dict) -> int:
-    """Flip-flops of the MVAU's product register (stage 1 of its two-stage MAC: PE*SIMD products of
-    IN_BITS + W_BITS + 2 bits, a valid bit and the first/last flags). Exact by construction, so it is
-    added to the fitted FF count rather than fitted; calibration points measured before the register
-    existed (no ``product_register`` mark) are fitted as they are, newer ones with it taken out."""
+def since_calibration(module: str, params: dict) -> dict:
+    """{"LUT", "FF"} that the MVAU's RTL has gained since the calibration points were measured, added to the
+    fitted counts rather than fitted. FF exactly: the MAC pipeline's registers (the input buffer's read
+    register and the operand register, SIMD*IN_BITS bits each, the weight operand register, PE*SIMD*W_BITS,
+    the product register, PE*SIMD products of IN_BITS + W_BITS + 2 bits, and the valid/first/last bits of
+    the operand and product stages), less the fold counters' bits (wr_sf, sf, nf were 32 bits each, now
+    as wide as their ranges). LUT: the counters' incrementers and compare at 1 LUT per bit (a CCU2C per
+    2 bits), 128 bits before. Points measured with them (a ``mac_pipeline`` mark) are fitted with them
+    taken out; a recalibration (``python benchmarks/cost_model.py --calibrate``) makes this exact term all
+    that remains."""
     if module != "mvau":
-        return 0
+        return {"LUT": 0, "FF": 0}
     p = _clean(params)
-    return p["PE"] * p["SIMD"] * (p["IN_BITS"] + p["W_BITS"] + 2) + 3
+    simd, pe, in_bits, w_bits = p["SIMD"], p["PE"], p["IN_BITS"], p["W_BITS"]
+    sf_bits = max(1, (p["MW"] // simd - 1).bit_length())
+    nf_bits = max(1, (p["MH"] // pe - 1).bit_length())
+    ff = 2 * simd * in_bits + pe * simd * w_bits + pe * simd * (in_bits + w_bits + 2) + 6
+    return {"LUT": -(4 * 32 - 3 * sf_bits - nf_bits), "FF": ff - (3 * 32 - 2 * sf_bits - nf_bits)}
 
 
 def _sliding_window(p: dict) -> tuple[dict, dict]:
@@ -117,9 +126,8 @@ def _sliding_window(p: dict) -> tuple[dict, dict]:
     k_h, k_w, parallel = p["K_H"], p["K_W"], int(p.get("PARALLEL", 0))
     ram_bits, ebr = _sync_ram(simd * bits, 2 * k_h * w * (c // simd))
     out = k_h * k_w * simd * bits if parallel else simd * bits
-    # the row address (slot * W * C/SIMD): Yosys puts a product by a constant that is not a power of two on a
-    # MULT18X18D, one for the write and one for the read address (a parallel window: one per window row)
-    mults = 0 if _power_of_two(w * (c // simd)) else (1 + k_h if parallel else 2)
+    # no DSP: the addresses follow the walks in registers (sliding_window.v), with no product by the row length
+    mults = 0
     return ({"one": 1, "ram_bits": ram_bits, "out_bits": out, "parallel_bits": parallel * out * k_h},
             {"BRAM": ebr * (k_h * k_w if parallel else 1), "DSP": mults})
 
@@ -212,9 +220,9 @@ def fit(points: list[dict]) -> dict:
         rows = [p for p in points if p["module"] == module]
         names = sorted(features(module, rows[0]["params"])[0])
         a = np.array([[float(features(module, r["params"])[0][n]) for n in names] for r in rows])
-        target = {kind: np.array([r["measured"][kind] - (product_register_ff(module, r["params"])
-                                                          if kind == "FF" and r["measured"].get("product_register")
-                                                          else 0) for r in rows]) for kind in ("LUT", "FF")}
+        target = {kind: np.array([r["measured"][kind] - (since_calibration(module, r["params"])[kind]
+                                                          if r["measured"].get("mac_pipeline") else 0)
+                                  for r in rows]) for kind in ("LUT", "FF")}
         coefficients[module] = {kind: dict(zip(names, _nnls(a, target[kind]))) for kind in ("LUT", "FF")}
     return coefficients
 
@@ -232,7 +240,8 @@ def module_cost(module: str, params: dict, coefficients: dict | None = None) -> 
         raise FqsrError(f"the cost model's calibration has no points for {module!r}; "
                         f"run `python benchmarks/cost_model.py --calibrate`")
     fitted = {kind: sum(c * feats[name] for name, c in coefficients[module][kind].items()) for kind in ("LUT", "FF")}
-    return {"LUT": int(round(fitted["LUT"])), "FF": int(round(fitted["FF"])) + product_register_ff(module, params),
+    extra = since_calibration(module, params)
+    return {"LUT": max(0, int(round(fitted["LUT"])) + extra["LUT"]), "FF": max(0, int(round(fitted["FF"])) + extra["FF"]),
             **rules}
 
 
@@ -338,5 +347,5 @@ def measure(module: str, params: dict, work: Path, seed: int = 0, timeout_s: flo
     (work / "synth.ys").write_text("\n".join(script) + "\n")
     seconds = run_tool(tool("yosys") + ["-q", "-l", "yosys.log", "synth.ys"], work, "yosys.out", timeout_s)
     cells = flatten_cells(_module_cells(_stat(work, "stat.json")), name)
-    mark = {"product_register": 1} if module == "mvau" else {}  # see product_register_ff
+    mark = {"mac_pipeline": 1} if module == "mvau" else {}  # see since_calibration
     return {**kinds_of(cells), "yosys_s": round(seconds, 1), **mark}

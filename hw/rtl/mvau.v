@@ -7,20 +7,21 @@
 // from it for every nf: the computation follows the writer one beat behind on a vector
 // still arriving, and the next vector streams into the other half while the current one is
 // replayed for nf > 0, so an upstream that delivers SF beats spread over NF*SF cycles (a
-// width converter, a slower producer) never stalls the computation. The MAC is two pipeline
-// stages: a fold step's PE*SIMD products go into a register (the buffer read, the weight word and
-// the multiply end there), the accumulate (adder tree + accumulator) takes them a cycle later; a
-// valid bit with stall propagation links the two (a step is taken when the product register is
-// empty or being emptied; it empties a vector's last step only when the output register takes a
-// beat), so a vector leaves one cycle later than without the stage at the same rate
-// (benchmarks/fmax.md: the stage doubles the MAC's Fmax). Finished accumulators
+// width converter, a slower producer) never stalls the computation. The MAC is three pipeline
+// stages: the operands (the beat and the weight word, each read from its memory a step ahead into
+// the memory's read register, then into a register of their own), the PE*SIMD products (from LUTs
+// or `*`), the accumulate (an adder tree over the products and the accumulator, adder_tree.v); a
+// valid bit per stage with stall propagation links them (a stage takes a step when it is empty or
+// being emptied; the last stage empties a vector's last step only when the output register takes a
+// beat), so a vector leaves two cycles later than with a one-stage MAC at the same rate
+// (benchmarks/fmax.md: 30 -> 91 MHz for SIMD 9 x PE 4 LUT products). Finished accumulators
 // go into a register (the end of the accumulate path); act is FINN's multithreshold
 // (BIAS + #{t : acc >= T[ch][t]}) when HAS_THRESHOLDS, computed by a `thresholding` instance
 // on that accumulator stream (a pipelined binary search, its thresholds in block-RAM-friendly
 // ROMs), else the accumulator itself (noActivation = 1), sign-extended to OUT_BITS.
 // The weight ROM is read synchronously (so synthesis can map it to block RAM): the word of the
-// next fold step is read while the current one is used (the read address is the step counter's
-// next value, which holds while the computation stalls).
+// next fold step is loaded on each step from a registered address (wnext), so it is there when that
+// step comes; the input buffer's beat is read a step ahead the same way (into a read register).
 // WEIGHTS_FILE ($readmemh, one hex word per line, lane 0 in the LSBs): NF*SF words of
 // PE*SIMD*W_BITS bits; word nf*SF + sf, lane p*SIMD + s holds W[sf*SIMD + s][nf*PE + p]
 // (two's complement / unsigned). THRESHOLDS_PREFIX names the threshold ROMs as in
@@ -80,24 +81,28 @@ module mvau #(
     localparam integer SF = MW / SIMD;
     localparam integer NF = MH / PE;
     localparam integer WA_BITS = NF * SF > 1 ? $clog2(NF * SF) : 1;
+    localparam integer SA_BITS = SF > 1 ? $clog2(SF) : 1;  // the fold counters as narrow as their ranges:
+    localparam integer NA_BITS = NF > 1 ? $clog2(NF) : 1;  // a 32-bit compare was a critical path
     initial if (SIMD < 1 || MW % SIMD != 0) $fatal(1, "mvau: MW (%0d) must be a multiple of SIMD (%0d)", MW, SIMD);
     initial if (PE < 1 || MH % PE != 0) $fatal(1, "mvau: MH (%0d) must be a multiple of PE (%0d)", MH, PE);
 
 
     // ---- input side: beat wr_sf of the vector in half wr_half; full[h]: half h holds a whole
     // vector the computation has not finished with
-    reg [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
-    reg [31:0] wr_sf;
+    // LUT RAM: the cost model (hw/cost.py) counts the buffer in LUTs
+    (* ram_style = "distributed" *) reg [SIMD*IN_BITS-1:0] ibuf [0:2*SF-1];
+    reg [SA_BITS-1:0] wr_sf;
     reg        wr_half, rd_half;
     reg [1:0]  full;
     assign in0_tready = !full[wr_half];
     wire push      = in0_tvalid && in0_tready;
     wire push_last = push && wr_sf == SF - 1;
     always @(posedge ap_clk)
-        if (push) ibuf[wr_half * SF + wr_sf] <= in0_tdata[SIMD*IN_BITS-1:0];
+        if (push) ibuf[iwaddr] <= in0_tdata[SIMD*IN_BITS-1:0];
 
     // ---- computation: fold (nf, sf) of the vector in half rd_half
-    reg [31:0] sf, nf;
+    reg [SA_BITS-1:0] sf;
+    reg [NA_BITS-1:0] nf;
 
     // the accumulator output register: a finished accumulator per lane (mac[p].data below),
     // lane p at acc_data[p*ACC_BITS +: ACC_BITS]
@@ -107,26 +112,58 @@ module mvau #(
     wire advance  = !acc_valid || acc_ready;       // the output register takes a beat
     wire last_sf  = sf == SF - 1;
     wire have     = full[rd_half] || (wr_half == rd_half && wr_sf > sf);  // beat sf is in the buffer
-    wire [SIMD*IN_BITS-1:0] x = ibuf[rd_half * SF + sf];
-    // the product register (stage 1 of the MAC): the PE*SIMD products of one fold step, with
-    // whether it is the first (sf == 0) and the last (last_sf) step of an accumulation; the
-    // accumulate (stage 2) takes it on `consume`, a last step only when the output register takes a beat
+    // the MAC's three stages, each a register with a valid bit and whether its fold step is the first
+    // (sf == 0) and the last (last_sf) of an accumulation: the operands (stage 1, on `step`: the beat and
+    // the weight word, out of the memories' read registers), the PE*SIMD products (stage 2, on `fill_p`)
+    // and the accumulate (stage 3, on `consume`, a last step only when the output register takes a beat)
+    reg        o_valid, o_first, o_last;
     reg        p_valid, p_first, p_last;
     wire consume  = p_valid && (!p_last || advance);
-    wire step     = have && (!p_valid || consume);
+    wire fill_p   = o_valid && (!p_valid || consume);
+    wire step     = have && (!o_valid || fill_p);
     wire done_vec = step && last_sf && nf == NF - 1;
 
-    // weight ROM, synchronous read: waddr = nf*SF + sf (the current fold step), wword = its word
-    reg [WA_BITS-1:0] waddr;
-    wire [WA_BITS-1:0] waddr_next = !ap_rst_n || done_vec ? {WA_BITS{1'b0}}
-                                  : step ? waddr + 1'b1 : waddr;
+    // weight ROM, synchronous read: waddr = nf*SF + sf (the current fold step), wword = its word;
+    // wnext = the next step's word address (0 after a vector's last). The ROM loads word wnext on a step
+    // (word 0 in reset), so its address comes from a register and `step` only enables it: the address
+    // is not behind the stall logic, whose path into a ROM built from LUTs was a critical one
+    reg [WA_BITS-1:0] waddr, wnext;
+    wire [WA_BITS-1:0] waddr_next = !ap_rst_n ? {WA_BITS{1'b0}} : step ? wnext : waddr;
     wire [PE*SIMD*W_BITS-1:0] wword;
     always @(posedge ap_clk)
-        waddr <= waddr_next;
+        if (!ap_rst_n) begin
+            waddr <= 0;
+            wnext <= NF * SF > 1 ? 1 : 0;
+        end else if (step) begin
+            waddr <= wnext;
+            wnext <= wnext == NF * SF - 1 ? {WA_BITS{1'b0}} : wnext + 1'b1;
+        end
+
+    // the beat of the current fold step, x = ibuf[rd_half * SF + sf], read into a register like the weight
+    // word: from the address of the next step (the step counter's and the half's next values), or from
+    // the input when that beat is written on the same edge (so x is the buffer's word as the step sees it)
+    localparam integer IA_BITS = 2 * SF > 1 ? $clog2(2 * SF) : 1;
+    wire [SA_BITS-1:0] sf_next = step ? (last_sf ? {SA_BITS{1'b0}} : sf + 1'b1) : sf;
+    wire        rd_half_next = done_vec ? !rd_half : rd_half;
+    wire [IA_BITS-1:0] raddr_next = !ap_rst_n ? {IA_BITS{1'b0}} : rd_half_next * SF + sf_next;
+    wire [IA_BITS-1:0] iwaddr = wr_half * SF + wr_sf;
+    reg  [SIMD*IN_BITS-1:0] x;
+    always @(posedge ap_clk)
+        x <= push && iwaddr == raddr_next ? in0_tdata[SIMD*IN_BITS-1:0] : ibuf[raddr_next];
+    // the operand register: a memory's read register (a block RAM's own, for a large ROM) feeds no
+    // multiplier directly, whose path would start at the block's slow clock-to-output (benchmarks/fmax.md)
+    reg [SIMD*IN_BITS-1:0]     xo;
+    reg [PE*SIMD*W_BITS-1:0]   wo;
+    always @(posedge ap_clk)
+        if (step) begin
+            xo <= x;
+            wo <= wword;
+        end
     generate
         if (WEIGHT_RAM) begin : weight_ram
             initial if (CFG_WIDTH < PE * SIMD * W_BITS || (HAS_THRESHOLDS && CFG_WIDTH < PE * ACC_BITS))
                 $fatal(1, "mvau: CFG_WIDTH (%0d) must hold a weight word and a threshold word", CFG_WIDTH);
+            // read every cycle (a bank switch between iterations must show in word 0), from waddr_next
             bank_ram #(.WIDTH(PE * SIMD * W_BITS), .DEPTH(NF * SF), .SMALL_BITS(SMALL_ROM_BITS), .AW(WA_BITS))
                 weights (.clk(ap_clk), .en(1'b1), .rd_bank(cfg_rd_bank), .addr(waddr_next), .q(wword),
                          .wr_en(cfg_wr_en && cfg_wr_addr < NF * SF), .wr_bank(cfg_wr_bank),
@@ -134,7 +171,8 @@ module mvau #(
         end else begin : weight_rom
             rom #(.WIDTH(PE * SIMD * W_BITS), .DEPTH(NF * SF), .FILE(WEIGHTS_FILE), .SMALL_BITS(SMALL_ROM_BITS),
                   .AW(WA_BITS))
-                weights (.clk(ap_clk), .en(1'b1), .addr(waddr_next), .q(wword));
+                weights (.clk(ap_clk), .en(step || !ap_rst_n), .addr(ap_rst_n ? wnext : {WA_BITS{1'b0}}),
+                         .q(wword));
         end
     endgenerate
 
@@ -142,53 +180,68 @@ module mvau #(
     // unsigned), taken apart once with constant selects; xl[s], wl[p*SIMD + s]
     wire signed [IN_BITS:0] xl [0:SIMD-1];
     wire signed [W_BITS:0]  wl [0:PE*SIMD-1];
-    // x * w from LUTs: sum of x << i over the weight's set bits i < W_BITS, minus x << W_BITS when its
-    // sign bit is set (the (W_BITS+1)-bit two's complement value of wl)
-    function automatic signed [IN_BITS+W_BITS+1:0] lut_product(input signed [IN_BITS:0] a,
-                                                               input signed [W_BITS:0] b);
-        integer i;
-        reg signed [IN_BITS+W_BITS+1:0] p, a_wide;
+
+    localparam integer PW = IN_BITS + W_BITS + 2;  // a product's width
+    // x * w from LUTs: the sum of x << i over the weight's set bits i < W_BITS, minus x << W_BITS when its
+    // sign bit is set (the (W_BITS+1)-bit two's complement value of wl), added as a balanced tree (pairs,
+    // then pairs of pairs; the subtracted term last, so it is the one carried up unpaired) in this module:
+    // a chain of W_BITS adders was the product stage's critical path (78 MHz at SIMD 9 x PE 4), and a tree
+    // in a module of its own (adder_tree.v) cost 1.8x the LUTs under synth_ecp5 -noflatten, the zero bits
+    // of the shifted terms not crossing the module boundary (benchmarks/fmax.md)
+    function automatic signed [PW-1:0] lut_product(input signed [IN_BITS:0] a, input signed [W_BITS:0] b);
+        integer i, n;
+        reg [(W_BITS+1)*PW-1:0] t;
+        reg signed [PW-1:0] a_wide;
         begin
             a_wide = a;
-            p = b[W_BITS] ? -(a_wide <<< W_BITS) : {(IN_BITS+W_BITS+2){1'b0}};
             for (i = 0; i < W_BITS; i = i + 1)
-                if (b[i]) p = p + (a_wide <<< i);
-            lut_product = p;
+                t[i*PW +: PW] = b[i] ? a_wide <<< i : {PW{1'b0}};
+            t[W_BITS*PW +: PW] = b[W_BITS] ? -(a_wide <<< W_BITS) : {PW{1'b0}};
+            for (n = W_BITS + 1; n > 1; n = (n + 1) / 2)
+                for (i = 0; i <= W_BITS; i = i + 1)
+                    if (2 * i + 1 < n) t[i*PW +: PW] = t[2*i*PW +: PW] + t[(2*i+1)*PW +: PW];
+                    else if (2 * i < n) t[i*PW +: PW] = t[2*i*PW +: PW];
+            lut_product = t[PW-1:0];
         end
     endfunction
 
+    localparam integer TW = PW > ACC_BITS ? PW : ACC_BITS;  // an accumulate term's width
     genvar lane, g;
     generate
         for (g = 0; g < SIMD; g = g + 1) begin : x_lane
-            wire [IN_BITS-1:0] v = x[g*IN_BITS +: IN_BITS];
+            wire [IN_BITS-1:0] v = xo[g*IN_BITS +: IN_BITS];
             assign xl[g] = {IN_SIGNED ? v[IN_BITS-1] : 1'b0, v};
         end
         for (g = 0; g < PE * SIMD; g = g + 1) begin : w_lane
-            wire [W_BITS-1:0] v = wword[g*W_BITS +: W_BITS];
+            wire [W_BITS-1:0] v = wo[g*W_BITS +: W_BITS];
             assign wl[g] = {W_SIGNED ? v[W_BITS-1] : 1'b0, v};
         end
-        // stage 1, per lane p on `step`: prod[s] <= x[s] * W[s][p] (the ROM word and the beat to a
-        // register); stage 2 on `consume`: acc <= (first ? 0 : acc) + sum_s prod[s], in ACC_BITS two's
-        // complement; the finished sum (last) also goes into the output register
+        // stage 2, per lane p on `fill_p`: prod[s] <= x[s] * W[s][p]; stage 3 on `consume`:
+        // acc <= (first ? 0 : acc) + sum_s prod[s], in ACC_BITS two's complement; the finished sum (last)
+        // also goes into the output register
         for (lane = 0; lane < PE; lane = lane + 1) begin : mac
             reg signed [ACC_BITS-1:0] acc, data;
-            wire signed [IN_BITS+W_BITS+1:0] pl [0:SIMD-1];
+            wire [(SIMD+1)*TW-1:0] terms;  // the SIMD products and (last) the running sum, for the adder tree
             for (g = 0; g < SIMD; g = g + 1) begin : prod
-                reg signed [IN_BITS+W_BITS+1:0] q;
+                reg signed [PW-1:0] q;
+                wire signed [PW-1:0] product;
+                if (LUT_MULT) begin : from_luts
+                    assign product = lut_product(xl[g], wl[lane * SIMD + g]);
+                end else begin : multiply
+                    assign product = xl[g] * wl[lane * SIMD + g];
+                end
                 always @(posedge ap_clk)
-                    if (step) begin
-                        if (LUT_MULT) q <= lut_product(xl[g], wl[lane * SIMD + g]);
-                        else q <= xl[g] * wl[lane * SIMD + g];
-                    end
-                assign pl[g] = q;
+                    if (fill_p) q <= product;
+                wire signed [TW-1:0] term = q;
+                assign terms[g*TW +: TW] = term;
             end
+            wire signed [ACC_BITS-1:0] running = p_first ? {ACC_BITS{1'b0}} : acc;
+            wire signed [TW-1:0] running_term = running;
+            assign terms[SIMD*TW +: TW] = running_term;
+            wire signed [ACC_BITS-1:0] sum;
+            adder_tree #(.N(SIMD + 1), .IN_BITS(TW), .OUT_BITS(ACC_BITS)) fold_sum (.terms(terms), .sum(sum));
             always @(posedge ap_clk)
-                if (consume) begin : fold_step
-                    reg signed [ACC_BITS-1:0] sum;
-                    integer s;
-                    sum = p_first ? {ACC_BITS{1'b0}} : acc;
-                    for (s = 0; s < SIMD; s = s + 1)
-                        sum = sum + pl[s];
+                if (consume) begin
                     acc <= sum;
                     if (p_last) data <= sum;
                 end
@@ -203,23 +256,29 @@ module mvau #(
             wr_half <= 1'b0; rd_half <= 1'b0;
             full <= 2'b00;
             acc_valid <= 1'b0;
+            o_valid <= 1'b0;
             p_valid <= 1'b0;
         end else begin
             if (push) begin
-                wr_sf <= push_last ? 0 : wr_sf + 1;
+                wr_sf <= push_last ? {SA_BITS{1'b0}} : wr_sf + 1'b1;
                 if (push_last) wr_half <= !wr_half;
             end
             full <= (full | (push_last ? 2'b01 << wr_half : 2'b00)) & ~(done_vec ? 2'b01 << rd_half : 2'b00);
             if (done_vec) rd_half <= !rd_half;
             if (advance) acc_valid <= consume && p_last;
             if (step) begin
+                o_valid <= 1'b1;
+                o_first <= sf == 0;
+                o_last <= last_sf;
+            end else if (fill_p) o_valid <= 1'b0;
+            if (fill_p) begin
                 p_valid <= 1'b1;
-                p_first <= sf == 0;
-                p_last <= last_sf;
+                p_first <= o_first;
+                p_last <= o_last;
             end else if (consume) p_valid <= 1'b0;
             if (step) begin
-                sf <= last_sf ? 0 : sf + 1;
-                if (last_sf) nf <= nf == NF - 1 ? 0 : nf + 1;
+                sf <= last_sf ? {SA_BITS{1'b0}} : sf + 1'b1;
+                if (last_sf) nf <= nf == NF - 1 ? {NA_BITS{1'b0}} : nf + 1'b1;
             end
         end
     end

@@ -9,6 +9,10 @@
 // `rows` >= K_H from the read rows, so reads and writes never touch the same slot, and with
 // the default 2*K_H slots the next frame's first K_H rows load while the last windows of a
 // frame are read: no bubble between frames.
+// Addresses follow the walks in registers (a write counter over the ring; the read address stepped by
+// one, by a row or by a column from registered bases), with no product by the row length: a product
+// by a constant that is not a power of two goes to a MULT18X18D, which with the adders around it was
+// the critical path (benchmarks/fmax.md).
 // PARALLEL = 1 (FINN's parallel_window, SIMD = CHANNELS): one beat per output pixel holding
 // the whole window, lanes in Im2Col order (kh, kw, channel; element 0 in the LSBs).
 module sliding_window #(
@@ -49,30 +53,55 @@ module sliding_window #(
 
     reg [SIMD*BITS-1:0] mem [0:DEPTH-1];  // the elements only, not the stream's byte padding
 
-    // ---- write side: column iw, fold icf of the row in slot slot_wr
-    reg [31:0] rows, slot_oh;
+    // ---- write side: column iw, fold icf of the row in a slot; the slots are written in turn, so the
+    // address slot * ROW + iw * CF + icf is a counter over the ring
+    localparam integer RW = $clog2(SLOTS + 1);  // rows counts 0 .. SLOTS (a 32-bit compare was a critical path)
+    reg [RW-1:0] rows;
     assign in0_tready = rows < SLOTS;
     wire take = in0_tvalid && in0_tready;
-    wire [95:0] wr_count;
-    wire [2:0]  wr_last;
-    counter_chain #(.N(3), .LIMITS({SLOTS, W, CF})) wr_walk (
+    wire [63:0] wr_count;
+    wire [1:0]  wr_last;
+    counter_chain #(.N(2), .LIMITS({W, CF})) wr_walk (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(take), .count(wr_count), .last(wr_last));
-    wire [31:0] icf = wr_count[31:0], iw = wr_count[63:32], slot_wr = wr_count[95:64];
     wire row_in = take && wr_last[1];
+    reg [AW-1:0] waddr;
     always @(posedge ap_clk)
-        if (take) mem[slot_wr * ROW + iw * CF + icf] <= in0_tdata[SIMD*BITS-1:0];
+        if (!ap_rst_n) waddr <= 0;
+        else if (take) waddr <= waddr == DEPTH - 1 ? {AW{1'b0}} : waddr + 1'b1;
+    always @(posedge ap_clk)
+        if (take) mem[waddr] <= in0_tdata[SIMD*BITS-1:0];
 
     // ---- read side: output pixel (oh, ow), window position (kh, kw), fold cf
-    wire [31:0] slot_rd = slot_oh + kh >= SLOTS ? slot_oh + kh - SLOTS : slot_oh + kh;
-    wire [AW-1:0] raddr = slot_rd * ROW + (ow + kw) * CF + cf;
     wire advance = !out0_tvalid || out0_tready;
     wire give = advance && rows >= K_H;
     wire [159:0] rd_count;
     wire [4:0]   rd_last;
     counter_chain #(.N(5), .LIMITS({OH, OW, KH_N, KW_N, CF})) rd_walk (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(give), .count(rd_count), .last(rd_last));
-    wire [31:0] cf = rd_count[31:0], kw = rd_count[63:32], kh = rd_count[95:64], ow = rd_count[127:96];
     wire row_out = give && rd_last[3];
+    wire frame_done = give && rd_last[4];
+    // the read address of (oh, ow, kh, kw, cf) is slot(oh + kh) * ROW + (ow + kw) * CF + cf, slot(r) the ring
+    // slot of row r; registers: row_base = slot(oh) * ROW, pixel = row_base + ow * CF (the window's first
+    // beat), krow = slot(oh + kh) * ROW + ow * CF (its row kh), raddr = the address itself. Within a
+    // window row the beats (kw, cf) are consecutive; a row of the ring wraps at DEPTH.
+    reg [AW-1:0] row_base, pixel, krow, raddr;
+    wire [AW:0]   row_sum = row_base + (rd_last[4] ? K_H * ROW : ROW);
+    wire [AW-1:0] row_next = row_sum >= DEPTH ? row_sum - DEPTH : row_sum;
+    wire [AW:0]   krow_sum = krow + ROW;
+    wire [AW-1:0] krow_next = krow_sum >= DEPTH ? krow_sum - DEPTH : krow_sum;
+    wire [AW-1:0] pixel_next = pixel + CF;
+    always @(posedge ap_clk)
+        if (!ap_rst_n) begin
+            row_base <= 0; pixel <= 0; krow <= 0; raddr <= 0;
+        end else if (give) begin
+            if (!rd_last[1]) raddr <= raddr + 1'b1;                                   // next (kw, cf)
+            else if (!rd_last[2]) begin krow <= krow_next; raddr <= krow_next; end    // next kh
+            else if (!rd_last[3]) begin                                               // next ow
+                pixel <= pixel_next; krow <= pixel_next; raddr <= pixel_next;
+            end else begin                                                            // next oh
+                row_base <= row_next; pixel <= row_next; krow <= row_next; raddr <= row_next;
+            end
+        end
 
     // the beat: one stored word, or (PARALLEL) the K_H x K_W words of the window
     wire [OUT_WIDTH-1:0] beat;
@@ -80,9 +109,11 @@ module sliding_window #(
         if (PARALLEL) begin : whole_window
             genvar wh, ww;
             for (wh = 0; wh < K_H; wh = wh + 1) begin : rows_of_window
-                wire [31:0] slot = slot_oh + wh >= SLOTS ? slot_oh + wh - SLOTS : slot_oh + wh;
+                // slot(oh + wh) * ROW + ow * CF: pixel stepped by wh rows, wrapped at DEPTH (CF = 1 here)
+                wire [AW:0]   sum = pixel + wh * ROW;
+                wire [AW-1:0] start = sum >= DEPTH ? sum - DEPTH : sum;
                 for (ww = 0; ww < K_W; ww = ww + 1) begin : cols_of_window
-                    assign beat[(wh * K_W + ww) * SIMD * BITS +: SIMD * BITS] = mem[slot * ROW + (ow + ww) * CF];
+                    assign beat[(wh * K_W + ww) * SIMD * BITS +: SIMD * BITS] = mem[start + ww];
                 end
             end
             if (OUT_WIDTH > K_H * K_W * SIMD * BITS) begin : pad
@@ -92,20 +123,16 @@ module sliding_window #(
             assign beat = mem[raddr];  // zero-padded to OUT_WIDTH
         end
     endgenerate
-    wire frame_done = give && rd_last[4];
-    wire [31:0] released = !row_out ? 0 : frame_done ? K_H : 1;
-    wire [31:0] slot_next = slot_oh + released >= SLOTS ? slot_oh + released - SLOTS : slot_oh + released;
+    wire [RW-1:0] released = !row_out ? 0 : frame_done ? K_H : 1;
 
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             rows <= 0;
-            slot_oh <= 0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else begin
             rows <= rows + row_in - released;
             if (advance) out0_tvalid <= give;
-            slot_oh <= slot_next;
             if (give) out0_tdata <= beat;
         end
     end
