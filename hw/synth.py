@@ -173,6 +173,16 @@ def _module_cells(stat: dict) -> dict:
             for name, mod in stat["modules"].items()}
 
 
+def module_named(modules: dict, name: str) -> str:
+    """The netlist's name of module ``name``: itself, or Yosys's ``$paramod...\\name`` of its one parameterized copy."""
+    if name in modules:
+        return name
+    found = [m for m in modules if m.startswith("$paramod") and m.endswith("\\" + name)]
+    if len(found) != 1:
+        raise FqsrError(f"Yosys's netlist has {len(found)} modules named {name}; expected one")
+    return found[0]
+
+
 def flatten_cells(modules: dict, top: str) -> dict:
     """Primitive cell counts of ``top`` with every submodule instance expanded (recursively)."""
     out: dict = {}
@@ -247,7 +257,8 @@ def _synthesize(model_dir: Path, target: str, clock_mhz: float | None, work: Pat
     (work / "synth.ys").write_text("\n".join(script) + "\n")
     seconds = run_tool(tool("yosys") + ["-q", "-l", "yosys.log", "synth.ys"], work, "yosys.out", timeout_s)
     modules = _module_cells(_stat(work, "stat.json"))
-    missing = [name for name in _node_names(rtl, design["top_file"]) if name not in modules]
+    missing = [name for name in _node_names(rtl, design["top_file"])
+               if name not in modules and not any(m.endswith("\\" + name) for m in modules)]
     if missing:
         raise FqsrError(f"Yosys's netlist has no module for node(s) {', '.join(missing[:5])}; "
                         f"regenerate the RTL (`fqsr rtl MODEL`)")
@@ -285,10 +296,11 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
         modules, seconds = _synthesize(model_dir, target, clock_mhz, work, timeout_s, roll=roll)
         if board:
             shutil.move(str(work / "board.json"), netlist)
+    top_name = module_named(modules, top_name)  # rolled_top is instantiated with parameters: $paramod$...\rolled_top
     cells = flatten_cells(modules, top_name)
     report = {"target": target, "device": TARGET_DEVICE[target], "tool": _yosys_version(),
               "top": top_name, "total": kinds_of(cells),
-              "nodes": {name: kinds_of(flatten_cells(modules, name)) for name in nodes},
+              "nodes": {name: kinds_of(flatten_cells(modules, module_named(modules, name))) for name in nodes},
               "cells": dict(sorted(cells.items())),
               "lut_counting": "ECP5: LUT4 + 2 per CCU2C + 4 per TRELLIS_DPR16X4 (LUTRAM); "
                               "Xilinx: LUT1-6 + LUTRAM/SRL by LUT sites; BRAM in 18-Kbit blocks",
