@@ -23,6 +23,7 @@ import random
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.utils import get_sim_time
 
 from fqsr.sim.sdram_model import SdramModel, SdramTiming
 
@@ -63,18 +64,17 @@ async def rolled_board_test(dut):
     cocotb.start_soon(model.run())
     received, errors = [], []
     cocotb.start_soon(receive(dut, cpb, received, errors))
-    marks = {"cycle": 0, "image_ok": None, "first_iteration": None, "image_sent": None}
+    marks = {"image_ok": None, "first_iteration": None, "image_sent": None}
 
-    async def watch():
-        while True:
-            await RisingEdge(dut.ap_clk)
-            marks["cycle"] += 1
-            if marks["image_ok"] is None and int(dut.image_ok.value):
-                marks["image_ok"] = marks["cycle"]
-            if marks["first_iteration"] is None and int(dut.iter_start.value):
-                marks["first_iteration"] = marks["cycle"]
+    def now() -> int:  # cycles of the 10 ns clock since the start
+        return int(get_sim_time("ns")) // 10
 
-    cocotb.start_soon(watch())
+    async def mark(signal, key):  # event-driven: no Python per clock cycle
+        await RisingEdge(signal)
+        marks[key] = now()
+
+    cocotb.start_soon(mark(dut.image_ok, "image_ok"))
+    cocotb.start_soon(mark(dut.iter_start, "first_iteration"))
 
     async def host():
         await ClockCycles(dut.ap_clk, 8 * cpb)
@@ -82,7 +82,7 @@ async def rolled_board_test(dut):
             await send_byte(dut, byte, cpb)
             while rng.random() < gap:
                 await ClockCycles(dut.ap_clk, cpb)
-        marks["image_sent"] = marks["cycle"]
+        marks["image_sent"] = now()
         for t, tile in enumerate(spec["tiles"]):
             for byte in tile:
                 await send_byte(dut, byte, cpb)
@@ -95,7 +95,7 @@ async def rolled_board_test(dut):
     total = len(spec["tiles"]) * int(spec["expect_per_tile"])
     deadlock = False
     while len(received) < total and model.error is None:
-        if marks["cycle"] >= int(spec["max_cycles"]):
+        if now() >= int(spec["max_cycles"]):
             deadlock = True
             break
         await ClockCycles(dut.ap_clk, 64)
@@ -105,6 +105,6 @@ async def rolled_board_test(dut):
                    "first_iteration_cycle": marks["first_iteration"], "image_sent_cycle": marks["image_sent"],
                    "image_error": int(dut.image_error.value), "commands": dict(model.counts),
                    "sdram_rule": None if model.error is None else str(model.error), "led": int(dut.led.value),
-                   "deadlock": deadlock, "cycles": marks["cycle"]}, f)
+                   "deadlock": deadlock, "cycles": now()}, f)
     dut._log.info("rolled board: %d of %d bytes in %d cycles, image_ok at %s, deadlock=%s", len(received), total,
-                  marks["cycle"], marks["image_ok"], deadlock)
+                  now(), marks["image_ok"], deadlock)
