@@ -42,6 +42,9 @@ def build(cfg: BuildConfig, echo=print) -> dict:
     spec = cfg.spec
     if cfg.verify_tiles < 1:
         raise FqsrError("--verify-tiles must be at least 1")
+    if cfg.roll is not None and spec.vendor != "lattice":
+        raise FqsrError(f"--roll {cfg.roll} builds the rolled design for a ULX3S board (its SDRAM holds the weights); "
+                        f"{spec.name} is a {spec.vendor} board")
     cfg.folder.mkdir(parents=True, exist_ok=True)
     progress = Progress(cfg, [step.name for step in STEPS], echo)
     summary = {"model": cfg.name, "board": spec.name, "model_dir": str(cfg.folder)}

@@ -268,7 +268,7 @@ def unrolled_rom_bits(cfg: BuildConfig) -> int:
 def choose_roll(cfg: BuildConfig) -> str | None:
     """With ``roll_auto``: ``"body"`` when the unrolled ROMs exceed all the board could store (the one line to
     say so), else None; ``cfg.roll`` is set accordingly."""
-    if cfg.roll is not None or not cfg.roll_auto:
+    if cfg.roll is not None or not cfg.roll_auto or cfg.spec.vendor != "lattice":  # the rolled board is a ULX3S
         return None
     bits, capacity = unrolled_rom_bits(cfg), cfg.spec.storage_bits()
     if bits <= capacity:

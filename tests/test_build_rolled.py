@@ -86,6 +86,10 @@ def test_roll_is_the_default_where_the_unrolled_roms_cannot_fit(compiled, monkey
 def test_bad_roll_is_one_sentence(tmp_path):
     result = CliRunner().invoke(main, ["build", "edsr_w4a4", "--out-dir", str(tmp_path / "x"), "--roll", "head"])
     assert result.exit_code == 2 and "'head' is not one of 'body', 'none'" in result.output, result.output
+    result = CliRunner().invoke(main, ["build", "edsr_w4a4", "--out-dir", str(tmp_path / "x"), "--roll", "body",
+                                       "--board", "zcu104"])
+    assert result.exit_code != 0 and "builds the rolled design for a ULX3S board" in result.output, result.output
+    assert not (tmp_path / "x").exists()  # refused before anything is made
 
 
 def test_start_up_over_the_uart_loads_weights_then_a_tile_equals_finn(compiled):
