@@ -285,6 +285,10 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
     design = design_of(model_dir, roll)
     rtl, top_name, rtl_artifact = design["dir"], design["top"], design["artifact"]
     nodes = _node_names(rtl, design["top_file"])
+    if roll is not None:  # the engine, its DMA and the SDRAM controller: one node, instantiated with parameters
+        from fqsr.hw.rolled import SYSTEM_TOP
+
+        nodes.append(SYSTEM_TOP)
     synth_dir = model_dir / SYNTH_DIRNAME
     board = target == "ecp5"
     spec = get_board(DEFAULT_BOARD)
