@@ -273,6 +273,13 @@ def choose_roll(cfg: BuildConfig) -> str | None:
     bits, capacity = unrolled_rom_bits(cfg), cfg.spec.storage_bits()
     if bits <= capacity:
         return None
+    from fqsr.flows.export import load_qonnx
+    from fqsr.hw.rolled import residual_blocks
+
+    try:
+        residual_blocks(load_qonnx(cfg.folder / DATAFLOW_NAME))
+    except FqsrError:  # no body to roll: the storage check says why the model cannot fit
+        return None
     cfg.roll = "body"
     return (f"fqsr: {cfg.name}'s weight and threshold ROMs ({bits / 1e6:.2f} Mbit) cannot fit {cfg.spec.name} "
             f"({capacity / 1e6:.2f} Mbit at most); building it with --roll body (the residual body as one block "
