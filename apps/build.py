@@ -7,8 +7,15 @@ synth (Yosys counts of the accelerator) -> fit (those counts against the board)
 a long simulation of a design that cannot fit) -> pnr (board top with the UART
 bridge: Yosys, fit check again, nextpnr-ecp5, ecppack) -> report.
 
+With ``--roll body`` (the default for a zoo model whose unrolled ROMs cannot fit
+the board: one line says so) the rtl step writes the rolled design (``rolled/``:
+the residual body as one block engine, its weights in SDRAM as ``weights.bin``),
+the storage check counts only on-chip ROM and RAM, synthesis and place and route
+take the rolled board top (SDRAM pins, the weight image over the UART first) and
+verify runs the rolled cocotb bench.
+
 A step is skipped when its artifact's provenance is intact and it was made
-with the same settings (tile, folding, clock, board). A model that does not
+with the same settings (tile, folding, clock, board, roll). A model that does not
 fit stops before place and route with the table and what to change
 (:class:`fqsr.hw.synth.DoesNotFit`). For Xilinx boards the pnr step is
 Vivado's out-of-context implementation of the same RTL (:mod:`fqsr.hw.vivado`,
@@ -24,7 +31,7 @@ from fqsr.models.errors import FqsrError
 from fqsr.flows.artifacts import write_json
 from fqsr.hw.synth import DoesNotFit, format_fit_table
 
-from .pipeline import PNR, RESOURCES, STEPS, BuildConfig, Progress, read_json
+from .pipeline import PNR, RESOURCES, STEPS, BuildConfig, Progress, choose_roll, read_json
 
 BUILD_NAME = "build.json"
 FPS_ATTEMPTS = 3  # folding searches per build when synthesis finds the design over the board
@@ -35,9 +42,14 @@ def build(cfg: BuildConfig, echo=print) -> dict:
     spec = cfg.spec
     if cfg.verify_tiles < 1:
         raise FqsrError("--verify-tiles must be at least 1")
+    if cfg.roll is not None and spec.vendor != "lattice":
+        raise FqsrError(f"--roll {cfg.roll} builds the rolled design for a ULX3S board (its SDRAM holds the weights); "
+                        f"{spec.name} is a {spec.vendor} board")
     cfg.folder.mkdir(parents=True, exist_ok=True)
     progress = Progress(cfg, [step.name for step in STEPS], echo)
     summary = {"model": cfg.name, "board": spec.name, "model_dir": str(cfg.folder)}
+    if cfg.roll is not None:
+        summary["roll"] = cfg.roll
     wall = time.monotonic()
     progress.run("export")
     try:
@@ -54,6 +66,10 @@ def build(cfg: BuildConfig, echo=print) -> dict:
                                              "over": exc.table, "stages": progress.rows})
         raise
     summary.update(_placed(cfg, placed, echo))
+    if cfg.roll is not None:
+        from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME
+
+        summary.update(roll=cfg.roll, weights=str(cfg.folder / ROLLED_DIRNAME / WEIGHTS_NAME))
     progress.run("report")
     summary.update({"stages": progress.rows, "fits": True, "wall_s": round(time.monotonic() - wall, 1)})
     write_json(cfg.folder / BUILD_NAME, summary)
@@ -76,6 +92,10 @@ def _fold_synthesize_fit(cfg: BuildConfig, progress: Progress, echo) -> dict:
     out, tries = {}, []
     while True:
         progress.run("compile")
+        chosen = choose_roll(cfg)
+        if chosen:
+            echo(chosen)
+            out["roll"] = cfg.roll
         search = read_json(cfg.folder / "compile.json").get("folding_search")
         if cfg.fps is not None and search:
             from fqsr.hw.folding_search import binding_sentence

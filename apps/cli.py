@@ -545,8 +545,12 @@ def parse_fps(text: str | None):
               help="Tiles the RTL is verified on.")
 @sim_option
 @checkpoint_option
-def build_cmd(model, board, tile, frame, clock_mhz, target_fps, fps, folding, verify_tiles, sim, checkpoint, out_dir, bits,
-              as_json):
+@click.option("--roll", type=click.Choice([*ROLL_CHOICES, "none"]), default=None,
+              help="body: the residual body as one block engine with its weights in the board's SDRAM "
+                   "(build/<model>/rolled/, weights.bin sent over the UART first); none: never. Default: body for a "
+                   "zoo model whose unrolled ROMs cannot fit the board, else none.")
+def build_cmd(model, board, tile, frame, clock_mhz, target_fps, fps, folding, verify_tiles, sim, checkpoint, roll,
+              out_dir, bits, as_json):
     """export -> compile -> rtl -> storage -> synth -> fit -> verify -> pnr (bitstream) -> report, skipping what
     is up to date.
 
@@ -559,7 +563,8 @@ def build_cmd(model, board, tile, frame, clock_mhz, target_fps, fps, folding, ve
         raise FqsrError("--checkpoint applies to zoo models; a user model's factory loads its own weights")
     config = BuildConfig(folder, model=cfg, user=user, checkpoint=checkpoint, tile=geometry(tile, frame, DEFAULT_TILE),
                          board=board, clock_mhz=clock_mhz, target_fps=target_fps, folding=Path(folding) if folding else None,
-                         fps=parse_fps(fps), verify_tiles=verify_tiles, sim=sim)
+                         fps=parse_fps(fps), verify_tiles=verify_tiles, sim=sim,
+                         roll=None if roll in (None, "none") else roll, roll_auto=roll is None and cfg is not None)
     result = build(config, echo=lambda line: click.echo(line, err=True))
     emit(result, as_json, summary.build_lines(result))
 

@@ -68,7 +68,8 @@ class BuildConfig:
     stall_prob: float = 0.3
     seed: int = 0
     waves: bool = False
-    roll: str | None = None  # "body": the residual body as one block engine on SDRAM (fqsr.hw.rolled), rtl and verify
+    roll: str | None = None  # "body": the residual body as one block engine on SDRAM (fqsr.hw.rolled)
+    roll_auto: bool = False  # fqsr build of a zoo model: roll the body when the unrolled ROMs cannot fit the board
 
     def __post_init__(self):
         self.folder = Path(self.folder)
@@ -236,19 +237,60 @@ def rtl_current(cfg: BuildConfig) -> bool:
 
 
 def step_storage(cfg: BuildConfig) -> dict:
-    """The ROM and buffer bits against all the device could store: what cannot fit stops before an hour of Yosys."""
+    """The ROM and buffer bits against all the device could store: what cannot fit stops before an hour of Yosys.
+    Rolled: the on-chip ROMs (head, tail) and RAM (the engine's weight bank, buffers, the frame-deep FIFOs beside
+    the body); the body's weights are in SDRAM (``weights.bin``) and are not counted."""
     from fqsr.hw.synth import check_storage
 
+    if cfg.roll is not None:
+        from fqsr.hw.rolled import ROLLED_DIRNAME, SUMMARY_NAME
+
+        rolled = read_json(cfg.folder / ROLLED_DIRNAME / SUMMARY_NAME)
+        report = check_storage(rolled.get("rom_bits_total", 0), cfg.spec, f"{cfg.name}'s rolled accelerator",
+                               rolled.get("rom_bits"), rolled.get("buffer_bits_total", 0),
+                               rolled.get("buffer_bits_by_node"))
+        return {**report, "roll": cfg.roll, "sdram_weight_bits": rolled.get("sdram_weight_bits")}
     rtl = read_json(cfg.folder / RTL_DIRNAME / "rtl.json")
     return check_storage(rtl.get("rom_bits_total", 0), cfg.spec, f"{cfg.name}'s accelerator", rtl.get("rom_bits"),
                          rtl.get("buffer_bits_total", 0), rtl.get("buffer_bits"))
+
+
+def unrolled_rom_bits(cfg: BuildConfig) -> int:
+    """The ROM bits of the unrolled design, from ``dataflow.onnx`` (without generating its RTL)."""
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.export import load_qonnx
+    from fqsr.hw.generate import node_instance, rom_bits
+
+    model = load_qonnx(cfg.folder / DATAFLOW_NAME)
+    return sum(rom_bits(node_instance(model, node)) for node in model.graph.node)
+
+
+def choose_roll(cfg: BuildConfig) -> str | None:
+    """With ``roll_auto``: ``"body"`` when the unrolled ROMs exceed all the board could store (the one line to
+    say so), else None; ``cfg.roll`` is set accordingly."""
+    if cfg.roll is not None or not cfg.roll_auto or cfg.spec.vendor != "lattice":  # the rolled board is a ULX3S
+        return None
+    bits, capacity = unrolled_rom_bits(cfg), cfg.spec.storage_bits()
+    if bits <= capacity:
+        return None
+    from fqsr.flows.export import load_qonnx
+    from fqsr.hw.rolled import residual_blocks
+
+    try:
+        residual_blocks(load_qonnx(cfg.folder / DATAFLOW_NAME))
+    except FqsrError:  # no body to roll: the storage check says why the model cannot fit
+        return None
+    cfg.roll = "body"
+    return (f"fqsr: {cfg.name}'s weight and threshold ROMs ({bits / 1e6:.2f} Mbit) cannot fit {cfg.spec.name} "
+            f"({capacity / 1e6:.2f} Mbit at most); building it with --roll body (the residual body as one block "
+            f"engine, its weights in SDRAM)")
 
 
 def step_synth(cfg: BuildConfig) -> dict:
     """Yosys counts of the accelerator for the board's family (``synth/resources.json``)."""
     from fqsr.hw.synth import yosys_resources
 
-    return yosys_resources(cfg.folder, cfg.spec.target, clock_mhz=_board_clock(cfg))
+    return yosys_resources(cfg.folder, cfg.spec.target, clock_mhz=_board_clock(cfg), roll=cfg.roll)
 
 
 def _board_clock(cfg: BuildConfig) -> float | None:
@@ -256,9 +298,14 @@ def _board_clock(cfg: BuildConfig) -> float | None:
     return cfg.clock if cfg.spec.vendor == "lattice" else None
 
 
+def synth_settings(cfg: BuildConfig) -> dict:
+    """The settings ``synth/resources.json``'s provenance records; the roll only for a rolled design."""
+    settings = {"target": cfg.spec.target, "clock_mhz": _board_clock(cfg)}
+    return {**settings, "roll": cfg.roll} if cfg.roll is not None else settings
+
+
 def synth_current(cfg: BuildConfig) -> bool:
-    return not why_stale(cfg.folder, RESOURCES) and settings_of(cfg.folder, RESOURCES) == {
-        "target": cfg.spec.target, "clock_mhz": _board_clock(cfg)}
+    return not why_stale(cfg.folder, RESOURCES) and settings_of(cfg.folder, RESOURCES) == synth_settings(cfg)
 
 
 def step_fit(cfg: BuildConfig) -> dict:
@@ -317,7 +364,7 @@ def step_pnr(cfg: BuildConfig) -> dict:
     if cfg.spec.vendor == "lattice":
         from fqsr.hw.synth import place_and_route
 
-        return place_and_route(cfg.folder, cfg.spec.name, clock_mhz=cfg.clock)
+        return place_and_route(cfg.folder, cfg.spec.name, clock_mhz=cfg.clock, roll=cfg.roll)
     from fqsr.hw.vivado import run_vivado, write_vivado_script
 
     script = write_vivado_script(cfg.folder, cfg.spec)
@@ -330,7 +377,7 @@ def pnr_current(cfg: BuildConfig) -> bool:
     if cfg.spec.vendor == "lattice":
         placed = read_json(cfg.folder / PNR)
         return not why_stale(cfg.folder, PNR) and placed.get("board") == cfg.spec.name \
-            and placed.get("requested_clock_mhz") == cfg.clock \
+            and placed.get("requested_clock_mhz") == cfg.clock and placed.get("roll") == cfg.roll \
             and bool(placed.get("bitstream")) and Path(placed.get("bitstream") or "").is_file()
     from fqsr.hw.vivado import RESULT_NAME, vivado_dir
 

@@ -134,6 +134,9 @@ def hil_lines(report: dict) -> list[str]:
 def build_lines(summary: dict) -> list[str]:
     lines = [f"{summary['model']} for {summary['board']}: fits {yes_no(summary.get('fits'))}, wall_s "
              f"{number(summary.get('wall_s'))}, model_dir {short(summary['model_dir'])}"]
+    if summary.get("roll"):
+        lines.append(f"  rolled: the {summary['roll']} as one block engine, its weights in SDRAM "
+                     f"({short(summary.get('weights'))}: sent over the UART before the first frame)")
     if summary.get("resources"):
         lines.append("  resources (Yosys) " + ", ".join(f"{k} {number(v)}" for k, v in summary["resources"].items()))
     if summary.get("fmax_mhz") is not None:

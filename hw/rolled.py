@@ -579,24 +579,27 @@ def rolled_top_text(model, engine: RolledEngine, widths: dict) -> tuple[str, dic
     return text, interface
 
 
-def emit_outer(model, engine: RolledEngine, out_dir: Path) -> tuple[list, list, list, dict]:
+def emit_outer(model, engine: RolledEngine, out_dir: Path) -> tuple[list, list, list, dict, dict, dict]:
     """Write the wrappers (and ROM files) of the nodes outside the body into ``out_dir``; returns (generic module
-    files, wrapper files, ROM files, stream widths). A FIFO outside the body is made at least one frame deep: the
+    files, wrapper files, ROM files, stream widths, ROM bits and buffer bits per node: the on-chip storage). A FIFO outside the body is made at least one frame deep: the
     branches beside the body (global skip, anchor) hold a whole frame while the engine iterates."""
-    from .generate import base_op_type, emit_node, node_instance
+    from .generate import base_op_type, buffer_bits, emit_node, node_instance, rom_bits
     from .stitch import _stream_widths
 
-    generic, wrappers, roms, widths = [], [], [], {}
+    generic, wrappers, roms, widths, rom, buffers = [], [], [], {}, {}, {}
     for node in outer_nodes(model, engine):
         widths[node.name] = _stream_widths(model, node)
         inst = node_instance(model, node)
         if base_op_type(node) == "StreamingFIFO":
             inst.params["DEPTH"] = max(inst.params["DEPTH"], frame_beats(model, node))
+        for counted, count in ((rom, rom_bits(inst)), (buffers, buffer_bits(inst))):
+            if count:
+                counted[node.name] = count
         name, _, files = emit_node(model, node, out_dir, inst)
         generic += [f for f in files if f.suffix == ".v" and f.name not in [g.name for g in generic]]
         roms += [f.name for f in files if f.suffix == ".mem"]
         wrappers.append(f"{name}.v")
-    return generic, wrappers, roms, widths
+    return generic, wrappers, roms, widths, rom, buffers
 
 
 def engine_summary(engine: RolledEngine) -> dict:
@@ -650,7 +653,7 @@ def generate_rolled_rtl(dataflow_path, out_dir=None) -> dict:
                 shutil.copy(RTL_DIR / name, tmp / name)
         (tmp / f"{SYSTEM_TOP}.v").write_text(system_text(engine, layout))
         system_sources = sources + [n for n in SYSTEM_SOURCES if n not in generic] + [f"{SYSTEM_TOP}.v"]
-        outer_generic, outer_wrappers, roms, widths = emit_outer(model, engine, tmp)
+        outer_generic, outer_wrappers, roms, widths, rom, buffers = emit_outer(model, engine, tmp)
         for f in outer_generic:
             if f.name not in system_sources:
                 shutil.copy(f, tmp / f.name)
@@ -664,6 +667,12 @@ def generate_rolled_rtl(dataflow_path, out_dir=None) -> dict:
                    "system_top": SYSTEM_TOP, "system_sources": system_sources, "sdram_layout": layout,
                    "rolled_top": ROLLED_TOP, "top_sources": top_sources, "roms": roms, "interface": interface,
                    **engine_summary(engine)}
+        # on-chip storage (the storage check): the head's and tail's ROMs; the engine's weight bank and stage
+        # buffers count as buffers beside the outer FIFOs and line buffers; the body's weights are in SDRAM
+        buffers.update({f"{ENGINE_TOP}.bank": summary["bank_bits"], f"{ENGINE_TOP}.stages": summary["buffer_bits"]})
+        summary.update({"rom_bits_total": sum(rom.values()), "rom_bits": rom,
+                        "buffer_bits_total": sum(buffers.values()), "buffer_bits_by_node": buffers,
+                        "sdram_weight_bits": 8 * (tmp / WEIGHTS_NAME).stat().st_size})
         (tmp / SUMMARY_NAME).write_text(json.dumps(summary, indent=2) + "\n")
         replace_folder(tmp, final)
     except BaseException:

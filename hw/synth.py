@@ -148,11 +148,12 @@ def next_clock(fmax_mhz: float, clock_mhz: float, board) -> float | None:
     return candidate if 0 < candidate < clock_mhz else None
 
 
-def stage_rtl(rtl_dir: Path, work: Path) -> list[str]:
-    """Copy ``rtl/`` into ``work`` with ROM paths made relative; the sources in ``filelist.f`` order."""
+def stage_rtl(rtl_dir: Path, work: Path, sources: list[str] | None = None) -> list[str]:
+    """Copy ``rtl/`` (or ``rolled/``) into ``work`` with ROM paths made relative; the sources in ``filelist.f``
+    order, or ``sources`` (file names in ``rtl_dir``) where given."""
     from fqsr.hw.stitch import rtl_sources
 
-    sources = rtl_sources(rtl_dir)
+    sources = [Path(rtl_dir) / name for name in sources] if sources is not None else rtl_sources(rtl_dir)
     prefix = f'"{Path(rtl_dir).resolve()}/'
     for path in Path(rtl_dir).iterdir():
         if path.suffix in (".v", ".sv"):
@@ -172,6 +173,16 @@ def _module_cells(stat: dict) -> dict:
             for name, mod in stat["modules"].items()}
 
 
+def module_named(modules: dict, name: str) -> str:
+    """The netlist's name of module ``name``: itself, or Yosys's ``$paramod...\\name`` of its one parameterized copy."""
+    if name in modules:
+        return name
+    found = [m for m in modules if m.startswith("$paramod") and m.endswith("\\" + name)]
+    if len(found) != 1:
+        raise FqsrError(f"Yosys's netlist has {len(found)} modules named {name}; expected one")
+    return found[0]
+
+
 def flatten_cells(modules: dict, top: str) -> dict:
     """Primitive cell counts of ``top`` with every submodule instance expanded (recursively)."""
     out: dict = {}
@@ -184,30 +195,58 @@ def flatten_cells(modules: dict, top: str) -> dict:
     return out
 
 
-def _rtl_dir(model_dir: Path) -> Path:
+def _rtl_dir(model_dir: Path, roll: str | None = None) -> Path:
+    """``rtl/``, or with ``roll`` the rolled design's ``rolled/`` (:mod:`fqsr.hw.rolled`); current either way."""
     from fqsr.flows.artifacts import RTL_DIRNAME, require_current
 
+    if roll is not None:
+        from fqsr.hw.rolled import ROLLED_DIRNAME
+
+        require_current(model_dir, ROLLED_DIRNAME, f"fqsr rtl MODEL --roll {roll}")
+        return Path(model_dir) / ROLLED_DIRNAME
     require_current(model_dir, RTL_DIRNAME, "fqsr rtl MODEL")
     return Path(model_dir) / RTL_DIRNAME
 
 
-def _synthesize(model_dir: Path, target: str, clock_mhz: float | None, work: Path, timeout_s: float | None,
-                board_top: Path | None = None) -> tuple[dict, float]:
-    """Yosys on ``rtl/`` in ``work``: (cells per module, seconds); for ``ecp5`` the board top at ``clock_mhz``
-    (written to ``board_top``, default ``synth/board_top.v``) and its flattened netlist ``work/board.json``."""
-    from fqsr.hw.board import BOARD_TOP, DEFAULT_BAUD, DEFAULT_BOARD, bridge_sources, get_board, write_board_top
+def design_of(model_dir: Path, roll: str | None = None) -> dict:
+    """What synthesis reads: the folder, its sources in order, the accelerator's top module and the file that
+    instantiates the nodes (``top.v``; rolled: ``rolled_top.v``, whose nodes are the head's and tail's and the
+    rolled system)."""
     from fqsr.hw.stitch import TOP_NAME
 
-    rtl = _rtl_dir(model_dir)
-    sources, top, board = stage_rtl(rtl, work), TOP_NAME, target == "ecp5"
+    rtl = _rtl_dir(model_dir, roll)
+    if roll is None:
+        return {"dir": rtl, "sources": None, "top": TOP_NAME, "top_file": "top.v", "artifact": rtl.name}
+    from fqsr.hw.rolled import SUMMARY_NAME
+
+    summary = json.loads((rtl / SUMMARY_NAME).read_text())
+    return {"dir": rtl, "sources": summary["top_sources"], "top": summary["rolled_top"],
+            "top_file": f"{summary['rolled_top']}.v", "artifact": rtl.name}
+
+
+def _synthesize(model_dir: Path, target: str, clock_mhz: float | None, work: Path, timeout_s: float | None,
+                board_top: Path | None = None, roll: str | None = None) -> tuple[dict, float]:
+    """Yosys on ``rtl/`` in ``work``: (cells per module, seconds); for ``ecp5`` the board top at ``clock_mhz``
+    (written to ``board_top``, default ``synth/board_top.v``) and its flattened netlist ``work/board.json``.
+    With ``roll``: ``rolled/``'s ``rolled_top``, in the rolled board top (SDRAM pins, the weight image over the
+    UART: :func:`fqsr.hw.board.write_rolled_board_top`)."""
+    from fqsr.hw.board import (BOARD_TOP, DEFAULT_BAUD, DEFAULT_BOARD, bridge_sources, get_board,
+                               rolled_bridge_sources, write_board_top, write_rolled_board_top)
+
+    design = design_of(model_dir, roll)
+    rtl = design["dir"]
+    sources, top = stage_rtl(rtl, work, design["sources"]), design["top"]
+    board = target == "ecp5"
     if board:
         spec = get_board(DEFAULT_BOARD)
         pll = clock_mhz != spec.oscillator_mhz
-        top_path = write_board_top(model_dir, spec, DEFAULT_BAUD, pll_mhz=clock_mhz if pll else None, path=board_top)
-        for src in [*bridge_sources(), top_path]:
+        write_top, bridge = ((write_rolled_board_top, rolled_bridge_sources()) if roll is not None
+                             else (write_board_top, bridge_sources()))
+        top_path = write_top(model_dir, spec, DEFAULT_BAUD, pll_mhz=clock_mhz if pll else None, path=board_top)
+        for src in [*bridge, top_path]:
             if src.resolve() != (work / src.name).resolve():
                 shutil.copy(src, work / src.name)
-        sources += [src.name for src in bridge_sources()] + [top_path.name]
+        sources += [src.name for src in bridge] + [top_path.name]
         if pll:
             sources.append(pll_module(spec, clock_mhz, work).name)
         top = BOARD_TOP
@@ -218,7 +257,8 @@ def _synthesize(model_dir: Path, target: str, clock_mhz: float | None, work: Pat
     (work / "synth.ys").write_text("\n".join(script) + "\n")
     seconds = run_tool(tool("yosys") + ["-q", "-l", "yosys.log", "synth.ys"], work, "yosys.out", timeout_s)
     modules = _module_cells(_stat(work, "stat.json"))
-    missing = [name for name in _node_names(rtl) if name not in modules]
+    missing = [name for name in _node_names(rtl, design["top_file"])
+               if name not in modules and not any(m.endswith("\\" + name) for m in modules)]
     if missing:
         raise FqsrError(f"Yosys's netlist has no module for node(s) {', '.join(missing[:5])}; "
                         f"regenerate the RTL (`fqsr rtl MODEL`)")
@@ -226,23 +266,29 @@ def _synthesize(model_dir: Path, target: str, clock_mhz: float | None, work: Pat
 
 
 def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | None = None,
-                    clock_mhz: float | None = None) -> dict:
+                    clock_mhz: float | None = None, roll: str | None = None) -> dict:
     """Synthesize ``rtl/`` for ``target`` (node modules kept) and write ``synth/resources.json``.
 
     For ``ecp5`` the synthesized top is the ULX3S board top (UART bridge + ``fqsr_top``; the same for
     every ULX3S size) clocked at ``clock_mhz`` (default: the board's design clock; made by the PLL unless
     it is the oscillator's), so the one run also leaves the flattened netlist ``synth/board.json`` that
     :func:`place_and_route` places; ``total`` and ``nodes`` count the accelerator alone,
-    ``board_total`` the whole board top."""
-    from fqsr.flows.artifacts import RTL_DIRNAME, record, write_json
-    from fqsr.hw.board import BOARD_TOP, DEFAULT_BOARD, bridge_sources, get_board
-    from fqsr.hw.stitch import TOP_NAME
+    ``board_total`` the whole board top. With ``roll`` (``"body"``): ``rolled/``'s ``rolled_top`` (the head, the
+    block engine with its SDRAM DMA and controller, the tail), recorded with the roll in its settings so that a
+    rolled and an unrolled build never take each other's counts."""
+    from fqsr.flows.artifacts import record, write_json
+    from fqsr.hw.board import BOARD_TOP, DEFAULT_BOARD, bridge_sources, get_board, rolled_bridge_sources
 
     if target not in TARGETS:
         raise FqsrError(f"unknown synthesis target {target!r}; choose one of {', '.join(TARGETS)}")
     model_dir = Path(model_dir)
-    rtl = _rtl_dir(model_dir)
-    nodes = _node_names(rtl)
+    design = design_of(model_dir, roll)
+    rtl, top_name, rtl_artifact = design["dir"], design["top"], design["artifact"]
+    nodes = _node_names(rtl, design["top_file"])
+    if roll is not None:  # the engine, its DMA and the SDRAM controller: one node, instantiated with parameters
+        from fqsr.hw.rolled import SYSTEM_TOP
+
+        nodes.append(SYSTEM_TOP)
     synth_dir = model_dir / SYNTH_DIRNAME
     board = target == "ecp5"
     spec = get_board(DEFAULT_BOARD)
@@ -251,13 +297,14 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
     for stale in (synth_dir / RESOURCES_NAME, netlist):  # never a count or netlist of another design
         stale.unlink(missing_ok=True)
     with scratch(synth_dir, f"yosys-{target}") as work:
-        modules, seconds = _synthesize(model_dir, target, clock_mhz, work, timeout_s)
+        modules, seconds = _synthesize(model_dir, target, clock_mhz, work, timeout_s, roll=roll)
         if board:
             shutil.move(str(work / "board.json"), netlist)
-    cells = flatten_cells(modules, TOP_NAME)
+    top_name = module_named(modules, top_name)  # rolled_top is instantiated with parameters: $paramod$...\rolled_top
+    cells = flatten_cells(modules, top_name)
     report = {"target": target, "device": TARGET_DEVICE[target], "tool": _yosys_version(),
-              "top": TOP_NAME, "total": kinds_of(cells),
-              "nodes": {name: kinds_of(flatten_cells(modules, name)) for name in nodes},
+              "top": top_name, "total": kinds_of(cells),
+              "nodes": {name: kinds_of(flatten_cells(modules, module_named(modules, name))) for name in nodes},
               "cells": dict(sorted(cells.items())),
               "lut_counting": "ECP5: LUT4 + 2 per CCU2C + 4 per TRELLIS_DPR16X4 (LUTRAM); "
                               "Xilinx: LUT1-6 + LUTRAM/SRL by LUT sites; BRAM in 18-Kbit blocks",
@@ -267,18 +314,21 @@ def yosys_resources(model_dir: Path, target: str = "ecp5", timeout_s: float | No
         board_cells = flatten_cells(modules, BOARD_TOP)
         report.update({"board_top": BOARD_TOP, "clock_mhz": clock_mhz, "board_total": kinds_of(board_cells),
                        "board_cells": dict(sorted(board_cells.items())), "netlist": str(netlist)})
+    if roll is not None:
+        report["roll"] = roll
     write_json(synth_dir / RESOURCES_NAME, report)
-    record(model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}", inputs=[RTL_DIRNAME],
-           settings={"target": target, "clock_mhz": clock_mhz})
+    record(model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}", inputs=[rtl_artifact],
+           settings={"target": target, "clock_mhz": clock_mhz, **({"roll": roll} if roll else {})})
     if board:
-        record(model_dir, f"{SYNTH_DIRNAME}/{NETLIST_NAME}",
-               inputs=[RTL_DIRNAME, *(str(src) for src in bridge_sources())], settings={"clock_mhz": clock_mhz})
+        bridge = rolled_bridge_sources() if roll is not None else bridge_sources()
+        record(model_dir, f"{SYNTH_DIRNAME}/{NETLIST_NAME}", inputs=[rtl_artifact, *(str(src) for src in bridge)],
+               settings={"clock_mhz": clock_mhz, **({"roll": roll} if roll else {})})
     return report
 
 
-def _node_names(rtl: Path) -> list[str]:
+def _node_names(rtl: Path, top_file: str = "top.v") -> list[str]:
     """The dataflow node names: the wrapper modules the stitched top instantiates."""
-    top = (rtl / "top.v").read_text()
+    top = (rtl / top_file).read_text()
     return re.findall(r"^\s{4}(\w+) \1_i \(", top, flags=re.M)
 
 
@@ -365,22 +415,23 @@ def _model_name(model_dir: Path) -> str:
 
 
 def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1, timeout_s: float | None = None,
-                    clock_mhz: float | None = None, attempts: int = PNR_ATTEMPTS) -> dict:
+                    clock_mhz: float | None = None, attempts: int = PNR_ATTEMPTS, roll: str | None = None) -> dict:
     """Board top netlist -> fit check -> nextpnr-ecp5 -> ecppack; writes ``synth/pnr.json`` and ``synth/<model>.bit``.
 
     The design clock starts at ``clock_mhz`` (default: the board's, made by the PLL) and, while nextpnr does
     not close timing, steps down to just below the Fmax it reached (:func:`next_clock`; the board top is
     synthesized again for each clock), at most ``attempts`` times; the last attempt's bitstream is kept
-    either way and ``timing_met`` says whether it closed."""
-    from fqsr.flows.artifacts import RTL_DIRNAME, record, settings_of, why_stale, write_json
-    from fqsr.hw.board import DEFAULT_BAUD, get_board, lpf_path
+    either way and ``timing_met`` says whether it closed. With ``roll``: the rolled design's board top, its
+    SDRAM pins added to the board's LPF (``hw/boards/ulx3s_sdram.lpf``)."""
+    from fqsr.flows.artifacts import record, settings_of, why_stale, write_json
+    from fqsr.hw.board import BOARDS_DIR, DEFAULT_BAUD, SDRAM_LPF, get_board, lpf_path
 
     model_dir = Path(model_dir)
     spec = get_board(board)
     if spec.vendor != "lattice":
         raise FqsrError(f"board {spec.name} has no open place-and-route flow; "
                         f"Vivado is needed for a Xilinx bitstream")
-    _rtl_dir(model_dir)  # the RTL it places is current
+    rtl_artifact = _rtl_dir(model_dir, roll).name  # the RTL it places is current
     synth_dir = model_dir / SYNTH_DIRNAME
     bit_final = synth_dir / f"{_model_name(model_dir)}.bit"
     for stale in (synth_dir / PNR_NAME, bit_final):  # a stale result must not outlive a failed run
@@ -389,8 +440,9 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1, ti
     netlist_rel = f"{SYNTH_DIRNAME}/{NETLIST_NAME}"
     requested = float(clock_mhz or spec.clock_mhz)
     fresh = not why_stale(model_dir, netlist_rel) and not why_stale(model_dir, f"{SYNTH_DIRNAME}/{RESOURCES_NAME}") \
-        and settings_of(model_dir, netlist_rel).get("clock_mhz") == requested
-    counts = json.loads(resources.read_text()) if fresh else yosys_resources(model_dir, "ecp5", timeout_s, requested)
+        and settings_of(model_dir, netlist_rel) == {"clock_mhz": requested, **({"roll": roll} if roll else {})}
+    counts = json.loads(resources.read_text()) if fresh else yosys_resources(model_dir, "ecp5", timeout_s, requested,
+                                                                             roll=roll)
     table = check_fit(counts["board_total"], spec, f"{_model_name(model_dir)} with its UART bridge")
     clock, tried = requested, []
     while True:
@@ -398,8 +450,12 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1, ti
             if clock == requested:  # the synthesis step's netlist
                 shutil.copy(netlist, work / "board.json")
             else:  # a retry at a lower clock: the board top (its PLL, the UART's divisor) synthesized again
-                _synthesize(model_dir, "ecp5", clock, work, timeout_s, board_top=work / "board_top_retry.v")
-            shutil.copy(lpf_path(spec), work / lpf_path(spec).name)
+                _synthesize(model_dir, "ecp5", clock, work, timeout_s, board_top=work / "board_top_retry.v",
+                            roll=roll)
+            lpf = lpf_path(spec).read_text()
+            if roll is not None:  # the rolled board top also drives the SDRAM
+                lpf += "\n" + (BOARDS_DIR / SDRAM_LPF).read_text()
+            (work / lpf_path(spec).name).write_text(lpf)
             argv = tool("nextpnr-ecp5") + [
                 f"--{spec.nextpnr_device}", "--package", spec.package, "--speed", str(spec.speed),
                 "--json", "board.json", "--lpf", lpf_path(spec).name, "--textcfg", "board.config",
@@ -429,12 +485,13 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1, ti
         "fit": table, "bitstream": str(bit_final.resolve()), "baud": DEFAULT_BAUD,
         "tools": {"yosys_s": counts.get("yosys_s"), "nextpnr_s": round(sum(t["nextpnr_s"] for t in tried), 1),
                   "ecppack_s": round(ecppack_s, 1)},
-        "seed": seed,
+        "seed": seed, **({"roll": roll} if roll else {}),
     }
     write_json(synth_dir / PNR_NAME, result)
     for artifact in (bit_final.name, PNR_NAME):
-        record(model_dir, f"{SYNTH_DIRNAME}/{artifact}", inputs=[netlist_rel, RTL_DIRNAME],
-               settings={"board": spec.name, "seed": seed, "requested_clock_mhz": requested})
+        record(model_dir, f"{SYNTH_DIRNAME}/{artifact}", inputs=[netlist_rel, rtl_artifact],
+               settings={"board": spec.name, "seed": seed, "requested_clock_mhz": requested,
+                         **({"roll": roll} if roll else {})})
     return result
 
 

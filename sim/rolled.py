@@ -336,3 +336,81 @@ def verify_rolled_top(model_dir, tiles: int = 2, p_gap: float = 0.3, p_stall: fl
     _compare_outputs(report, result, [(name, want) for name, _, want in frames], out_bits, out_lanes, signed,
                      model.graph.node[-1].name)
     return report
+
+
+def verify_rolled_board(model_dir, tiles: int = 1, clks_per_bit: int = 4, gap_prob: float = 0.2, seed: int = 1,
+                        max_cycles: int = 2_000_000, t_refi_ns: int = 7812, powerup_us: int = 20) -> dict:
+    """The rolled design's start-up on the board, simulated at the UART bit level (``rolled_board_core``: reset,
+    UART bridge, the image/frame split, ``rolled_top``; the chip model as the SDRAM): ``weights.bin`` goes over
+    the UART first, then ``tiles`` input tiles (a photograph's and random ones); every element of every answer
+    compared with FINN's execution of the whole ``dataflow.onnx``. The report says when the image's last byte was
+    sent, when ``image_ok`` rose, when the first iteration started (never before ``image_ok``), and the first
+    mismatch (tile, node, count, first index)."""
+    import tempfile
+
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.artifacts import DATAFLOW_NAME
+    from fqsr.flows.export import equality_tiles, load_qonnx
+    from fqsr.flows.host import pack_beats, stream_format, unpack_beats
+    from fqsr.hw.board import (DEFAULT_BOARD, ROLLED_CORE, get_board, rolled_bridge_sources, rolled_board_text,
+                               rolled_interface)
+    from fqsr.hw.rolled import ROLLED_DIRNAME, SUMMARY_NAME, WEIGHTS_NAME
+    from fqsr.sim.runner import run_cocotb
+    from fqsr.sim.verify import nchw_tile, reference
+
+    model_dir = Path(model_dir)
+    summary = load_summary(model_dir)
+    rolled = model_dir / ROLLED_DIRNAME
+    model = load_qonnx(model_dir / DATAFLOW_NAME)
+    channels, tile = nchw_tile(model)
+    in_bits, in_lanes, out_bits, out_lanes, signed = stream_format(model)
+    frames = reference(model, equality_tiles(channels, tile, tiles - 1, seed=seed))
+    io = rolled_interface(model_dir)
+    out_bytes = io["out_bytes"]
+    tile_bytes = [[b for beat in pack_beats(x, in_bits, in_lanes) for b in int(beat).to_bytes(io["in_bytes"], "little")]
+                  for _, x, _ in frames]
+    expect = frames[0][2].size // out_lanes * out_bytes
+    image = (rolled / WEIGHTS_NAME).read_bytes()
+    with tempfile.TemporaryDirectory(prefix="rolled-board-") as work:
+        work = Path(work)
+        depth = 1 << max(4, (io["in_beats_per_tile"] * io["in_bytes"] - 1).bit_length())
+        core = work / f"{ROLLED_CORE}.v"
+        core.write_text(rolled_board_text(get_board(DEFAULT_BOARD), io["in_bytes"], out_bytes, len(image), depth,
+                                          clks_per_bit, reset_cycles=16, core_only=True))
+        sources = [rolled / s for s in summary["top_sources"]] + rolled_bridge_sources() + [core]
+        result_path, spec_path = work / "result.json", work / "spec.json"
+        spec_path.write_text(json.dumps({
+            "image": list(image), "tiles": tile_bytes, "expect_per_tile": expect, "clks_per_bit": clks_per_bit,
+            "gap_prob": gap_prob, "seed": seed, "max_cycles": max_cycles, "result": str(result_path),
+            "chip": {"clk_mhz": 100, "powerup_us": powerup_us, "t_refi_ns": t_refi_ns}}))
+        timings = {}
+        run_cocotb(sources, ROLLED_CORE, "fqsr.sim.rolled_board_bench", seed=seed, test_dir=work,
+                   data_files=[rolled / r for r in summary["roms"]], timings=timings,
+                   parameters={"CLK_MHZ": 100, "POWERUP_US": powerup_us, "T_REFI_NS": t_refi_ns},
+                   extra_env={"FQSR_BENCH_SPEC": str(spec_path)})
+        result = json.loads(result_path.read_text())
+    received = result["received"]
+    report = {"tiles": len(frames), "tile": list(tile), "image_bytes": len(image), "clks_per_bit": clks_per_bit,
+              "seed": seed, "elements": 0, "mismatches": 0, "first_mismatch": None,
+              **{k: result[k] for k in ("image_sent_cycle", "image_ok_cycle", "first_iteration_cycle", "image_error",
+                                        "sdram_rule", "deadlock", "cycles", "commands", "framing_errors")},
+              "extra_bytes": max(0, len(received) - expect * len(frames)), **timings}
+    for t, (name, _, want) in enumerate(frames):
+        part = received[t * expect:(t + 1) * expect]
+        beats = [int.from_bytes(bytes(part[i:i + out_bytes]), "little") for i in range(0, len(part), out_bytes)]
+        got = unpack_beats(beats, out_bits, out_lanes, signed).reshape(-1) if beats else np.zeros(0, np.int64)
+        flat = want.reshape(-1)
+        diff = np.flatnonzero(got[:flat.size] != flat[:got.size])
+        wrong = int(diff.size) + max(0, flat.size - got.size)
+        report["elements"] += flat.size
+        report["mismatches"] += wrong
+        if wrong and report["first_mismatch"] is None:
+            i = int(diff[0]) if diff.size else int(got.size)
+            report["first_mismatch"] = {"tile": name, "node": model.graph.node[-1].name, "mismatches": wrong,
+                                        "index": i, "nhwc_index": [int(v) for v in np.unravel_index(i, want.shape)]}
+    ok, first = report["image_ok_cycle"], report["first_iteration_cycle"]
+    report["started_before_image_ok"] = first is not None and (ok is None or first < ok)
+    report["equal"] = (report["mismatches"] == 0 and not report["deadlock"] and report["sdram_rule"] is None
+                       and not report["extra_bytes"] and not report["framing_errors"] and not report["image_error"]
+                       and ok is not None and not report["started_before_image_ok"])
+    return report
