@@ -132,6 +132,22 @@ def interface(model_dir: Path) -> dict:
             "in_beats_per_tile": elements // in_lanes}
 
 
+
+def power_on_reset(clock: str) -> str:
+    """Verilog of the board tops' reset: ``rst_n`` rises RESET_CYCLES after configuration, after FIRE1
+    (``btn_reset``, synchronized) is released and once ``pll_locked``; ``clock`` is the clock it runs on."""
+    return f"""    // power-on reset (flip-flops start at 0 after configuration), FIRE1 held, and the PLL not locked
+    reg [1:0] btn_sync = 2'b00;
+    reg [$clog2(RESET_CYCLES + 1):0] por = 0;
+    reg rst_n = 1'b0;
+    always @(posedge {clock}) begin
+        btn_sync <= {{btn_sync[0], btn_reset}};
+        if (btn_sync[1] || !pll_locked) por <= 0;
+        else if (por != RESET_CYCLES) por <= por + 1'b1;
+        rst_n <= por == RESET_CYCLES;
+    end"""
+
+
 def board_top_text(board: Board, in_bytes: int, out_bytes: int, buffer_depth: int, clks_per_bit: int,
                    reset_cycles: int = 1 << 16, pll_mhz: float | None = None) -> str:
     clock_mhz = pll_mhz or board.oscillator_mhz or board.clock_mhz
@@ -158,16 +174,7 @@ module {BOARD_TOP} #(
 );
 {clocking}
 
-    // power-on reset (flip-flops start at 0 after configuration), FIRE1 held, and the PLL not locked
-    reg [1:0] btn_sync = 2'b00;
-    reg [$clog2(RESET_CYCLES + 1):0] por = 0;
-    reg rst_n = 1'b0;
-    always @(posedge clk) begin
-        btn_sync <= {{btn_sync[0], btn_reset}};
-        if (btn_sync[1] || !pll_locked) por <= 0;
-        else if (por != RESET_CYCLES) por <= por + 1'b1;
-        rst_n <= por == RESET_CYCLES;
-    end
+{power_on_reset("clk")}
 
     wire [{in_bytes * 8 - 1}:0] in_tdata;
     wire in_tvalid, in_tready;
@@ -299,16 +306,7 @@ module {ROLLED_CORE} #(
     output wire        sdram_dq_oe,
     input  wire [15:0] sdram_dq_i
 );
-    // power-on reset (flip-flops start at 0 after configuration), FIRE1 held, and the PLL not locked
-    reg [1:0] btn_sync = 2'b00;
-    reg [$clog2(RESET_CYCLES + 1):0] por = 0;
-    reg rst_n = 1'b0;
-    always @(posedge ap_clk) begin
-        btn_sync <= {{btn_sync[0], btn_reset}};
-        if (btn_sync[1] || !pll_locked) por <= 0;
-        else if (por != RESET_CYCLES) por <= por + 1'b1;
-        rst_n <= por == RESET_CYCLES;
-    end
+{power_on_reset("ap_clk")}
 
     wire [7:0] rx_tdata, img_tdata;
     wire rx_tvalid, rx_tready, img_tvalid, img_tready, img_tlast, image_sent;
