@@ -220,18 +220,28 @@ def write_board_top(model_dir: Path, board: str | Board = DEFAULT_BOARD, baud: i
     """``build/<model>/synth/board_top.v`` (or ``path``) for ``board``; ``clks_per_bit`` overrides the baud
     and ``reset_cycles`` the power-on reset (both for simulation). ``pll_mhz``: the design clock made by
     ``fqsr_pll`` (a module the caller supplies, :func:`fqsr.hw.synth.pll_module`); None: the oscillator."""
+    return _write_top(model_dir, board, baud, clks_per_bit, path, pll_mhz, interface,
+                      lambda b, io, depth, cpb: board_top_text(b, io["in_bytes"], io["out_bytes"], depth, cpb,
+                                                                reset_cycles, pll_mhz))
+
+
+def _write_top(model_dir: Path, board: str | Board, baud: int, clks_per_bit: int | None, path: Path | None,
+               pll_mhz: float | None, interface_of, text_of) -> Path:
+    """What both board tops' writers share: the board check, the receive buffer (one whole tile), the
+    UART's clocks per bit and the atomic write; ``interface_of(model_dir)`` gives the design's stream
+    sizes, ``text_of(board, io, depth, clks_per_bit)`` the Verilog."""
     from fqsr.flows.artifacts import atomic_path
 
     board = get_board(board) if isinstance(board, str) else board
     if board.vendor != "lattice":
         raise FqsrError(f"board {board.name} is a {board.vendor} board; the UART board top is for the ULX3S")
-    io = interface(model_dir)
+    io = interface_of(model_dir)
     depth = 1 << max(4, (io["in_beats_per_tile"] * io["in_bytes"] - 1).bit_length())  # one whole tile
     cpb = clks_per_bit or clocks_per_bit(pll_mhz or board.oscillator_mhz or board.clock_mhz, baud)
     path = Path(path or Path(model_dir) / "synth" / f"{BOARD_TOP}.v")
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        tmp.write_text(board_top_text(board, io["in_bytes"], io["out_bytes"], depth, cpb, reset_cycles, pll_mhz))
+        tmp.write_text(text_of(board, io, depth, cpb))
     return path
 
 
@@ -402,20 +412,10 @@ def write_rolled_board_top(model_dir: Path, board: str | Board = DEFAULT_BOARD, 
                            pll_mhz: float | None = None) -> Path:
     """``build/<model>/synth/board_top.v`` (or ``path``) for the rolled design (``rolled/``); arguments as
     :func:`write_board_top`'s."""
-    from fqsr.flows.artifacts import atomic_path
-
-    board = get_board(board) if isinstance(board, str) else board
-    if board.vendor != "lattice":
-        raise FqsrError(f"board {board.name} is a {board.vendor} board; the UART board top is for the ULX3S")
-    io = rolled_interface(model_dir)
-    depth = 1 << max(4, (io["in_beats_per_tile"] * io["in_bytes"] - 1).bit_length())  # one whole tile
-    cpb = clks_per_bit or clocks_per_bit(pll_mhz or board.oscillator_mhz or board.clock_mhz, baud)
-    path = Path(path or Path(model_dir) / "synth" / f"{BOARD_TOP}.v")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text(rolled_board_text(board, io["in_bytes"], io["out_bytes"], io["image_bytes"], depth, cpb,
-                                         reset_cycles, pll_mhz))
-    return path
+    return _write_top(model_dir, board, baud, clks_per_bit, path, pll_mhz, rolled_interface,
+                      lambda b, io, depth, cpb: rolled_board_text(b, io["in_bytes"], io["out_bytes"],
+                                                                   io["image_bytes"], depth, cpb, reset_cycles,
+                                                                   pll_mhz))
 
 
 def rolled_bridge_sources() -> list[Path]:
