@@ -22,33 +22,11 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge
 from cocotb.utils import get_sim_time
 
 from fqsr.sim.sdram_model import SdramModel, SdramTiming
-
-
-async def send_byte(dut, byte: int, cpb: int):
-    for level in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
-        dut.uart_rxd.value = level
-        await ClockCycles(dut.ap_clk, cpb)
-
-
-async def receive(dut, cpb: int, out: list, errors: list):
-    """Collect bytes from ``uart_txd`` forever: start edge, mid-bit samples, stop bit check."""
-    while True:
-        await FallingEdge(dut.uart_txd)
-        await ClockCycles(dut.ap_clk, cpb // 2)
-        if int(dut.uart_txd.value):
-            continue  # a glitch, not a start bit
-        byte = 0
-        for i in range(8):
-            await ClockCycles(dut.ap_clk, cpb)
-            byte |= int(dut.uart_txd.value) << i
-        await ClockCycles(dut.ap_clk, cpb)
-        if not int(dut.uart_txd.value):
-            errors.append(len(out))
-        out.append(byte)
+from fqsr.sim.uart_line import receive, send_byte
 
 
 @cocotb.test()
@@ -63,7 +41,7 @@ async def rolled_board_test(dut):
     cocotb.start_soon(Clock(dut.ap_clk, 10, unit="ns").start())
     cocotb.start_soon(model.run())
     received, errors = [], []
-    cocotb.start_soon(receive(dut, cpb, received, errors))
+    cocotb.start_soon(receive(dut.ap_clk, dut.uart_txd, cpb, received, errors, keep_bad=True))
     marks = {"image_ok": None, "first_iteration": None, "image_sent": None}
 
     def now() -> int:  # cycles of the 10 ns clock since the start
@@ -79,13 +57,13 @@ async def rolled_board_test(dut):
     async def host():
         await ClockCycles(dut.ap_clk, 8 * cpb)
         for byte in spec["image"]:
-            await send_byte(dut, byte, cpb)
+            await send_byte(dut.ap_clk, dut.uart_rxd, byte, cpb)
             while rng.random() < gap:
                 await ClockCycles(dut.ap_clk, cpb)
         marks["image_sent"] = now()
         for t, tile in enumerate(spec["tiles"]):
             for byte in tile:
-                await send_byte(dut, byte, cpb)
+                await send_byte(dut.ap_clk, dut.uart_rxd, byte, cpb)
                 while rng.random() < gap:
                     await ClockCycles(dut.ap_clk, cpb)
             while len(received) < (t + 1) * int(spec["expect_per_tile"]):

@@ -21,31 +21,9 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge
 
-
-async def send_byte(dut, byte: int, cpb: int):
-    for level in [0] + [(byte >> i) & 1 for i in range(8)] + [1]:
-        dut.ftdi_txd.value = level
-        await ClockCycles(dut.clk_25mhz, cpb)
-
-
-async def receive(dut, cpb: int, out: list, errors: list):
-    """Collect bytes from ``ftdi_rxd`` forever: start edge, mid-bit samples, stop bit check."""
-    while True:
-        await FallingEdge(dut.ftdi_rxd)
-        await ClockCycles(dut.clk_25mhz, cpb // 2)
-        if int(dut.ftdi_rxd.value):
-            continue  # a glitch, not a start bit
-        byte = 0
-        for i in range(8):
-            await ClockCycles(dut.clk_25mhz, cpb)
-            byte |= int(dut.ftdi_rxd.value) << i
-        await ClockCycles(dut.clk_25mhz, cpb)
-        if int(dut.ftdi_rxd.value):
-            out.append(byte)
-        else:
-            errors.append(len(out))
+from fqsr.sim.uart_line import receive, send_byte
 
 
 @cocotb.test()
@@ -58,7 +36,7 @@ async def uart_board_test(dut):
     dut.ftdi_txd.value = 1
     dut.btn_reset.value = 0
     got, errors = [], []
-    cocotb.start_soon(receive(dut, cpb, got, errors))
+    cocotb.start_soon(receive(dut.clk_25mhz, dut.ftdi_rxd, cpb, got, errors))
     await ClockCycles(clk, 32)  # the board top's power-on reset
     cycles, timeout = 32, False
     max_cycles = int(spec["max_cycles"])
@@ -67,7 +45,7 @@ async def uart_board_test(dut):
             idle = rng.randrange(1, 3 * cpb) if rng.random() < spec["gap_prob"] else 0
             if idle:
                 await ClockCycles(clk, idle)
-            await send_byte(dut, byte, cpb)
+            await send_byte(dut.clk_25mhz, dut.ftdi_txd, byte, cpb)
             cycles += idle + 10 * cpb
         want = (index + 1) * int(spec["expect_per_tile"])
         while len(got) < want and cycles < max_cycles:
