@@ -11,27 +11,19 @@ import pytest
 from click.testing import CliRunner
 from qonnx.core.modelwrapper import ModelWrapper
 
-from conftest import calibrated, small
+from test_rtl_rolled import TARGET_FPS, TILE, compile_small_edsr
 from fqsr.apps.cli import main
 from fqsr.apps.pipeline import BuildConfig, choose_roll, run_steps, synth_current, unrolled_rom_bits
 from fqsr.flows.artifacts import record
-from fqsr.flows.compile import DATAFLOW_NAME, compile_model
-from fqsr.flows.export import ONNX_NAME, export
+from fqsr.flows.compile import DATAFLOW_NAME
 from fqsr.hw import board as board_module
 from fqsr.hw.rolled import ROLLED_DIRNAME, SUMMARY_NAME, WEIGHTS_NAME
 from fqsr.sim.rolled import verify_rolled_board
 
-BLOCKS, FEATURES, TILE = 3, 8, (6, 6)
-TARGET_FPS = 50_000
-
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("edsr_build_rolled")
-    model = calibrated(small("edsr_w4a4", features=FEATURES, blocks=BLOCKS), tile=TILE[0])
-    export(model, tile=TILE, random_tiles=1, out_dir=folder)
-    compile_model(folder / ONNX_NAME, folder, random_tiles=1, reference=model, target_fps=TARGET_FPS)
-    return folder
+    return compile_small_edsr(tmp_path_factory.mktemp("edsr_build_rolled"))
 
 
 def config(folder, **kw):

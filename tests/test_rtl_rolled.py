@@ -22,13 +22,23 @@ BLOCKS, FEATURES, TILE = 3, 8, (6, 6)
 TARGET_FPS = 50_000  # body MVAUs at SIMD 6: 96 cycles per pixel, a 6x6 iteration in ~5,000 cycles
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("edsr_rolled")
+def compile_small_edsr(folder):
+    """The small EDSR (BLOCKS x FEATURES, TILE, TARGET_FPS) exported and compiled in ``folder``."""
     model = calibrated(small("edsr_w4a4", features=FEATURES, blocks=BLOCKS), tile=TILE[0])
     export(model, tile=TILE, random_tiles=1, out_dir=folder)
     compile_model(folder / ONNX_NAME, folder, random_tiles=1, reference=model, target_fps=TARGET_FPS)
+    return folder
+
+
+def build_small_rolled(folder):
+    """The small EDSR compiled and rolled in ``folder``: (folder, generate_rolled_rtl's summary)."""
+    compile_small_edsr(folder)
     return folder, generate_rolled_rtl(folder / DATAFLOW_NAME, folder)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return build_small_rolled(tmp_path_factory.mktemp("edsr_rolled"))
 
 
 def test_one_engine_for_every_block_with_per_block_weights(built):

@@ -12,25 +12,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import calibrated, small
+from test_rtl_rolled import BLOCKS, FEATURES, TILE, build_small_rolled
 from test_rtl_yosys import yosys_check
 from fqsr.apps.cli import main
-from fqsr.flows.compile import DATAFLOW_NAME, compile_model
-from fqsr.flows.export import ONNX_NAME, export
-from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME, generate_rolled_rtl
+from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME
 from fqsr.sim.rolled import verify_rolled_system, verify_rolled_top
-
-BLOCKS, FEATURES, TILE = 3, 8, (6, 6)
-TARGET_FPS = 50_000  # body MVAUs at SIMD 6: 96 cycles per pixel, a 6x6 iteration in ~5,000 cycles
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("edsr_rolled_dma")
-    model = calibrated(small("edsr_w4a4", features=FEATURES, blocks=BLOCKS), tile=TILE[0])
-    export(model, tile=TILE, random_tiles=1, out_dir=folder)
-    compile_model(folder / ONNX_NAME, folder, random_tiles=1, reference=model, target_fps=TARGET_FPS)
-    return folder, generate_rolled_rtl(folder / DATAFLOW_NAME, folder)
+    return build_small_rolled(tmp_path_factory.mktemp("edsr_rolled_dma"))
 
 
 def test_engine_dma_and_sdram_equal_finn_under_stalls_and_refreshes(built):
