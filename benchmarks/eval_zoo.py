@@ -30,10 +30,14 @@ def shipped_quantized_models() -> list[str]:
 
 def training_note(name: str) -> str:
     meta = read_checkpoint(SHIPPED_DIR / f"{name}.pt")["meta"]
-    twin = read_checkpoint(SHIPPED_DIR / f"{get_config(name).twin_name}.pt")["meta"]
     stages = [meta]  # a second QAT stage (fqsr train --init) keeps the first under "previous"
     while "previous" in stages[0]:
         stages.insert(0, stages[0]["previous"])
+    # The twin this checkpoint was trained from, as recorded then (checkpoints older than that record
+    # fall back to the shipped twin, which is the same one unless a campaign replaced it since).
+    twin = next((stage["twin"] for stage in reversed(stages) if "twin" in stage), None)
+    if twin is None:
+        twin = read_checkpoint(SHIPPED_DIR / f"{get_config(name).twin_name}.pt")["meta"]
     hours = (sum(stage["seconds"] for stage in stages) + twin["seconds"]) / 3600
 
     def qat(part):

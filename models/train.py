@@ -249,6 +249,9 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
     meta = fit(model, sampler, settings, settings.qat_iters, settings.qat_lr, state_path, dev, "qat",
                teacher=twin if settings.distill else None)
     meta["float_twin"] = twin_cfg.name
+    if twin_path.is_file():  # the twin as it was then: a later campaign may replace the shipped one
+        twin_meta = read_checkpoint(twin_path)["meta"]
+        meta["twin"] = {key: twin_meta[key] for key in ("iterations", "seconds") if key in twin_meta}
     if previous is not None:
         meta["previous"] = previous
     results["checkpoint"] = str(save_checkpoint(out_dir / f"{stem}.pt", model.cpu(), meta))

@@ -124,6 +124,9 @@ def test_second_qat_stage_starts_from_the_quantized_checkpoint(tmp_path):
         if key.endswith("weight") and "_quant" not in key:
             assert torch.equal(after["state_dict"][key], value), key
     assert after["meta"]["iterations"] == 2 and after["meta"]["previous"]["iterations"] == 4
+    # Each stage records the twin it was trained from, as that twin was then.
+    twin = read_checkpoint(first["float_checkpoint"])["meta"]
+    assert after["meta"]["twin"] == {"iterations": twin["iterations"], "seconds": twin["seconds"]}
 
 
 def test_bf16_autocast_keeps_the_output_add_in_float32():
