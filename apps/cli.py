@@ -312,7 +312,8 @@ def eval_cmd(model, data, checkpoint, float_checkpoint, per_image, bits, as_json
                    "'auto': choose each layer group's width from its measured sensitivity under --budget.")
 @click.option("--budget", default=None, metavar="lut=N|bitops=N|board=NAME",
               help="--bits auto: predicted ECP5 LUT4 of the MVAU and thresholding nodes at the default folding, "
-                   "bit-ops per LR pixel, or the LUT budget of an ECP5 board.")
+                   "bit-ops per LR pixel, or the LUT budget of an ECP5 board; N=own is the model's cost at its own "
+                   "widths (bitops=own: mixed precision at the cost of the uniform model).")
 @click.option("--widths", default=None, metavar="2-8|2,3,4,...",
               help="--bits auto: the widths each layer group may get (default 2-8).")
 @click.option("--sens-data", default="embedded:eval", show_default=True,

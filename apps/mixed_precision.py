@@ -37,7 +37,7 @@ import hashlib
 import itertools
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -65,9 +65,14 @@ class Budget:
     spec: str  # as the user wrote it
 
 
+OWN = "own"  # a limit written as KIND=own: what the model costs at its own widths
+
+
 def parse_budget(spec: str) -> Budget:
     """``lut=N[,bram=N][,dsp=N]``, ``bitops=N`` or ``board=NAME`` (the LUT, block RAM and multiplier budget
-    the folding search allows on an ECP5 board); one sentence if not."""
+    the folding search allows on an ECP5 board); one sentence if not. ``N`` may be ``own``: the cost of the
+    model at its own widths (``bitops=own``: mixed precision at the bit-ops of uniform W4A4), filled in by
+    :func:`resolve_own`."""
     limits, board = {}, None
     for item in filter(None, (part.strip() for part in (spec or "").split(","))):
         key, sep, value = item.partition("=")
@@ -78,11 +83,14 @@ def parse_budget(spec: str) -> Budget:
         if key == "board":
             board = value
             continue
+        kind = ECP5_KEYS.get(key, key)
+        if value.lower() == "own":  # the model's own widths' cost: resolved by resolve_own, model in hand
+            limits[kind] = OWN
+            continue
         try:
             limit = int(value.replace("_", ""))
         except ValueError:
-            raise FqsrError(f"budget '{item}' needs a whole number after '{key}='") from None
-        kind = ECP5_KEYS.get(key, key)
+            raise FqsrError(f"budget '{item}' needs a whole number or 'own' after '{key}='") from None
         if limit <= 0 and kind in ("LUT", "bitops"):
             raise FqsrError(f"budget '{item}' must be a positive number of {UNITS[kind]}")
         limits[kind] = limit
@@ -187,6 +195,12 @@ def cost_function(budget: Budget, layers: list[dict], own: dict):
         return lambda assignment: {"bitops": bitops_cost(layers, own, assignment)}
     return lambda assignment: {kind: value for kind, value in lut_cost(layers, own, assignment).items()
                                if kind in budget.limits}
+
+
+def resolve_own(budget: Budget, own_cost: dict) -> Budget:
+    """``budget`` with every ``KIND=own`` limit replaced by ``own_cost[KIND]``, the model's cost at its own widths."""
+    limits = {kind: own_cost[kind] if limit == OWN else limit for kind, limit in budget.limits.items()}
+    return replace(budget, limits=limits)
 
 
 def _fits(cost: dict, limits: dict) -> bool:
@@ -368,6 +382,7 @@ def quantize_auto(cfg, twin_path, out, settings, budget_spec: str, widths=DEFAUL
     layers, own = width_dependence(cfg, groups)
     cost = cost_function(budget, layers, own)
     own_cost = cost({})
+    budget = resolve_own(budget, own_cost)
     low, high = check_budget(budget, cost, list(groups), widths, own_cost)
     table = measured_sensitivity(cfg, twin_path, groups, widths, own, settings, sens_data, sens_crop,
                                  cache_dir or build_root() / "quantize", progress)

@@ -1,9 +1,11 @@
 """Training-free quantization measured: DAQ against fqsr's per-tensor calibration and the shipped QAT checkpoints.
 
-Usage: python benchmarks/daq.py [--models espcn_w4a4,edsr_w4a4] [--methods daq,calibrate,daq+qat]
-                                [--qat 2000] [--edsr-twin CHECKPOINT] [--out benchmarks/daq.json]
+Usage: python benchmarks/daq.py [--models espcn_w4a4,edsr_w4a4] [--methods daq,calibrate,daq+qat,auto,auto+qat]
+                                [--qat 2000] [--budget bitops=own] [--edsr-twin CHECKPOINT] [--out benchmarks/daq.json]
 Quantizes each model's float twin with each method (`fqsr quantize MODEL --method M`, the same
-function), scores the result on Set5 and Set14 (Y PSNR) and appends one JSON line per
+function; ``auto`` is `fqsr quantize MODEL --bits auto --budget B`, DAQ at the widths chosen from the
+measured sensitivity, by default at the bit-ops of the model's own widths; ``+qat`` adds --qat N QAT
+iterations), scores the result on Set5 and Set14 (Y PSNR) and appends one JSON line per
 (model, method, set) to --out, so a long run can be stopped and resumed (rows already there are skipped).
 Then writes the table of every row in --out, beside the shipped QAT checkpoints' scores
 (models/checkpoints/psnr.json), into the part of --table above its hand-written ``## Notes``.
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from fqsr.apps.mixed_precision import quantize_auto
 from fqsr.models.checkpoint import SHIPPED_DIR, shipped_checkpoint
 from fqsr.models.files import SHIPPED_PSNR_NAME
 from fqsr.models.evaluate import evaluate
@@ -53,6 +56,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--qat", type=int, default=2000,
                         help="QAT iterations after DAQ for the method daq+qat (training data: SunHays80 if present)")
+    parser.add_argument("--budget", default="bitops=own",
+                        help="the budget of the methods auto and auto+qat (fqsr quantize --bits auto --budget)")
     parser.add_argument("--table", default=str(ROOT / "benchmarks" / "daq.md"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -68,22 +73,29 @@ def main() -> int:
                 continue
             with tempfile.TemporaryDirectory() as tmp:
                 ckpt = Path(tmp) / f"{name}-{method}.pt"
-                report = quantize_to_checkpoint(get_config(name), twin, ckpt,
-                                                QuantizeSettings(method=method.split("+")[0], calib=args.calib))
-                if method == "daq+qat":  # DAQ's ranges and weights as QAT's starting point (fqsr quantize --qat N)
+                cfg, base = get_config(name), method.split("+")[0]
+                if base == "auto":  # mixed precision: DAQ at the widths chosen under the budget
+                    report, cfg = quantize_auto(cfg, twin, ckpt, QuantizeSettings(calib=args.calib), args.budget)
+                else:
+                    report = quantize_to_checkpoint(cfg, twin, ckpt, QuantizeSettings(method=base, calib=args.calib))
+                if method.endswith("+qat"):  # DAQ's ranges and weights as QAT's starting point (fqsr quantize --qat N)
                     tick = time.monotonic()
-                    trained = run_train(get_config(name), dataclasses.replace(TrainSettings(), qat_iters=args.qat),
+                    trained = run_train(cfg, dataclasses.replace(TrainSettings(), qat_iters=args.qat),
                                         Path(tmp) / "qat", twin, None, ckpt)
                     ckpt = Path(trained["checkpoint"])
                     report["qat_iterations"], report["qat_seconds"] = args.qat, round(time.monotonic() - tick, 1)
                 for set_name in sets:
-                    scores = evaluate(name, str(Path(args.data) / set_name), ckpt, twin)
+                    scores = evaluate(cfg, str(Path(args.data) / set_name), ckpt, twin)
                     row = {"model": name, "method": method, "set": set_name, "twin": str(twin),
                            "psnr_y_quant": scores["psnr_y_quant"], "psnr_y_float": scores.get("psnr_y_float"),
                            "psnr_y_bicubic": scores["psnr_y_bicubic"],
                            "calibration_seconds": report["calibration_seconds"], "calib": args.calib,
                            "qat_iterations": report.get("qat_iterations", 0), "qat_seconds": report.get("qat_seconds"),
                            "ranges": report.get("ranges")}
+                    if base == "auto":
+                        mp = report["mixed_precision"]
+                        row.update(bits=report["bits"], budget=mp["budget"]["spec"], cost=mp["cost"],
+                                   cost_own_widths=mp["cost_own_widths"])
                     print(json.dumps({k: v for k, v in row.items() if k != "ranges"}), flush=True)
                     with out.open("a") as f:
                         f.write(json.dumps(row) + "\n")

@@ -6,10 +6,9 @@ Reads every measured row there is (nothing is typed in here except the published
 
 - ``models/checkpoints/psnr.json``: the shipped QAT checkpoints (``make eval-zoo``), with their twin and
   bicubic scores;
-- ``benchmarks/daq.json``: DAQ and per-tensor calibration without training, and DAQ + QAT
-  (``python benchmarks/daq.py``; method ``daq``, ``calibrate``, ``daq+qat``);
-- ``benchmarks/mixed_precision.json`` if present: mixed precision at the cost of uniform W4A4 (one JSON
-  object per line: model, set, scale, bits, budget, psnr_y_quant).
+- ``benchmarks/daq.json``: DAQ and per-tensor calibration without training, DAQ + QAT, and mixed
+  precision at the bit-ops of the model's own widths with and without QAT (``python benchmarks/daq.py``;
+  method ``daq``, ``calibrate``, ``daq+qat``, ``auto``, ``auto+qat`` with the budget ``bitops=own``).
 
 and writes one row per (model, bit width, scale, set) between the ``<!-- comparison -->`` markers of
 ``--table``, the published rows below it. A cell is ``-`` where nothing was measured. ``--check`` exits
@@ -40,8 +39,10 @@ PUBLISHED = [
     ("EDSR-baseline, DDTB", "W4A4", 4, "Set5", 31.85, "head, tail, skips", "Zhong et al., ECCV 2022"),
 ]
 COLUMNS = ("float twin", "QAT (shipped)", "DAQ, no training", "calibration only", "DAQ + QAT",
-           "mixed precision at W4A4 cost", "bicubic")
-METHOD_COLUMN = {"daq": "DAQ, no training", "calibrate": "calibration only", "daq+qat": "DAQ + QAT"}
+           "mixed precision at the same bit-ops, no training", "mixed precision + QAT", "bicubic")
+METHOD_COLUMN = {"daq": "DAQ, no training", "calibrate": "calibration only", "daq+qat": "DAQ + QAT",
+                 "auto": "mixed precision at the same bit-ops, no training", "auto+qat": "mixed precision + QAT"}
+SAME_COST = "bitops=own"  # the mixed-precision columns compare at the bit-ops of the model's own widths
 
 
 def _lines(path: Path) -> list:
@@ -71,12 +72,10 @@ def collect(root: Path = ROOT) -> dict:
         put(key, "bicubic", r.get("psnr_y_bicubic"))
     for r in _lines(root / "benchmarks" / "daq.json"):  # measured from the current twins: they win
         key = _key(r["model"], r.get("scale"), r["set"])
-        if r.get("method") in METHOD_COLUMN:
+        if r.get("method") in METHOD_COLUMN and r.get("budget", SAME_COST) == SAME_COST:
             put(key, METHOD_COLUMN[r["method"]], r.get("psnr_y_quant"))
         put(key, "float twin", r.get("psnr_y_float"))
         put(key, "bicubic", r.get("psnr_y_bicubic"))
-    for r in _lines(root / "benchmarks" / "mixed_precision.json"):
-        put(_key(r["model"], r.get("scale"), r["set"]), "mixed precision at W4A4 cost", r.get("psnr_y_quant"))
     return rows
 
 

@@ -10,7 +10,7 @@ from fqsr.apps.cli import main
 from fqsr.apps import mixed_precision
 from fqsr.apps.mixed_precision import (allocate, bitops_cost, check_budget, cost_function, hardware_nodes, lut_cost,
                                        greedy_ascent, measured_sensitivity, parse_budget, parse_widths, predicted_drop,
-                                       quantize_auto)
+                                       quantize_auto, resolve_own)
 from fqsr.models.checkpoint import bits_spec, load_model, read_checkpoint, save_checkpoint
 from fqsr.models.errors import FqsrError
 from fqsr.models.quantize import QuantizeSettings, layer_groups, width_dependence
@@ -92,6 +92,9 @@ def test_bad_budgets_are_one_sentence():
             parse_budget(spec)
     board = parse_budget("board=ulx3s-85f")
     assert board.primary == "LUT" and 0 < board.limits["LUT"] < 83640 and set(board.limits) == {"LUT", "BRAM", "DSP"}
+    own = parse_budget("bitops=own")  # the model's own cost, filled in once the model is known
+    assert resolve_own(own, {"bitops": 364608}).limits == {"bitops": 364608} and own.primary == "bitops"
+    assert resolve_own(parse_budget("lut=own,bram=7"), {"LUT": 8093, "BRAM": 5}).limits == {"LUT": 8093, "BRAM": 7}
     assert parse_widths("2-8") == (2, 3, 4, 5, 6, 7, 8) and parse_widths("8,2,4") == (2, 4, 8)
     for spec in ("1-8", "4", "a,b"):
         with pytest.raises(FqsrError, match="--widths"):
@@ -184,6 +187,11 @@ def test_tiny_residual_net_gets_widths_within_budget(tmp_path):
                                    "embedded:eval", 32, cache_dir=tmp_path, progress=False, groups=groups)
     mp = report["mixed_precision"]
     assert narrow <= mp["cost"]["LUT"] <= limit and set(mp["assignment"].values()) <= {2, 4}
+    # at the cost of its own widths (lut=own): the limit is that cost, and the choice keeps within it
+    at_own, _ = quantize_auto(cfg, twin_path, tmp_path / "tiny-own.pt", one_variant, "lut=own", (2, 8),
+                              "embedded:eval", 32, cache_dir=tmp_path, progress=False, groups=groups)
+    assert at_own["mixed_precision"]["budget"]["limits"] == {"LUT": full}
+    assert at_own["mixed_precision"]["cost"]["LUT"] <= full
     assert tuple(tuple(item) for item in read_checkpoint(tmp_path / "tiny.pt")["config"]["bits"]) == chosen.bits
     assert not mp["sensitivity"]["cached"]
     # the same settings again: read from the cache, not measured (a changed setting would measure again)
