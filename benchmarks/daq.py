@@ -128,7 +128,8 @@ def write_table(rows_path: Path, table: Path) -> None:
         "| calibration s (DAQ / calibrate) | twin |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted({(r["model"], r["set"]) for r in rows}, key=lambda k: (k[0], k[1] != "Set5"))
+    keys = sorted({(r["model"], r["set"]) for r in rows if r["method"] in ("daq", "calibrate")},
+                  key=lambda k: (k[0], k[1] != "Set5"))  # the other methods are psnr_table.py's
     for model, set_name in keys:
         daq, cal = by_key.get((model, "daq", set_name)), by_key.get((model, "calibrate", set_name))
         any_row = daq or cal
