@@ -83,7 +83,8 @@ def _thresholding(p: dict) -> tuple[dict, dict]:
     for j in range(levels):
         bits, blocks = _rom(th_bits, folds << j, small)
         rom_lut, ebr = rom_lut + pe * bits, ebr + pe * blocks
-    return ({"one": 1, "compare_bits": pe * levels * th_bits, "pipe_bits": pe * levels * (in_bits + levels),
+    # 2 levels - 1 pipeline positions (a read and a result register per level but the last: thresholding.v)
+    return ({"one": 1, "compare_bits": pe * levels * th_bits, "pipe_bits": pe * (2 * levels - 1) * (in_bits + levels),
              "out_bits": pe * out_bits, "rom_lut_bits": rom_lut, "folds_lanes": pe * levels * (folds > 1)},
             {"BRAM": ebr, "DSP": 0})
 
@@ -106,7 +107,8 @@ def since_calibration(module: str, params: dict) -> dict:
     fitted counts rather than fitted. FF exactly: the MAC pipeline's registers (the input buffer's read
     register and the operand register, SIMD*IN_BITS bits each, the weight operand register, PE*SIMD*W_BITS,
     the product register, PE*SIMD products of IN_BITS + W_BITS + 2 bits, and the valid/first/last bits of
-    the operand and product stages), less the fold counters' bits (wr_sf, sf, nf were 32 bits each, now
+    the operand and product stages; with SIMD >= 4 also the group sums and their stage's 3 bits,
+    :func:`group_sum_ff`), less the fold counters' bits (wr_sf, sf, nf were 32 bits each, now
     as wide as their ranges). LUT: the counters' incrementers and compare at 1 LUT per bit (a CCU2C per
     2 bits), 128 bits before. Points measured with them (a ``mac_pipeline`` mark) are fitted with them
     taken out; a recalibration (``python benchmarks/cost_model.py --calibrate``) makes this exact term all
@@ -117,8 +119,20 @@ def since_calibration(module: str, params: dict) -> dict:
     simd, pe, in_bits, w_bits = p["SIMD"], p["PE"], p["IN_BITS"], p["W_BITS"]
     sf_bits = max(1, (p["MW"] // simd - 1).bit_length())
     nf_bits = max(1, (p["MH"] // pe - 1).bit_length())
-    ff = 2 * simd * in_bits + pe * simd * w_bits + pe * simd * (in_bits + w_bits + 2) + 6
+    ff = 2 * simd * in_bits + pe * simd * w_bits + pe * simd * (in_bits + w_bits + 2) + 6 + group_sum_ff(p)
     return {"LUT": -(4 * 32 - 3 * sf_bits - nf_bits), "FF": ff - (3 * 32 - 2 * sf_bits - nf_bits)}
+
+
+def group_sum_ff(p: dict) -> int:
+    """Flip-flops of the MVAU's group-sum stage (mvau.v, SPLIT: the accumulate's tree 3 or more adders deep):
+    PE x GROUPS sums of GW bits and the stage's valid/first/last bits; 0 without the stage."""
+    simd, pe, acc = p["SIMD"], p["PE"], p["ACC_BITS"]
+    levels = (simd + 1 - 1).bit_length()  # $clog2(SIMD + 1)
+    if levels < 3:
+        return 0
+    group = 1 << ((levels + 1) // 2)
+    gw = min(p["IN_BITS"] + p["W_BITS"] + 2 + group.bit_length() - 1, acc)
+    return pe * -(-simd // group) * gw + 3
 
 
 def _sliding_window(p: dict) -> tuple[dict, dict]:
