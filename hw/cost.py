@@ -13,7 +13,8 @@ How each kind is predicted:
 
 - **DSP** exactly: ``synth_ecp5`` puts every ``*`` product on one MULT18X18D whatever its width, so an
   MVAU has PE x SIMD of them, none with ``LUT_MULT = 1`` (products built from LUTs, ``resType = "lut"``).
-- **BRAM** by rule: a ROM of ``SMALL_ROM_BITS`` bits or more (``rom.v``), a synchronously read RAM of at
+- **BRAM** by rule: a ROM of ``SMALL_ROM_BITS`` bits or more or deeper than ``ROM_LUT_DEPTH`` words
+  (``rom.v``), a synchronously read RAM of at
   least :data:`RAM_EBR_MIN_BITS` (the sliding window's line buffer) and a FIFO that large and deeper than
   :data:`FIFO_LUTRAM_DEPTH` take the fewest DP16KD blocks of the six shapes (16384x1 ... 512x36) that hold
   it; smaller ones and the other asynchronously read RAMs (the MVAU's input buffer, the pixel shuffle's
@@ -44,6 +45,7 @@ from fqsr.models.errors import FqsrError
 KINDS = ("LUT", "FF", "BRAM", "DSP")
 CALIBRATION = Path(__file__).resolve().parent / "ecp5_cost_calibration.json"
 SMALL_ROM_BITS = 9216  # rom.v's default: smaller ROMs are built from LUTs
+ROM_LUT_DEPTH = 512  # rom.v's LUT_DEPTH: a deeper ROM goes to block RAM whatever its size
 RAM_EBR_MIN_BITS = 2048  # a synchronously read RAM this large goes to block RAM (measured: benchmarks/cost_model.md)
 FIFO_LUTRAM_DEPTH = 16  # a FIFO no deeper stays in LUT RAM (TRELLIS_DPR16X4 holds 16 words) whatever its width
 EBR_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))  # DP16KD (width, depth)
@@ -57,7 +59,7 @@ def ebr_blocks(width: int, depth: int) -> int:
 def _rom(width: int, depth: int, small_bits: int = SMALL_ROM_BITS) -> tuple[int, int]:
     """(bits built from LUTs, EBR blocks) of a ``rom.v`` instance."""
     bits = width * depth
-    return (bits, 0) if bits < small_bits else (0, ebr_blocks(width, depth))
+    return (bits, 0) if bits < small_bits and depth <= ROM_LUT_DEPTH else (0, ebr_blocks(width, depth))
 
 
 def _sync_ram(width: int, depth: int) -> tuple[int, int]:
