@@ -52,6 +52,10 @@ POINTS = [
     _mvau(64, 16, 8, 4, 4, 0, 4, 12, 1), _mvau(144, 16, 4, 4, 2, 0, 2, 10, 1), _mvau(72, 8, 8, 8, 3, 1, 3, 11, 0),
     _mvau(36, 8, 4, 2, 4, 1, 4, 10, 1), _mvau(1, 4, 1, 1, 8, 0, 4, 12, 0),
     _mvau(576, 32, 8, 4, 4, 0, 4, 14, 0, steps=15),
+    # s12: the foldings the board search picks for espcn_w4a4 and the Fmax bench's MVAU (benchmarks/fmax.md)
+    _mvau(576, 32, 9, 4, 4, 0, 4, 14, 1), _mvau(576, 32, 32, 4, 4, 0, 4, 14, 1), _mvau(25, 64, 1, 64, 8, 0, 4, 16, 0),
+    _mvau(288, 4, 32, 1, 4, 0, 4, 13, 1), _mvau(36, 16, 9, 4, 4, 1, 4, 12, 1), _mvau(64, 64, 2, 2, 4, 0, 4, 12, 1),
+    _mvau(576, 32, 3, 1, 4, 0, 4, 14, 0, steps=15), _mvau(128, 32, 16, 8, 4, 0, 4, 13, 0, steps=15),
     _th(1, 64, 15, 16, 4), _th(4, 64, 15, 16, 4), _th(16, 64, 15, 14, 4), _th(8, 16, 3, 10, 2), _th(1, 4, 255, 16, 8),
     _swg(1, 8, 1, 12, 12, 5), _swg(1, 4, 64, 10, 10, 3), _swg(8, 4, 64, 10, 10, 3), _swg(32, 4, 32, 10, 10, 3, 1),
     _swg(16, 4, 64, 18, 18, 3), _swg(4, 4, 32, 34, 34, 3),
@@ -66,6 +70,7 @@ POINTS = [
     ("stream_width_converter", {"BITS": 14, "IN_ELEMS": 4, "OUT_ELEMS": 1}),
     ("elementwise_add", {"PE": 1, "A_BITS": 8, "A_SIGNED": 1, "B_BITS": 8, "B_SIGNED": 1, "OUT_BITS": 9}),
     ("elementwise_add", {"PE": 16, "A_BITS": 4, "A_SIGNED": 0, "B_BITS": 6, "B_SIGNED": 1, "OUT_BITS": 7}),
+    ("elementwise_add", {"PE": 4, "A_BITS": 4, "A_SIGNED": 1, "B_BITS": 4, "B_SIGNED": 1, "OUT_BITS": 5}),
     ("duplicate_streams", {"WIDTH": 8, "N_OUTPUTS": 2}), ("duplicate_streams", {"WIDTH": 64, "N_OUTPUTS": 2}),
 ]
 
@@ -95,9 +100,7 @@ def calibrate(path: Path = cost.CALIBRATION, workers: int = 2) -> list[dict]:
             results[i] = done[key]
         else:
             measured = cost.measure(module, params, Path(tmp) / f"p{i:02d}", seed=i)
-            mark = {"mac_pipeline": 1} if measured.get("mac_pipeline") else {}  # see cost.since_calibration
-            results[i] = {"module": module, "params": params, "measured": {**{k: measured[k] for k in cost.KINDS},
-                                                                            **mark},
+            results[i] = {"module": module, "params": params, "measured": {k: measured[k] for k in cost.KINDS},
                           "yosys_s": measured["yosys_s"]}
             print(f"[{len(results)}/{len(POINTS)}] {module} {params}: {results[i]['measured']} "
                   f"({measured['yosys_s']:.0f} s)", flush=True)
@@ -118,9 +121,28 @@ def errors(points: list[dict]) -> dict:
         others = [p for j, p in enumerate(points) if j != i]
         if not any(p["module"] == module for p in others):
             continue
-        predicted = cost.module_cost(module, point["params"], cost.fit(others))
+        predicted = cost.instance_cost(module, point["params"], cost.fit(others))  # a node's parts summed
         rows.setdefault(module, []).append((point, predicted))
     return rows
+
+
+def fitted_residuals(points: list[dict]) -> str:
+    """Per module type: the model fitted on all points against each point (what the calibration leaves)."""
+    coefficients = cost.fit(points)
+    lines = ["| node type | points | " + " | ".join(f"{k} residual" for k in ("LUT", "FF")) + " |",
+             "|---|---:|---:|---:|"]
+    for module in dict.fromkeys(p["module"] for p in points):
+        rows = [(p, cost.instance_cost(module, p["params"], coefficients)) for p in points if p["module"] == module]
+        cells = [module, str(len(rows))]
+        for kind in ("LUT", "FF"):
+            rel = [abs(q[kind] - p["measured"][kind]) / p["measured"][kind] * 100 for p, q in rows
+                   if p["measured"][kind] >= 20]
+            total_err = (sum(q[kind] for _, q in rows) - sum(p["measured"][kind] for p, _ in rows)) \
+                / max(sum(p["measured"][kind] for p, _ in rows), 1) * 100
+            cells.append(f"median {np.median(rel):.0f} %, max {max(rel):.0f} %; sum {total_err:+.0f} %" if rel
+                         else f"sum {total_err:+.0f} %")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def summary(points: list[dict]) -> str:
@@ -149,7 +171,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     points = calibrate(workers=args.workers) if args.calibrate else cost.calibration_points()
     table = summary(points)
-    print(table)
+    residuals = fitted_residuals(points)
+    print(table + "\n\n" + residuals)
     tool = json.loads(cost.CALIBRATION.read_text()).get("tool", "Yosys")
     OUT_MD.write_text(
         "# The ECP5 cost model against Yosys, per node type\n\n"
@@ -161,7 +184,9 @@ def main(argv=None) -> int:
         "without it. Relative errors are over points with at least 20 of that resource; `sum` is the error of "
         "the type's total over all its points.\n\n"
         "```\npython benchmarks/cost_model.py --calibrate   # synthesize the points again (~15 min on 2 busy cores)\n"
-        "python benchmarks/cost_model.py               # this table\n```\n\n" + table + "\n")
+        "python benchmarks/cost_model.py               # these tables\n```\n\n" + table + "\n\n"
+        "The model fitted on all points (what `fqsr build --fps` uses) against each point, same conventions "
+        "(error of the calibration itself, not of a prediction for an unseen shape):\n\n" + residuals + "\n")
     return 0
 
 

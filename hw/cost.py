@@ -13,7 +13,8 @@ How each kind is predicted:
 
 - **DSP** exactly: ``synth_ecp5`` puts every ``*`` product on one MULT18X18D whatever its width, so an
   MVAU has PE x SIMD of them, none with ``LUT_MULT = 1`` (products built from LUTs, ``resType = "lut"``).
-- **BRAM** by rule: a ROM of ``SMALL_ROM_BITS`` bits or more (``rom.v``), a synchronously read RAM of at
+- **BRAM** by rule: a ROM of ``SMALL_ROM_BITS`` bits or more and at least ``ROM_BRAM_MIN_DEPTH`` words, or
+  deeper than ``ROM_LUT_DEPTH`` words (``rom.v``), a synchronously read RAM of at
   least :data:`RAM_EBR_MIN_BITS` (the sliding window's line buffer) and a FIFO that large and deeper than
   :data:`FIFO_LUTRAM_DEPTH` take the fewest DP16KD blocks of the six shapes (16384x1 ... 512x36) that hold
   it; smaller ones and the other asynchronously read RAMs (the MVAU's input buffer, the pixel shuffle's
@@ -44,6 +45,8 @@ from fqsr.models.errors import FqsrError
 KINDS = ("LUT", "FF", "BRAM", "DSP")
 CALIBRATION = Path(__file__).resolve().parent / "ecp5_cost_calibration.json"
 SMALL_ROM_BITS = 9216  # rom.v's default: smaller ROMs are built from LUTs
+ROM_LUT_DEPTH = 512  # rom.v's LUT_DEPTH: a deeper ROM goes to block RAM whatever its size
+ROM_BRAM_MIN_DEPTH = 64  # rom.v's BRAM_MIN_DEPTH: a shallower ROM is built from LUTs whatever its width
 RAM_EBR_MIN_BITS = 2048  # a synchronously read RAM this large goes to block RAM (measured: benchmarks/cost_model.md)
 FIFO_LUTRAM_DEPTH = 16  # a FIFO no deeper stays in LUT RAM (TRELLIS_DPR16X4 holds 16 words) whatever its width
 EBR_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))  # DP16KD (width, depth)
@@ -57,7 +60,8 @@ def ebr_blocks(width: int, depth: int) -> int:
 def _rom(width: int, depth: int, small_bits: int = SMALL_ROM_BITS) -> tuple[int, int]:
     """(bits built from LUTs, EBR blocks) of a ``rom.v`` instance."""
     bits = width * depth
-    return (bits, 0) if bits < small_bits else (0, ebr_blocks(width, depth))
+    in_luts = (bits < small_bits or depth < ROM_BRAM_MIN_DEPTH) and depth <= ROM_LUT_DEPTH
+    return (bits, 0) if in_luts else (0, ebr_blocks(width, depth))
 
 
 def _sync_ram(width: int, depth: int) -> tuple[int, int]:
@@ -83,7 +87,8 @@ def _thresholding(p: dict) -> tuple[dict, dict]:
     for j in range(levels):
         bits, blocks = _rom(th_bits, folds << j, small)
         rom_lut, ebr = rom_lut + pe * bits, ebr + pe * blocks
-    return ({"one": 1, "compare_bits": pe * levels * th_bits, "pipe_bits": pe * levels * (in_bits + levels),
+    # 2 levels - 1 pipeline positions (a read and a result register per level but the last: thresholding.v)
+    return ({"one": 1, "compare_bits": pe * levels * th_bits, "pipe_bits": pe * (2 * levels - 1) * (in_bits + levels),
              "out_bits": pe * out_bits, "rom_lut_bits": rom_lut, "folds_lanes": pe * levels * (folds > 1)},
             {"BRAM": ebr, "DSP": 0})
 
@@ -95,30 +100,28 @@ def _mvau(p: dict) -> tuple[dict, dict]:
     sf, nf = mw // simd, mh // pe
     rom_lut, ebr = _rom(pe * simd * w_bits, sf * nf, p.get("SMALL_ROM_BITS", SMALL_ROM_BITS))
     macs = pe * simd
+    counters = 2 * max(1, (sf - 1).bit_length()) + max(1, (nf - 1).bit_length()) + max(1, (sf * nf - 1).bit_length())
+    # the MAC's registers (mvau.v): the beat's read and operand registers, the weight operand register, the
+    # products, the group sums (group_sum_ff), the accumulator and its output register; the fold counters
     return ({"one": 1, "mult_lut_bits": lut_mult * macs * (in_bits + 1) * w_bits,
-             "sum_bits": macs * acc, "acc_bits": pe * acc, "ibuf_bits": 2 * sf * simd * in_bits,
-             "rom_lut_bits": rom_lut, "word_bits": macs * w_bits * (rom_lut > 0), "fold_counter": sf * nf > 1},
+             "sum_bits": lut_mult * macs * acc, "dsp_sum_bits": (1 - lut_mult) * macs * acc, "acc_bits": pe * acc, "ibuf_bits": 2 * sf * simd * in_bits,
+             "rom_lut_bits": rom_lut, "word_bits": macs * w_bits * (rom_lut > 0),
+             # with `*` products synth_ecp5 packs the product registers into the MULT18X18D
+             "operand_bits": 2 * simd * in_bits + macs * w_bits, "product_bits": lut_mult * macs * (in_bits + w_bits + 2),
+             "group_bits": group_sum_ff(p), "counter_bits": counters},
             {"BRAM": ebr, "DSP": 0 if lut_mult else macs})
 
 
-def since_calibration(module: str, params: dict) -> dict:
-    """{"LUT", "FF"} that the MVAU's RTL has gained since the calibration points were measured, added to the
-    fitted counts rather than fitted. FF exactly: the MAC pipeline's registers (the input buffer's read
-    register and the operand register, SIMD*IN_BITS bits each, the weight operand register, PE*SIMD*W_BITS,
-    the product register, PE*SIMD products of IN_BITS + W_BITS + 2 bits, and the valid/first/last bits of
-    the operand and product stages), less the fold counters' bits (wr_sf, sf, nf were 32 bits each, now
-    as wide as their ranges). LUT: the counters' incrementers and compare at 1 LUT per bit (a CCU2C per
-    2 bits), 128 bits before. Points measured with them (a ``mac_pipeline`` mark) are fitted with them
-    taken out; a recalibration (``python benchmarks/cost_model.py --calibrate``) makes this exact term all
-    that remains."""
-    if module != "mvau":
-        return {"LUT": 0, "FF": 0}
-    p = _clean(params)
-    simd, pe, in_bits, w_bits = p["SIMD"], p["PE"], p["IN_BITS"], p["W_BITS"]
-    sf_bits = max(1, (p["MW"] // simd - 1).bit_length())
-    nf_bits = max(1, (p["MH"] // pe - 1).bit_length())
-    ff = 2 * simd * in_bits + pe * simd * w_bits + pe * simd * (in_bits + w_bits + 2) + 6
-    return {"LUT": -(4 * 32 - 3 * sf_bits - nf_bits), "FF": ff - (3 * 32 - 2 * sf_bits - nf_bits)}
+def group_sum_ff(p: dict) -> int:
+    """Flip-flops of the MVAU's group-sum stage (mvau.v, SPLIT: the accumulate's tree 3 or more adders deep):
+    PE x GROUPS sums of GW bits and the stage's valid/first/last bits; 0 without the stage."""
+    simd, pe, acc = p["SIMD"], p["PE"], p["ACC_BITS"]
+    levels = (simd + 1 - 1).bit_length()  # $clog2(SIMD + 1)
+    if levels < 3:
+        return 0
+    group = 1 << ((levels + 1) // 2)
+    gw = min(p["IN_BITS"] + p["W_BITS"] + 2 + group.bit_length() - 1, acc)
+    return pe * -(-simd // group) * gw + 3
 
 
 def _sliding_window(p: dict) -> tuple[dict, dict]:
@@ -158,7 +161,9 @@ def _stream_width_converter(p: dict) -> tuple[dict, dict]:
 
 
 def _elementwise_add(p: dict) -> tuple[dict, dict]:
-    return ({"one": 1, "lane_bits": p["PE"] * (p["A_BITS"] + p["B_BITS"] + p["OUT_BITS"])}, {"BRAM": 0, "DSP": 0})
+    # the inputs' 2-beat skids (elementwise_add.v) and the output register
+    return ({"one": 1, "in_bits": p["PE"] * (p["A_BITS"] + p["B_BITS"]), "out_bits": p["PE"] * p["OUT_BITS"]},
+            {"BRAM": 0, "DSP": 0})
 
 
 def _duplicate_streams(p: dict) -> tuple[dict, dict]:
@@ -216,13 +221,15 @@ def calibration_points(path: Path = CALIBRATION) -> list[dict]:
 def fit(points: list[dict]) -> dict:
     """{module: {kind: {feature: coefficient}}} for LUT and FF, fitted per module type on ``points``."""
     coefficients: dict = {}
-    for module in sorted({p["module"] for p in points}):
+    # a point measured as a whole node (an MVAU with its thresholding) is fitted as its first part, the
+    # other parts' predictions taken off: so the part types it contains are fitted first
+    order = sorted({p["module"] for p in points}, key=lambda m: (m == "mvau", m))
+    for module in order:
         rows = [p for p in points if p["module"] == module]
         names = sorted(features(module, rows[0]["params"])[0])
         a = np.array([[float(features(module, r["params"])[0][n]) for n in names] for r in rows])
-        target = {kind: np.array([r["measured"][kind] - (since_calibration(module, r["params"])[kind]
-                                                          if r["measured"].get("mac_pipeline") else 0)
-                                  for r in rows]) for kind in ("LUT", "FF")}
+        rest = [total([module_cost(m, q, coefficients) for m, q in parts(module, r["params"])[1:]]) for r in rows]
+        target = {kind: np.array([r["measured"][kind] - o[kind] for r, o in zip(rows, rest)]) for kind in ("LUT", "FF")}
         coefficients[module] = {kind: dict(zip(names, _nnls(a, target[kind]))) for kind in ("LUT", "FF")}
     return coefficients
 
@@ -240,9 +247,7 @@ def module_cost(module: str, params: dict, coefficients: dict | None = None) -> 
         raise FqsrError(f"the cost model's calibration has no points for {module!r}; "
                         f"run `python benchmarks/cost_model.py --calibrate`")
     fitted = {kind: sum(c * feats[name] for name, c in coefficients[module][kind].items()) for kind in ("LUT", "FF")}
-    extra = since_calibration(module, params)
-    return {"LUT": max(0, int(round(fitted["LUT"])) + extra["LUT"]), "FF": max(0, int(round(fitted["FF"])) + extra["FF"]),
-            **rules}
+    return {"LUT": max(0, int(round(fitted["LUT"]))), "FF": max(0, int(round(fitted["FF"]))), **rules}
 
 
 def instance_cost(module: str, params: dict, coefficients: dict | None = None) -> dict:
@@ -347,5 +352,4 @@ def measure(module: str, params: dict, work: Path, seed: int = 0, timeout_s: flo
     (work / "synth.ys").write_text("\n".join(script) + "\n")
     seconds = run_tool(tool("yosys") + ["-q", "-l", "yosys.log", "synth.ys"], work, "yosys.out", timeout_s)
     cells = flatten_cells(_module_cells(_stat(work, "stat.json")), name)
-    mark = {"mac_pipeline": 1} if module == "mvau" else {}  # see since_calibration
-    return {**kinds_of(cells), "yosys_s": round(seconds, 1), **mark}
+    return {**kinds_of(cells), "yosys_s": round(seconds, 1)}

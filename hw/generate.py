@@ -264,7 +264,8 @@ GENERATORS = {
 
 # generic modules that a node's module instantiates (they travel into rtl/ with it)
 SUBMODULES = {"pixel_shuffle": ("counter_chain",), "sliding_window": ("counter_chain",),
-              "fm_padding": ("counter_chain",), "mvau": ("adder_tree",)}
+              "fm_padding": ("counter_chain",), "mvau": ("adder_tree",),
+              "elementwise_add": ("stream_fifo",)}
 
 
 def node_instance(model, node) -> Instance:

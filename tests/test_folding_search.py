@@ -16,8 +16,9 @@ from fqsr.hw.folding_search import DoesNotFitBudget, budget, search_folding
 from test_synth import SMALL, SMALL_NAME
 
 PART = "xczu7ev-ffvc1156-2-e"
-# the model's stated error against Yosys for LUT and FF of one module (benchmarks/cost_model.md); BRAM and DSP exact
-LUT_FF_TOLERANCE = 0.30
+# the model's stated error against Yosys for LUT and FF of one module (benchmarks/cost_model.md: this MVAU, not a
+# calibration point, was off by 10-11 % in LUT and 2-6 % in FF at the s12 calibration); BRAM and DSP exact
+LUT_FF_TOLERANCE = 0.15
 
 
 @pytest.mark.parametrize("lut_mult", [0, 1])

@@ -2,6 +2,10 @@
 // Residual add: out = in0 + in1, lane by lane (PE lanes per beat); a beat is taken from
 // both inputs together. Each element is sign- or zero-extended to OUT_BITS before the
 // add; the generator sets OUT_BITS from FINN's out_dtype, which holds every sum.
+// Each input enters through a 2-beat skid (stream_fifo, DEPTH 2), so in0_tready and in1_tready
+// come from registers: a join's ready otherwise depends on the other input's valid, which put the
+// skip FIFO's fill level, this join and the producer's stall logic on one path (benchmarks/fmax.md).
+// One more cycle of latency; the rate stays one beat per cycle.
 module elementwise_add #(
     parameter integer PE        = 1,
     parameter integer A_BITS    = 4,
@@ -25,10 +29,19 @@ module elementwise_add #(
     output reg                  out0_tvalid,
     input  wire                 out0_tready
 );
+    wire [PE*A_BITS-1:0] a_data;
+    wire [PE*B_BITS-1:0] b_data;
+    wire a_valid, b_valid;
     wire advance = !out0_tvalid || out0_tready;
-    wire both    = in0_tvalid && in1_tvalid;
-    assign in0_tready = advance && in1_tvalid;
-    assign in1_tready = advance && in0_tvalid;
+    wire both    = a_valid && b_valid;
+    stream_fifo #(.WIDTH(PE * A_BITS), .DEPTH(2)) skid_a (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+        .in0_tdata(in0_tdata[PE*A_BITS-1:0]), .in0_tvalid(in0_tvalid), .in0_tready(in0_tready),
+        .out0_tdata(a_data), .out0_tvalid(a_valid), .out0_tready(advance && b_valid));
+    stream_fifo #(.WIDTH(PE * B_BITS), .DEPTH(2)) skid_b (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+        .in0_tdata(in1_tdata[PE*B_BITS-1:0]), .in0_tvalid(in1_tvalid), .in0_tready(in1_tready),
+        .out0_tdata(b_data), .out0_tvalid(b_valid), .out0_tready(advance && a_valid));
 
     reg [OUT_WIDTH-1:0] sum;
     reg [OUT_BITS-1:0]  a, b;
@@ -36,8 +49,8 @@ module elementwise_add #(
     always @* begin
         sum = 0;
         for (lane = 0; lane < PE; lane = lane + 1) begin
-            a = extend(in0_tdata[lane*A_BITS +: A_BITS], A_BITS, A_SIGNED);
-            b = extend(in1_tdata[lane*B_BITS +: B_BITS], B_BITS, B_SIGNED);
+            a = extend(a_data[lane*A_BITS +: A_BITS], A_BITS, A_SIGNED);
+            b = extend(b_data[lane*B_BITS +: B_BITS], B_BITS, B_SIGNED);
             sum[lane*OUT_BITS +: OUT_BITS] = a + b;
         end
     end

@@ -14,7 +14,10 @@
 // valid bit per stage with stall propagation links them (a stage takes a step when it is empty or
 // being emptied; the last stage empties a vector's last step only when the output register takes a
 // beat), so a vector leaves two cycles later than with a one-stage MAC at the same rate
-// (benchmarks/fmax.md: 30 -> 91 MHz for SIMD 9 x PE 4 LUT products). Finished accumulators
+// (benchmarks/fmax.md: 30 -> 91 MHz for SIMD 9 x PE 4 LUT products). When the accumulate's tree would
+// be 3 or more adders deep (SIMD >= 4), a fourth stage sums the products in groups of GROUP into
+// registers first (SPLIT), and the accumulate adds those group sums and the running sum: one cycle more
+// latency, the same rate (the 10-term tree was the critical path at SIMD 9 x PE 4). Finished accumulators
 // go into a register (the end of the accumulate path); act is FINN's multithreshold
 // (BIAS + #{t : acc >= T[ch][t]}) when HAS_THRESHOLDS, computed by a `thresholding` instance
 // on that accumulator stream (a pipelined binary search, its thresholds in block-RAM-friendly
@@ -116,10 +119,20 @@ module mvau #(
     // (sf == 0) and the last (last_sf) of an accumulation: the operands (stage 1, on `step`: the beat and
     // the weight word, out of the memories' read registers), the PE*SIMD products (stage 2, on `fill_p`)
     // and the accumulate (stage 3, on `consume`, a last step only when the output register takes a beat)
+    // SPLIT: a stage of group sums (on `fill_s`) between the products and the accumulate
+    localparam integer TREE_LEVELS = $clog2(SIMD + 1);
+    localparam integer SPLIT  = TREE_LEVELS >= 3;
+    localparam integer GROUP  = 1 << ((TREE_LEVELS + 1) / 2);  // products per group sum: the two trees balanced
+    localparam integer GROUPS = (SIMD + GROUP - 1) / GROUP;
     reg        o_valid, o_first, o_last;
     reg        p_valid, p_first, p_last;
-    wire consume  = p_valid && (!p_last || advance);
-    wire fill_p   = o_valid && (!p_valid || consume);
+    reg        s_valid, s_first, s_last;
+    wire a_valid  = SPLIT ? s_valid : p_valid;     // the stage the accumulate reads
+    wire a_first  = SPLIT ? s_first : p_first;
+    wire a_last   = SPLIT ? s_last : p_last;
+    wire consume  = a_valid && (!a_last || advance);
+    wire fill_s   = p_valid && (!s_valid || consume);
+    wire fill_p   = o_valid && (!p_valid || (SPLIT ? fill_s : consume));
     wire step     = have && (!o_valid || fill_p);
     wire done_vec = step && last_sf && nf == NF - 1;
 
@@ -235,15 +248,37 @@ module mvau #(
                 wire signed [TW-1:0] term = q;
                 assign terms[g*TW +: TW] = term;
             end
-            wire signed [ACC_BITS-1:0] running = p_first ? {ACC_BITS{1'b0}} : acc;
-            wire signed [TW-1:0] running_term = running;
-            assign terms[SIMD*TW +: TW] = running_term;
+            wire signed [ACC_BITS-1:0] running = a_first ? {ACC_BITS{1'b0}} : acc;
             wire signed [ACC_BITS-1:0] sum;
-            adder_tree #(.N(SIMD + 1), .IN_BITS(TW), .OUT_BITS(ACC_BITS)) fold_sum (.terms(terms), .sum(sum));
+            if (SPLIT) begin : split
+                // a group sum is exact in GW bits, or wraps at ACC_BITS like the accumulator (the final sum
+                // fits ACC_BITS, so it is the same modulo 2^ACC_BITS)
+                localparam integer GW = PW + $clog2(GROUP) < ACC_BITS ? PW + $clog2(GROUP) : ACC_BITS;
+                wire [(GROUPS+1)*ACC_BITS-1:0] sums;
+                for (g = 0; g < GROUPS; g = g + 1) begin : group
+                    localparam integer N = (g + 1) * GROUP <= SIMD ? GROUP : SIMD - g * GROUP;
+                    wire signed [GW-1:0] part;
+                    adder_tree #(.N(N), .IN_BITS(TW), .OUT_BITS(GW)) group_sum (
+                        .terms(terms[g*GROUP*TW +: N*TW]), .sum(part));
+                    reg signed [GW-1:0] q;
+                    always @(posedge ap_clk)
+                        if (fill_s) q <= part;
+                    wire signed [ACC_BITS-1:0] e = q;
+                    assign sums[g*ACC_BITS +: ACC_BITS] = e;
+                end
+                assign sums[GROUPS*ACC_BITS +: ACC_BITS] = running;
+                assign terms[SIMD*TW +: TW] = {TW{1'b0}};  // the running sum goes into the second tree
+                adder_tree #(.N(GROUPS + 1), .IN_BITS(ACC_BITS), .OUT_BITS(ACC_BITS)) fold_sum (
+                    .terms(sums), .sum(sum));
+            end else begin : whole
+                wire signed [TW-1:0] running_term = running;
+                assign terms[SIMD*TW +: TW] = running_term;
+                adder_tree #(.N(SIMD + 1), .IN_BITS(TW), .OUT_BITS(ACC_BITS)) fold_sum (.terms(terms), .sum(sum));
+            end
             always @(posedge ap_clk)
                 if (consume) begin
                     acc <= sum;
-                    if (p_last) data <= sum;
+                    if (a_last) data <= sum;
                 end
             assign acc_data[lane*ACC_BITS +: ACC_BITS] = data;
         end
@@ -258,6 +293,7 @@ module mvau #(
             acc_valid <= 1'b0;
             o_valid <= 1'b0;
             p_valid <= 1'b0;
+            s_valid <= 1'b0;
         end else begin
             if (push) begin
                 wr_sf <= push_last ? {SA_BITS{1'b0}} : wr_sf + 1'b1;
@@ -265,7 +301,7 @@ module mvau #(
             end
             full <= (full | (push_last ? 2'b01 << wr_half : 2'b00)) & ~(done_vec ? 2'b01 << rd_half : 2'b00);
             if (done_vec) rd_half <= !rd_half;
-            if (advance) acc_valid <= consume && p_last;
+            if (advance) acc_valid <= consume && a_last;
             if (step) begin
                 o_valid <= 1'b1;
                 o_first <= sf == 0;
@@ -275,7 +311,12 @@ module mvau #(
                 p_valid <= 1'b1;
                 p_first <= o_first;
                 p_last <= o_last;
-            end else if (consume) p_valid <= 1'b0;
+            end else if (SPLIT ? fill_s : consume) p_valid <= 1'b0;
+            if (fill_s) begin
+                s_valid <= 1'b1;
+                s_first <= p_first;
+                s_last <= p_last;
+            end else if (consume) s_valid <= 1'b0;
             if (step) begin
                 sf <= last_sf ? {SA_BITS{1'b0}} : sf + 1'b1;
                 if (last_sf) nf <= nf == NF - 1 ? {NA_BITS{1'b0}} : nf + 1'b1;

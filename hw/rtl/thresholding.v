@@ -13,8 +13,11 @@
 // {THRESHOLDS_PREFIX}_p<lane, 3 digits>_s<stage>.mem; the generator writes them, pads STEPS up
 // to 2^LEVELS - 1 with max(x) + 1 (never reached), rounds FINN's thresholds up to integers
 // (x >= t <=> x >= ceil(t) for integer x) and clips them to [min(x), max(x)+1], so
-// TH_BITS = IN_BITS + 2 always holds them. The pipeline advances as a whole when the output
-// register is free (latency LEVELS + 1 cycles, one beat per cycle).
+// TH_BITS = IN_BITS + 2 always holds them. Between two levels the compare's result goes into a
+// register (the prefix of the next level) before it addresses the next level's ROM: compare and ROM
+// address on one path were the critical path (benchmarks/fmax.md). The pipeline (2 LEVELS - 1
+// positions: level j's read at 2j, its registered result at 2j + 1) advances as a whole when the output
+// register is free (latency 2 LEVELS cycles, one beat per cycle).
 // THRESHOLD_RAM = 1 (the rolled build): the stage memories are double-buffered RAMs (bank_ram.v) read from
 // bank cfg_rd_bank and written through the cfg port instead of ROMs from files. The cfg address space holds
 // the stages one after the other, stage j at FOLDS * (2^j - 1) (FOLDS << j words each); a word carries all
@@ -65,9 +68,11 @@ module thresholding #(
         if (!ap_rst_n) fold <= 0;
         else if (take) fold <= fold == FOLDS - 1 ? 0 : fold + 1'b1;
 
-    // stage j registers: valid, fold; per lane x, prefix (j bits used), threshold
-    reg [LEVELS-1:0]         valid;
-    reg [LEVELS*FA_BITS-1:0] folds;
+    // pipeline position k registers: valid, fold; per lane x and prefix. Level j reads its threshold at
+    // position 2j (prefix: j bits); position 2j + 1 holds the prefix with level j's compare appended
+    localparam integer NPOS = 2 * LEVELS - 1;
+    reg [NPOS-1:0]         valid;
+    reg [NPOS*FA_BITS-1:0] folds;
     always @(posedge ap_clk) begin
         if (!ap_rst_n) valid <= 0;
         else if (advance) valid <= (valid << 1) | take;
@@ -78,30 +83,35 @@ module thresholding #(
     genvar p, j;
     generate
         for (p = 0; p < PE; p = p + 1) begin : lane
-            reg  [LEVELS*IN_BITS-1:0] xs;
-            reg  [LEVELS*LEVELS-1:0]  prefixes;  // stage j's prefix at [j*LEVELS +: LEVELS]
+            reg  [NPOS*IN_BITS-1:0]   xs;
+            reg  [NPOS*LEVELS-1:0]    prefixes;  // position k's prefix at [k*LEVELS +: LEVELS]
             wire [LEVELS*TH_BITS-1:0] ths;
-            wire [LEVELS-1:0]         bits;      // stage j: x >= its threshold
+            wire [LEVELS-1:0]         bits;      // level j: x >= its threshold
             wire [IN_BITS-1:0] x_in = in0_tdata[p*IN_BITS +: IN_BITS];
             always @(posedge ap_clk)
                 if (advance) xs <= (xs << IN_BITS) | x_in;
             for (j = 0; j < LEVELS; j = j + 1) begin : stage
-                wire [IN_BITS-1:0] x  = xs[j*IN_BITS +: IN_BITS];
+                localparam integer R = 2 * j;  // the position where level j compares
+                wire [IN_BITS-1:0] x  = xs[R*IN_BITS +: IN_BITS];
                 wire [TH_BITS-1:0] th = ths[j*TH_BITS +: TH_BITS];
                 wire signed [CW-1:0] xw = IN_SIGNED ? {{(CW-IN_BITS){x[IN_BITS-1]}}, x}
                                                     : {{(CW-IN_BITS){1'b0}}, x};
                 wire signed [CW-1:0] tw = {{(CW-TH_BITS){th[TH_BITS-1]}}, th};
                 assign bits[j] = xw >= tw;
-                // what enters stage j on `advance`: fold, prefix (j bits) -> the ROM address
-                wire [FA_BITS-1:0] src_fold = j == 0 ? fold : folds[(j > 0 ? j - 1 : 0)*FA_BITS +: FA_BITS];
+                // what enters position 2j on `advance`: fold, prefix (j bits, all from registers) -> the ROM address
+                wire [FA_BITS-1:0] src_fold = j == 0 ? fold : folds[(j > 0 ? R - 1 : 0)*FA_BITS +: FA_BITS];
                 wire [LEVELS-1:0] src_prefix;
                 if (j == 0) begin : first
                     assign src_prefix = 0;
                 end else begin : next
-                    assign src_prefix = (prefixes[(j-1)*LEVELS +: LEVELS] << 1) | bits[j-1];
+                    assign src_prefix = prefixes[(R-1)*LEVELS +: LEVELS];
                 end
                 always @(posedge ap_clk)
-                    if (advance) prefixes[j*LEVELS +: LEVELS] <= src_prefix;
+                    if (advance) prefixes[R*LEVELS +: LEVELS] <= src_prefix;
+                if (j < LEVELS - 1) begin : result_register
+                    always @(posedge ap_clk)
+                        if (advance) prefixes[(R+1)*LEVELS +: LEVELS] <= (prefixes[R*LEVELS +: LEVELS] << 1) | bits[j];
+                end
                 localparam integer DEPTH = FOLDS << j;
                 localparam integer AW = FA_BITS + j;
                 wire [AW-1:0] addr = (src_fold << j) | src_prefix;
@@ -123,7 +133,7 @@ module thresholding #(
                 end
                 assign ths[j*TH_BITS +: TH_BITS] = th_q;
             end
-            wire [LEVELS-1:0] count = (prefixes[(LEVELS-1)*LEVELS +: LEVELS] << 1) | bits[LEVELS-1];
+            wire [LEVELS-1:0] count = (prefixes[(NPOS-1)*LEVELS +: LEVELS] << 1) | bits[LEVELS-1];
             assign result[p*OUT_BITS +: OUT_BITS] = BIAS + count;
         end
     endgenerate
@@ -133,8 +143,8 @@ module thresholding #(
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else if (advance) begin
-            out0_tvalid <= valid[LEVELS-1];
-            if (valid[LEVELS-1]) out0_tdata <= result;
+            out0_tvalid <= valid[NPOS-1];
+            if (valid[NPOS-1]) out0_tdata <= result;
         end
     end
 endmodule
