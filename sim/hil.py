@@ -239,6 +239,45 @@ def _whole_frames(device, pairs, mode: str) -> tuple[bool, str | None]:
     return why is None, why
 
 
+def second_size(frame: dict) -> tuple[int, int]:
+    """A runtime frame size smaller than the compiled one (about 3/4 of each side) that the RTL takes."""
+    rows, cols = frame["compiled"]
+    return (max(frame["min_rows"], rows - max(1, rows // 4)), max(frame["min_cols"], cols - max(1, cols // 4)))
+
+
+def check_frame_sizes(model, model_dir: Path, sim: str = "verilator", stall_prob: float = 0.3, seed: int = 0,
+                      sizes=None) -> dict:
+    """Random frames of ``sizes`` (default: the compiled size, then :func:`second_size`) streamed whole
+    through RTL with runtime frame geometry under random stalls, each compared element for element with
+    ``model``'s (the Brevitas quantized model's) integer output on that frame. The compiled size comes
+    first: a mismatch there means ``model`` is not the network compiled (FINN's execution, which
+    ``fqsr verify`` compares at that size, is bound to the compiled shape)."""
+    from fqsr.models.data import to_model
+    from fqsr.models.infer import integer_output
+
+    device = RtlsimDevice(model_dir, sim=sim, stall_prob=stall_prob, seed=seed)
+    if not device.runtime_frames:
+        raise FqsrError(f"{model_dir}/rtl has no runtime frame geometry; regenerate it with `fqsr rtl MODEL`")
+    channels = device.host.tile_shape[0]
+    sizes = [tuple(device.frame["compiled"]), second_size(device.frame)] if sizes is None else sizes
+    rng = np.random.default_rng(seed)
+    lrs = [rng.integers(0, 256, size=(rows, cols, channels), dtype=np.uint8) for rows, cols in sizes]
+    start = time.monotonic()
+    outputs = device.run_frames([lr.transpose(2, 0, 1) for lr in lrs])
+    report = {"sizes": [list(size) for size in sizes], "equal": True, "mismatches": 0, "elements": 0,
+              "sim_cycles": device.cycles, "wall_s": None}
+    for (rows, cols), lr, got in zip(sizes, lrs, outputs):
+        want = np.asarray(integer_output(model, to_model(lr))[0][0]).astype(np.int64)
+        report["elements"] += int(want.size)
+        if not np.array_equal(want, got):
+            mismatch = {"frame": [rows, cols], **_first_mismatch(want, got)}
+            report["mismatches"] += mismatch["mismatches"]
+            report.setdefault("first_mismatch", mismatch)
+            report["equal"] = False
+    report["wall_s"] = round(time.monotonic() - start, 2)
+    return report
+
+
 def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: int | None = None,
                 frames: str = "auto") -> dict:
     """Run every LR image of ``pairs`` (``(name, lr, hr)`` as from :func:`fqsr.models.data.eval_pairs`) on

@@ -73,3 +73,33 @@ def test_whole_frame_session_and_the_refused_width(built):
         run_session(model, wide_pair, folder, RtlsimDevice(folder), frames="whole")
     whole, why = _whole_frames(RtlsimDevice(folder), wide_pair, "auto")  # auto: tiles, saying why
     assert not whole and why.startswith(f"image wide (LR 8x9) does not fit: {refusal}")
+
+
+def test_cocotb_bench_agrees_with_the_harness_across_frame_changes(built, tmp_path):
+    from fqsr.sim.verify import simulate
+
+    folder, _, _ = built
+    device = RtlsimDevice(folder)
+    sizes = [(3, 5), (4, 8), (4, 8)]
+    phases = [{"beats": device.host.input_beats(lr.transpose(2, 0, 1)[None]), "frame": list(size),
+               "expect": device.host.beats_out_per_frame(*size), "p_gap": 0.3, "p_stall": 0.3, "seed": k}
+              for k, (size, lr) in enumerate(zip(sizes, _frames(sizes, seed=4)))]
+    spec = {"phases": phases, "max_cycles": 500_000}
+    harness = simulate(device.sources, spec, tmp_path / "harness", "verilator", seed=0)
+    bench = simulate(device.sources, spec, tmp_path / "cocotb", "cocotb", seed=0)
+    assert not harness["deadlock"] and harness["extra_beats"] == bench["extra_beats"] == []
+    for mine, theirs, phase in zip(harness["phases"], bench["phases"], phases, strict=True):
+        assert len(mine["beats"]) == phase["expect"]
+        assert (mine["beats"], mine["cycles"], mine["first_in"]) == (theirs["beats"], theirs["cycles"],
+                                                                     theirs["first_in"])
+    assert harness["cycles"] == bench["cycles"]
+
+
+def test_verify_checks_a_second_runtime_size(built):
+    from fqsr.sim.hil import check_frame_sizes, second_size
+
+    folder, model, summary = built
+    assert second_size(summary["frame"]) == (5, 6)
+    report = check_frame_sizes(model, folder, stall_prob=0.3, seed=2)
+    assert report["sizes"] == [[ROWS, COLS], [5, 6]] and report["equal"] and report["mismatches"] == 0
+    assert report["elements"] == 3 * 4 * (ROWS * COLS + 5 * 6)
