@@ -108,7 +108,9 @@ def verify_lines(report: dict) -> list[str]:
         lines.append(f"  deadlock {yes_no(report.get('deadlock'))}, wall_limited {yes_no(report.get('wall_limited'))}")
     lines += _first_mismatch(report)
     sizes = report.get("frame_sizes")
-    if sizes:  # whole frames at runtime sizes, against the quantized model
+    if sizes and not sizes.get("checked"):
+        lines.append(f"  second frame size not checked: {sizes['why']}")
+    elif sizes:  # whole frames at runtime sizes, against the quantized model
         first = sizes.get("first_mismatch")
         lines.append(f"  frames {', '.join(f'{r}x{c}' for r, c in sizes['sizes'])} (runtime geometry) == model: "
                      f"{yes_no(sizes['equal'])}, {sizes['mismatches']} of {sizes['elements']} differ"
