@@ -18,6 +18,9 @@ A phase may carry ``"frame": [rows, cols]`` for a top with runtime frame geometr
 first phase, and for a later one once the previous phase has received all of its beats (the top is
 empty), followed by ``GEOMETRY_SETTLE_CYCLES`` idle cycles (counted) when it changed.
 
+Every 2^20 cycles it writes ``progress.txt`` in its working directory (cycle, phase, beats received
+and sent, wall seconds), so a long run can be watched.
+
 Beyond the bench, it counts the handshakes of every internal stream (the ``t_<tensor>``
 wires ``top.v`` marks ``/*verilator public_flat_rd*/``) and stops when no stream moved for
 ``idle_cycles``: a deadlock, reported with the node(s) holding it (``deadlock_at``).

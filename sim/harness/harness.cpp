@@ -302,6 +302,17 @@ int main(int argc, char** argv) {
             if (cycle >= max_cycles) { deadlock = true; break; }
             if (idle >= idle_limit) { deadlock = idle_stop = true; break; }
             if (max_wall_s > 0 && (cycle & 4095) == 0 && elapsed() > max_wall_s) { wall_limited = true; break; }
+            if ((cycle & 0xFFFFF) == 0) {  // progress.txt in the working directory, for a long run's watcher
+                if (FILE* f = std::fopen("progress.txt.tmp", "w")) {
+                    std::fprintf(f, "cycle %llu phase %zu of %zu received %llu of %llu sent %llu of %llu wall_s %.1f\n",
+                                 static_cast<unsigned long long>(cycle), ph + 1, phases.size(),
+                                 static_cast<unsigned long long>(received), static_cast<unsigned long long>(p.expect),
+                                 static_cast<unsigned long long>(g.sent), static_cast<unsigned long long>(p.beats),
+                                 elapsed());
+                    std::fclose(f);
+                    std::rename("progress.txt.tmp", "progress.txt");
+                }
+            }
             // the source draws a number only while it has beats left, the sink every cycle
             if (g.sent < p.beats && source.random() >= p.p_gap) {
                 top->s_axis_tvalid = 1;
