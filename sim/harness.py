@@ -46,6 +46,7 @@ then ``ceil(w/32)``: the size of Verilator's CData..QData / VlWide port), least 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -127,11 +128,22 @@ def design_streams(top_v) -> dict:
             "producer": producer, "consumer": consumer, "frame_geometry": geometry}
 
 
-def check_frames(spec: dict, geometry: bool, where) -> None:
-    """Phases with a ``frame`` need a top with the geometry ports."""
-    if not geometry and any(phase.get("frame") for phase in spec["phases"]):
-        raise FqsrError(f"{where} has no frame_rows/frame_cols ports, so it streams only its compiled frame size; "
-                        "regenerate it with `fqsr rtl MODEL`")
+def check_frames(spec: dict, geometry: bool, where) -> dict:
+    """Phases with a ``frame`` need a top with the geometry ports; on a top with them, a phase without one
+    streams the compiled frame (``rtl.json`` beside ``top.v``). Returns the spec with every phase's frame."""
+    if not geometry:
+        if any(phase.get("frame") for phase in spec["phases"]):
+            raise FqsrError(f"{where} has no frame_rows/frame_cols ports, so it streams only its compiled frame "
+                            "size; regenerate it with `fqsr rtl MODEL`")
+        return spec
+    if all(phase.get("frame") for phase in spec["phases"]):
+        return spec
+    summary = Path(where).parent / "rtl.json"
+    compiled = (json.loads(summary.read_text()).get("frame") or {}).get("compiled") if summary.is_file() else None
+    if not compiled:
+        raise FqsrError(f"{where} takes the frame size at run time and {summary} does not give the compiled one; "
+                        "give every phase a frame or regenerate the RTL with `fqsr rtl MODEL`")
+    return {**spec, "phases": [{**phase, "frame": phase.get("frame") or list(compiled)} for phase in spec["phases"]]}
 
 
 def write_stimulus(path, spec: dict, in_width: int, out_width: int, taps, idle_cycles: int) -> None:
@@ -301,7 +313,7 @@ def simulate(sources, spec: dict, work, *, idle_cycles: int | None = None, threa
     design = design_streams(sources[-1])
     threads = default_threads() if threads is None else int(threads)
     timings = {} if timings is None else timings
-    check_frames(spec, design["frame_geometry"], sources[-1])
+    spec = check_frames(spec, design["frame_geometry"], sources[-1])
     exe = build(sources, threads=threads, waves=waves, timings=timings, frame_geometry=design["frame_geometry"])
     timings["threads"] = threads
     for rom in rom_files(sources[-1].parent):

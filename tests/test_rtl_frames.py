@@ -103,3 +103,10 @@ def test_verify_checks_a_second_runtime_size(built):
     report = check_frame_sizes(model, folder, stall_prob=0.3, seed=2)
     assert report["sizes"] == [[ROWS, COLS], [5, 6]] and report["equal"] and report["mismatches"] == 0
     assert report["elements"] == 3 * 4 * (ROWS * COLS + 5 * 6)
+
+
+def test_verify_streams_the_compiled_frame_on_a_runtime_top(built):
+    from fqsr.sim.verify import verify
+
+    report = verify(built[0], tiles=1, stall_prob=0.3)  # its phases name no frame: the compiled one is set
+    assert report["equal"] and report["mismatches"] == 0 and report["elements"] > 0
