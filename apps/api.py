@@ -69,7 +69,8 @@ def verify(folder, tiles: int = DEFAULT_VERIFY_TILES, sim: str = DEFAULT_SIM, st
     return report
 
 
-def hil(folder, data, model=None, device: str = "rtlsim", sim: str = "verilator", stall_prob: float = 0.0) -> dict:
+def hil(folder, data, model=None, device: str = "rtlsim", sim: str = "verilator", stall_prob: float = 0.0,
+        frames: str = "auto") -> dict:
     """Whole images of ``data`` through ``folder``'s hardware in overlapping tiles; the assembled output must
     equal ``model``'s whole-image integers (default: the user model loaded again from the factory recorded in
     export.json). Writes ``folder/hil.json``; raises when the integers differ."""
@@ -94,7 +95,8 @@ def hil(folder, data, model=None, device: str = "rtlsim", sim: str = "verilator"
     model.config = SimpleNamespace(name=user["name"], channels=user["channels"], scale=user["scale"])
     try:
         pairs = eval_pairs(data, user["scale"], channels=user["channels"])
-        report = run_session(model, pairs, folder, open_device(device, folder, sim=sim, stall_prob=stall_prob))
+        report = run_session(model, pairs, folder, open_device(device, folder, sim=sim, stall_prob=stall_prob),
+                             frames=frames)
     finally:
         del model.config
     report = {**report, "data": str(data), "sim": sim if device == "rtlsim" else None}

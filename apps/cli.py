@@ -644,8 +644,12 @@ def sweep_cmd(grid_file, models, modules, bit_patterns, features, blocks, target
 @checkpoint_option
 @click.option("--float-checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Float twin checkpoint for psnr_y_float (default: the shipped one, if any).")
-def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, out_dir, bits, as_json):
-    """Whole images through the compiled hardware in overlapping tiles; PSNR/SSIM (Y) of what it returns.
+@click.option("--frames", "frames", type=click.Choice(["auto", "whole", "tiles"]), default="auto", show_default=True,
+              help="whole: each image streamed whole (RTL with runtime frame geometry, images no wider than the "
+                   "compiled tile); tiles: overlapping tiles of the compiled size; auto: whole where possible.")
+def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, frames, out_dir, bits, as_json):
+    """Whole images through the compiled hardware, each streamed whole (runtime frame geometry) or in
+    overlapping tiles; PSNR/SSIM (Y) of what it returns.
 
     Prints JSON and writes build/<model>/hil.json. Exits 2 unless the assembled hardware output equals the
     quantized model's whole-image integer output element for element (and so psnr_y_hw == psnr_y_quant_model)."""
@@ -658,10 +662,10 @@ def hil_cmd(model, data, device, sim, stall_prob, checkpoint, float_checkpoint, 
                             "loads its own weights")
         from fqsr.apps.api import hil as user_hil
 
-        report = user_hil(folder, data, device=device, sim=sim, stall_prob=stall_prob)
+        report = user_hil(folder, data, device=device, sim=sim, stall_prob=stall_prob, frames=frames)
     else:
         report = hil(model if model and not Path(model).is_dir() else cfg.name, data, device, folder, checkpoint,
-                     float_checkpoint, sim, stall_prob, bits)
+                     float_checkpoint, sim, stall_prob, bits, frames)
     report.pop("per_image")
     emit(report, as_json, summary.hil_lines(report))
     if not report["equal"]:

@@ -324,8 +324,29 @@ def step_verify(cfg: BuildConfig) -> dict:
     require_current(cfg.folder, DATAFLOW_NAME, _command(cfg, "compile"))
     if cfg.roll is not None:
         return verify_rolled(cfg)
-    return verify(cfg.folder, tiles=cfg.verify_tiles, sim=cfg.sim, stall_prob=cfg.stall_prob, waves=cfg.waves,
-                  seed=cfg.seed)
+    report = verify(cfg.folder, tiles=cfg.verify_tiles, sim=cfg.sim, stall_prob=cfg.stall_prob, waves=cfg.waves,
+                    seed=cfg.seed)
+    if report["equal"] and _runtime_frames(cfg.folder):  # and a second, smaller frame size, whole
+        from fqsr.flows.artifacts import record, write_json
+        from fqsr.sim.hil import check_frame_sizes
+
+        try:
+            net = cfg.load()
+        except FqsrError as exc:  # an export without a factory to call again: nothing to compare a new size with
+            net, sizes = None, {"checked": False, "why": str(exc)}
+        if net is not None:
+            sizes = {"checked": True, **check_frame_sizes(net, cfg.folder, sim=cfg.sim, stall_prob=cfg.stall_prob,
+                                                          seed=cfg.seed)}
+        report = {**report, "frame_sizes": sizes, "equal": sizes.get("equal", True)}
+        settings = settings_of(cfg.folder, VERIFY_NAME)  # verify's own record, kept for the amended report
+        write_json(cfg.folder / VERIFY_NAME, report)
+        record(cfg.folder, VERIFY_NAME, inputs=[DATAFLOW_NAME, RTL_DIRNAME], settings=settings)
+    return report
+
+
+def _runtime_frames(folder: Path) -> bool:
+    summary = Path(folder) / RTL_DIRNAME / "rtl.json"
+    return summary.is_file() and bool((json.loads(summary.read_text()).get("frame") or {}).get("runtime"))
 
 
 def verify_rolled(cfg: BuildConfig) -> dict:

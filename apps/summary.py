@@ -107,6 +107,15 @@ def verify_lines(report: dict) -> list[str]:
     if report.get("deadlock") or report.get("wall_limited"):
         lines.append(f"  deadlock {yes_no(report.get('deadlock'))}, wall_limited {yes_no(report.get('wall_limited'))}")
     lines += _first_mismatch(report)
+    sizes = report.get("frame_sizes")
+    if sizes and not sizes.get("checked"):
+        lines.append(f"  second frame size not checked: {sizes['why']}")
+    elif sizes:  # whole frames at runtime sizes, against the quantized model
+        first = sizes.get("first_mismatch")
+        lines.append(f"  frames {', '.join(f'{r}x{c}' for r, c in sizes['sizes'])} (runtime geometry) == model: "
+                     f"{yes_no(sizes['equal'])}, {sizes['mismatches']} of {sizes['elements']} differ"
+                     + (f", first in {first['frame'][0]}x{first['frame'][1]} at NCHW {first['first_index_nchw']}"
+                        if first else ""))
     if report.get("waves"):
         lines.append(f"  waves {short(report['waves'])}")
     lines.append(f"  {short(report['model_dir'])}/sim/verify.json")
@@ -122,9 +131,13 @@ def hil_lines(report: dict) -> list[str]:
              f"{equality(report, 'hardware == model')}",
              f"  psnr_y_hw {_db(report.get('psnr_y_hw'))}, psnr_y_quant_model {_db(report.get('psnr_y_quant_model'))}, "
              f"psnr_y_float {_db(report.get('psnr_y_float'))}, psnr_y_bicubic {_db(report.get('psnr_y_bicubic'))}",
-             f"  images {report['images']}, tiles {report['tiles']} of {tile(report.get('tile'))} with halo "
-             f"{report['halo']}, cycles_per_tile {number(report.get('cycles_per_tile'))}, wall_s "
-             f"{number(report.get('wall_s'))}"]
+             (f"  images {report['images']}, each streamed whole (runtime frame geometry, no halo), sim_cycles "
+              f"{number(report.get('cycles'))}, wall_s {number(report.get('wall_s'))}"
+              if report.get("frames") == "whole" else
+              f"  images {report['images']}, tiles {report['tiles']} of {tile(report.get('tile'))} with halo "
+              f"{report['halo']}, cycles_per_tile {number(report.get('cycles_per_tile'))}, wall_s "
+              f"{number(report.get('wall_s'))}"
+              + (f" (tiles: {report['tiles_because']})" if report.get("tiles_because") else ""))]
     if report.get("first_mismatch"):
         lines.append(f"  first_mismatch {report['first_mismatch']}")
     lines.append(f"  {short(report['model_dir'])}/hil.json")

@@ -136,6 +136,9 @@ class HostInterface:
     def output_tile_shape(self) -> tuple:
         return tuple(self.out_shape[p] for p in self.output_perm)[1:]
 
+    def beats_in_per_tile(self) -> int:
+        return math.prod(self.in_shape) // self.in_lanes
+
     def beats_out_per_tile(self) -> int:
         return math.prod(self.out_shape) // self.out_lanes
 
@@ -146,6 +149,24 @@ class HostInterface:
         """Host tiles ``[N, C, H, W]`` (integers) -> the input stream's beats, in stream order."""
         return [b for tile in np.asarray(tiles) for b in
                 pack_beats(tile[None].transpose(self.input_perm), self.in_bits, self.in_lanes)]
+
+    def frame_shapes(self, rows: int, cols: int) -> tuple:
+        """The dataflow (input, output) shapes of one frame of ``rows`` x ``cols`` LR pixels: the compiled
+        shapes with the spatial sizes replaced (hardware with runtime frame geometry)."""
+        channels, tile_h, tile_w = self.tile_shape
+        out_c, out_h, out_w = self.output_tile_shape
+        scale = out_h // tile_h
+        in_nchw, out_nchw = (1, channels, rows, cols), (1, out_c, rows * scale, cols * scale)
+        return (tuple(in_nchw[source] for source in self.input_perm),
+                tuple(out_nchw[list(self.output_perm).index(axis)] for axis in range(4)))
+
+    def beats_out_per_frame(self, rows: int, cols: int) -> int:
+        return math.prod(self.frame_shapes(rows, cols)[1]) // self.out_lanes
+
+    def output_frame(self, beats, rows: int, cols: int) -> np.ndarray:
+        """The output stream's beats of one ``rows`` x ``cols`` frame -> integers ``[C, rows*s, cols*s]``."""
+        values = unpack_beats(beats, self.out_bits, self.out_lanes, self.out_signed)
+        return values.reshape(self.frame_shapes(rows, cols)[1]).transpose(self.output_perm)[0]
 
     def output_tiles(self, beats, n: int) -> np.ndarray:
         """The output stream's beats of ``n`` tiles -> integer tiles ``[n, C, H*s, W*s]``."""

@@ -128,8 +128,10 @@ def interface(model_dir: Path) -> dict:
     model = ModelWrapper(summary["dataflow"])
     _, in_lanes, _, _, _ = stream_format(model)
     elements = math.prod(model.get_tensor_shape(model.graph.input[0].name))
+    frame = summary.get("frame") or {}
     return {"in_bytes": summary["in_width"] // 8, "out_bytes": summary["out_width"] // 8,
-            "in_beats_per_tile": elements // in_lanes}
+            "in_beats_per_tile": elements // in_lanes,
+            "frame": frame.get("compiled") if frame.get("runtime") else None}
 
 
 
@@ -149,7 +151,10 @@ def power_on_reset(clock: str) -> str:
 
 
 def board_top_text(board: Board, in_bytes: int, out_bytes: int, buffer_depth: int, clks_per_bit: int,
-                   reset_cycles: int = 1 << 16, pll_mhz: float | None = None) -> str:
+                   reset_cycles: int = 1 << 16, pll_mhz: float | None = None, frame=None) -> str:
+    """``frame``: (rows, cols) the board streams, for an accelerator with runtime frame geometry (the UART
+    bridge carries tiles of the compiled size); None: one without the geometry ports."""
+    geometry = f",\n        .frame_rows(16'd{frame[0]}), .frame_cols(16'd{frame[1]})" if frame else ""
     clock_mhz = pll_mhz or board.oscillator_mhz or board.clock_mhz
     stretch = max(4, int(clock_mhz * 1e6 / 50).bit_length())  # ~20 ms LED pulses
     if pll_mhz:
@@ -195,7 +200,7 @@ module {BOARD_TOP} #(
     fqsr_top accelerator (
         .ap_clk(clk), .ap_rst_n(rst_n),
         .s_axis_tdata(in_tdata), .s_axis_tvalid(in_tvalid), .s_axis_tready(in_tready),
-        .m_axis_tdata(out_tdata), .m_axis_tvalid(out_tvalid), .m_axis_tready(out_tready)
+        .m_axis_tdata(out_tdata), .m_axis_tvalid(out_tvalid), .m_axis_tready(out_tready){geometry}
     );
 
     // activity LEDs: each event restarts a ~20 ms pulse
@@ -222,7 +227,7 @@ def write_board_top(model_dir: Path, board: str | Board = DEFAULT_BOARD, baud: i
     ``fqsr_pll`` (a module the caller supplies, :func:`fqsr.hw.synth.pll_module`); None: the oscillator."""
     return _write_top(model_dir, board, baud, clks_per_bit, path, pll_mhz, interface,
                       lambda b, io, depth, cpb: board_top_text(b, io["in_bytes"], io["out_bytes"], depth, cpb,
-                                                                reset_cycles, pll_mhz))
+                                                                reset_cycles, pll_mhz, io["frame"]))
 
 
 def _write_top(model_dir: Path, board: str | Board, baud: int, clks_per_bit: int | None, path: Path | None,

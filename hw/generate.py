@@ -45,6 +45,7 @@ class Instance:
     roms: dict = field(default_factory=dict)  # file parameter -> (words x lanes integer array, bits per lane)
     rom_sets: dict = field(default_factory=dict)  # prefix parameter -> {file suffix: (words x lanes, bits)}
     cfg_width: int = 0  # > 0: parameters in RAMs written through the cfg port (the rolled build), its data width
+    frame: tuple | None = None  # (rows, cols) of the node's input frame, for modules with frame geometry ports
 
 
 def copies_current(rtl_dir: Path) -> bool:
@@ -104,7 +105,7 @@ def _pixel_shuffle(model, node, inst):
     h, w, c, r = inst._dims()
     return Instance("pixel_shuffle", {"PE": inst.get_nodeattr("PE"), "BITS": inst.get_input_datatype().bitwidth(),
                                       "CHANNELS": c, "R": r, "WIDTH": w},
-                    [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
+                    [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()], frame=(h, w))
 
 
 def integer_thresholds(thresholds, channels: int, lo: int, hi: int) -> np.ndarray:
@@ -174,7 +175,7 @@ def _fm_padding(model, node, inst):
         "SIMD": inst.get_nodeattr("SIMD"), "BITS": inst.get_input_datatype().bitwidth(),
         "CHANNELS": inst.get_nodeattr("NumChannels"), "H": h, "W": w,
         "PAD_T": top, "PAD_L": left, "PAD_B": bottom, "PAD_R": right},
-        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
+        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()], frame=(h, w))
 
 
 def _sliding_window(model, node, inst):
@@ -191,7 +192,7 @@ def _sliding_window(model, node, inst):
     return Instance("sliding_window", {
         "SIMD": simd, "BITS": inst.get_input_datatype().bitwidth(),
         "CHANNELS": channels, "H": h, "W": w, "K_H": k_h, "K_W": k_w, "PARALLEL": parallel},
-        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()])
+        [inst.get_instream_width_padded()], [inst.get_outstream_width_padded()], frame=(h, w))
 
 
 def accumulator_range(weights, in_dt: DataType) -> tuple[int, int]:
@@ -286,10 +287,16 @@ def wrapper_text(name: str, instance: Instance) -> str:
         ports += [f"input  wire [{w - 1}:0] in{i}_tdata", f"input  wire in{i}_tvalid", f"output wire in{i}_tready"]
     for j, w in enumerate(instance.out_widths):
         ports += [f"output wire [{w - 1}:0] out{j}_tdata", f"output wire out{j}_tvalid", f"input  wire out{j}_tready"]
+    runtime = bool(instance.frame and instance.params.get("RUNTIME"))
+    if runtime:  # the frame's geometry at run time (fqsr.hw.stitch.runtime_geometry)
+        ports += ["input  wire [15:0] frame_rows", "input  wire [15:0] frame_cols"]
     if instance.cfg_width:
         ports += ["input  wire cfg_wr_en", "input  wire cfg_wr_bank", "input  wire [31:0] cfg_wr_addr",
                   f"input  wire [{instance.cfg_width - 1}:0] cfg_wr_data", "input  wire cfg_rd_bank"]
     conns = [".ap_clk(ap_clk)", ".ap_rst_n(ap_rst_n)"]
+    if instance.frame:  # a compiled geometry ignores the ports
+        conns += [".frame_rows(frame_rows)", ".frame_cols(frame_cols)"] if runtime else \
+            [".frame_rows(16'd0)", ".frame_cols(16'd0)"]
     for i in range(len(instance.in_widths)):
         conns += [f".in{i}_{s}(in{i}_{s})" for s in ("tdata", "tvalid", "tready")]
     if instance.vector_outputs:

@@ -131,13 +131,64 @@ def top_text(model, widths: dict, module: str = TOP_NAME, extra_ports=(), extra_
     return "\n".join(lines), interface
 
 
+GEOMETRY_PORTS = ("input  wire [15:0] frame_rows", "input  wire [15:0] frame_cols")
+
+
+def runtime_geometry(model, instances: dict) -> dict | None:
+    """The frame geometry the top takes at run time, or None where the graph cannot take it.
+
+    Every node with frame ports (sliding windows, padding, the pixel shuffle) sees the top's frame scaled by
+    the pixel shuffles in front of it plus a fixed offset (stride-1 windows and padding keep the size), so
+    the top passes ``frame_rows * scale + offset`` to each. Returns ``{"nodes": {node: (scale, row offset,
+    column offset)}, "compiled": [rows, cols], "max_cols", "max_rows", "min_rows", "min_cols"}``; the
+    compiled width is the maximum (it sizes line buffers and FIFOs), rows count up to 16 bits."""
+    from fqsr.flows.host import HostInterface
+
+    from .generate import base_op_type
+
+    _, rows, cols = HostInterface.from_model(model).tile_shape
+    scale_of, nodes = {}, {}
+    for node in model.graph.node:  # graph order is topological
+        scale = max([scale_of.get(t, 1) for t in node.input] or [1])
+        instance = instances[node.name]
+        if instance.frame is not None:
+            dr, dc = int(instance.frame[0]) - scale * rows, int(instance.frame[1]) - scale * cols
+            nodes[node.name] = (scale, dr, dc)
+        up = instance.params.get("R", 1) if base_op_type(node) == "PixelShuffle" else 1
+        scale_of.update(dict.fromkeys(node.output, scale * up))
+    if not nodes:
+        return None
+    min_rows, min_cols, max_rows = 1, 1, 65535
+    for name, (scale, dr, dc) in nodes.items():
+        p = instances[name].params
+        min_rows = max(min_rows, -(-(p.get("K_H", 1) - dr) // scale))
+        min_cols = max(min_cols, -(-(p.get("K_W", 1) - dc) // scale))
+        max_rows = min(max_rows, (65535 - max(dr, 0)) // scale)
+    return {"nodes": nodes, "compiled": [rows, cols], "max_cols": cols, "max_rows": max_rows,
+            "min_rows": min_rows, "min_cols": min_cols}
+
+
+def geometry_connections(nodes: dict) -> dict:
+    """node -> its frame port connections: the top's frame times the node's scale plus its offset."""
+    def expr(port, scale, delta):
+        term = port if scale == 1 else f"{port} * 16'd{scale}"
+        return term if delta == 0 else f"{term} {'+' if delta > 0 else '-'} 16'd{abs(delta)}"
+
+    return {name: [f".frame_rows({expr('frame_rows', scale, dr)})", f".frame_cols({expr('frame_cols', scale, dc)})"]
+            for name, (scale, dr, dc) in nodes.items()}
+
+
 def tap_name(tensor: str) -> str:
     """The stream prefix of an internal tensor in ``top.v`` (``<prefix>_tdata`` ...)."""
     return _wire(tensor)
 
 
-def generate_rtl(dataflow_path, out_dir=None) -> dict:
-    """Write ``<out_dir>/rtl`` (default: beside ``dataflow.onnx``); returns a summary (also ``rtl/rtl.json``)."""
+def generate_rtl(dataflow_path, out_dir=None, frame_geometry: bool = True) -> dict:
+    """Write ``<out_dir>/rtl`` (default: beside ``dataflow.onnx``); returns a summary (also ``rtl/rtl.json``).
+
+    ``frame_geometry``: the top takes each frame's rows and columns as inputs (``frame_rows``,
+    ``frame_cols``, :func:`runtime_geometry`; the compiled width is the maximum) where the graph allows;
+    ``rtl.json``'s ``frame`` says whether it does and the limits."""
     from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
     from fqsr.flows.export import load_qonnx
 
@@ -152,9 +203,13 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{RTL_DIRNAME}."))
     try:
         widths, generic, wrappers, roms, bits, buffers = {}, [], [], [], {}, {}
+        instances = {node.name: node_instance(model, node) for node in model.graph.node}
+        geometry = runtime_geometry(model, instances) if frame_geometry else None
+        for name in (geometry or {}).get("nodes", {}):
+            instances[name].params["RUNTIME"] = 1
         for node in model.graph.node:
             widths[node.name] = _stream_widths(model, node)
-            instance = node_instance(model, node)
+            instance = instances[node.name]
             for counted, count in ((bits, rom_bits(instance)), (buffers, buffer_bits(instance))):
                 if count:
                     counted[node.name] = count
@@ -166,14 +221,20 @@ def generate_rtl(dataflow_path, out_dir=None) -> dict:
                     generic.append(f.name)
                     shutil.copy(f, tmp / f.name)
             wrappers.append(f"{name}.v")
-        text, interface = top_text(model, widths)
+        if geometry:
+            text, interface = top_text(model, widths, extra_ports=GEOMETRY_PORTS,
+                                       extra_conns=geometry_connections(geometry["nodes"]))
+        else:
+            text, interface = top_text(model, widths)
         (tmp / "top.v").write_text(text)
         sources = generic + wrappers + ["top.v"]
         (tmp / "filelist.f").write_text("\n".join(sources) + "\n")
         summary = {"dataflow": str(dataflow_path.resolve()), "rtl_dir": str(final), **interface,
                    "nodes": len(model.graph.node), "sources": sources, "roms": roms,
                    "rom_bits_total": sum(bits.values()), "rom_bits": bits,
-                   "buffer_bits_total": sum(buffers.values()), "buffer_bits": buffers}
+                   "buffer_bits_total": sum(buffers.values()), "buffer_bits": buffers,
+                   "frame": {"runtime": bool(geometry),
+                             **({k: v for k, v in geometry.items() if k != "nodes"} if geometry else {})}}
         (tmp / "rtl.json").write_text(json.dumps(summary, indent=2) + "\n")
         replace_folder(tmp, final)
     except BaseException:

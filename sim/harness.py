@@ -13,6 +13,14 @@ switch between the two freely. ``harness/harness.cpp`` reproduces the bench exac
   after the release), one unobserved idle cycle after each phase, then a drain of
   ``DRAIN_CYCLES`` with the sink ready that records any extra beat (not counted).
 
+A phase may carry ``"frame": [rows, cols]`` for a top with runtime frame geometry (``frame_rows`` /
+``frame_cols`` ports, :func:`fqsr.hw.stitch.runtime_geometry`): the geometry is set before reset for the
+first phase, and for a later one once the previous phase has received all of its beats (the top is
+empty), followed by ``GEOMETRY_SETTLE_CYCLES`` idle cycles (counted) when it changed.
+
+Every 2^20 cycles it writes ``progress.txt`` in its working directory (cycle, phase, beats received
+and sent, wall seconds), so a long run can be watched.
+
 Beyond the bench, it counts the handshakes of every internal stream (the ``t_<tensor>``
 wires ``top.v`` marks ``/*verilator public_flat_rd*/``) and stops when no stream moved for
 ``idle_cycles``: a deadlock, reported with the node(s) holding it (``deadlock_at``).
@@ -23,9 +31,9 @@ the flags; Verilator's runtime objects are compiled once per flag set and copied
 
 Binary formats (little-endian), written by :func:`write_stimulus`, read by :func:`read_result`::
 
-    stimulus: "FQSRSTI1" u32 in_words u32 out_words u64 max_cycles u64 idle_cycles u32 drain
+    stimulus: "FQSRSTI2" u32 in_words u32 out_words u64 max_cycles u64 idle_cycles u32 drain u32 settle
               f64 max_wall_s u32 n_taps {u32 len, name}* u32 n_phases
-              {u64 beats u64 expect f64 p_gap f64 p_stall u32 record_taps
+              {u32 frame_rows u32 frame_cols u64 beats u64 expect f64 p_gap f64 p_stall u32 record_taps
                u32 n {u32 source seed word}* u32 n {u32 sink seed word}* u32[beats*in_words]}*
     result:   "FQSRRES1" u32 out_words u8 deadlock u8 wall_limited u8 idle_stop u8 0 u64 cycles
               f64 wall_s f64 cpu_s u32 n_phases {u64 sent i64 first_in u64 n u32[n*out_words] u64[n]
@@ -38,6 +46,7 @@ then ``ceil(w/32)``: the size of Verilator's CData..QData / VlWide port), least 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -52,6 +61,7 @@ from fqsr.models.errors import FqsrError
 
 DRIVER = Path(__file__).resolve().parent / "harness" / "harness.cpp"
 DRAIN_CYCLES = 64  # as fqsr.sim.network_bench
+GEOMETRY_SETTLE_CYCLES = 4  # as fqsr.sim.network_bench: the nodes register their geometry
 EXE = "Vharness"
 FLAGS_VERSION = 1  # bump when the build flags below change: cached builds are then rebuilt
 VERILATE_FLAGS = ["--no-timing", "-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O3"]
@@ -113,8 +123,27 @@ def design_streams(top_v) -> dict:
             (consumer if port == "in" else producer)[stream] = node
     if "s_axis" not in ports or "m_axis" not in ports:
         raise FqsrError(f"{top_v} has no s_axis/m_axis stream ports; regenerate it with `fqsr rtl MODEL`")
+    geometry = bool(re.search(r"input\s+wire\s+\[15:0\]\s+frame_rows\b", text))
     return {"in_width": ports["s_axis"], "out_width": ports["m_axis"], "taps": taps, "nodes": nodes,
-            "producer": producer, "consumer": consumer}
+            "producer": producer, "consumer": consumer, "frame_geometry": geometry}
+
+
+def check_frames(spec: dict, geometry: bool, where) -> dict:
+    """Phases with a ``frame`` need a top with the geometry ports; on a top with them, a phase without one
+    streams the compiled frame (``rtl.json`` beside ``top.v``). Returns the spec with every phase's frame."""
+    if not geometry:
+        if any(phase.get("frame") for phase in spec["phases"]):
+            raise FqsrError(f"{where} has no frame_rows/frame_cols ports, so it streams only its compiled frame "
+                            "size; regenerate it with `fqsr rtl MODEL`")
+        return spec
+    if all(phase.get("frame") for phase in spec["phases"]):
+        return spec
+    summary = Path(where).parent / "rtl.json"
+    compiled = (json.loads(summary.read_text()).get("frame") or {}).get("compiled") if summary.is_file() else None
+    if not compiled:
+        raise FqsrError(f"{where} takes the frame size at run time and {summary} does not give the compiled one; "
+                        "give every phase a frame or regenerate the RTL with `fqsr rtl MODEL`")
+    return {**spec, "phases": [{**phase, "frame": phase.get("frame") or list(compiled)} for phase in spec["phases"]]}
 
 
 def write_stimulus(path, spec: dict, in_width: int, out_width: int, taps, idle_cycles: int) -> None:
@@ -122,9 +151,9 @@ def write_stimulus(path, spec: dict, in_width: int, out_width: int, taps, idle_c
     w_in = words(in_width)
     max_wall_s = spec.get("max_wall_s")
     with open(path, "wb") as f:
-        f.write(b"FQSRSTI1")
-        f.write(struct.pack("<IIQQId", w_in, words(out_width), int(spec["max_cycles"]), int(idle_cycles),
-                            DRAIN_CYCLES, float(max_wall_s) if max_wall_s else 0.0))
+        f.write(b"FQSRSTI2")
+        f.write(struct.pack("<IIQQIId", w_in, words(out_width), int(spec["max_cycles"]), int(idle_cycles),
+                            DRAIN_CYCLES, GEOMETRY_SETTLE_CYCLES, float(max_wall_s) if max_wall_s else 0.0))
         f.write(struct.pack("<I", len(taps)))
         for name in taps:
             f.write(struct.pack("<I", len(name)) + name.encode())
@@ -132,7 +161,8 @@ def write_stimulus(path, spec: dict, in_width: int, out_width: int, taps, idle_c
         for phase in spec["phases"]:
             seed = int(phase.get("seed", 0))
             record = bool(phase.get("taps"))
-            f.write(struct.pack("<QQddI", len(phase["beats"]), int(phase["expect"]), float(phase["p_gap"]),
+            rows, cols = phase.get("frame") or (0, 0)
+            f.write(struct.pack("<IIQQddI", int(rows), int(cols), len(phase["beats"]), int(phase["expect"]), float(phase["p_gap"]),
                                 float(phase["p_stall"]), int(record)))
             for key in (seed_key(seed * 1000 + 1), seed_key(seed * 1000 + 2)):
                 f.write(struct.pack(f"<I{len(key)}I", len(key), *key))
@@ -217,7 +247,8 @@ def _trace_kind(waves: bool) -> str | None:
     return None if not waves else "fst" if verilator_fst_supported() else "vcd"
 
 
-def build(sources, *, threads: int = 1, waves: bool = False, timings: dict | None = None) -> Path:
+def build(sources, *, threads: int = 1, waves: bool = False, timings: dict | None = None,
+          frame_geometry: bool = False) -> Path:
     """Verilate ``sources`` (top ``fqsr_top``) with the driver and compile them (cached); the executable.
 
     ``timings`` receives ``build_s`` (0 when cached) and ``build_cached``."""
@@ -226,7 +257,9 @@ def build(sources, *, threads: int = 1, waves: bool = False, timings: dict | Non
 
     trace = _trace_kind(waves)
     sources = [Path(s).resolve() for s in sources]
-    params = {"threads": threads, "trace": trace, "flags": [VERILATE_FLAGS, OPT_FAST, FLAGS_VERSION]}
+    params = {"threads": threads, "trace": trace, "flags": [VERILATE_FLAGS, OPT_FAST, FLAGS_VERSION],
+              "frame_geometry": frame_geometry}
+    defines = ["-CFLAGS", "-DFQSR_FRAME_GEOMETRY"] if frame_geometry else []
     key = build_hash("harness", [*sources, DRIVER], TOP_NAME, params)
     build_dir = sim_build_root() / f"harness-{TOP_NAME}-{key}"
     exe, stamp = build_dir / "obj" / EXE, build_dir / ".built"
@@ -238,7 +271,7 @@ def build(sources, *, threads: int = 1, waves: bool = False, timings: dict | Non
         variant = f"harness-t{threads}-{trace or 'notrace'}"
         # what ``verilator --cc --exe --build`` does, split so the cached runtime objects go in between
         verilate = ["verilator", "--cc", "--exe", "--top-module", TOP_NAME, "--Mdir", "obj", "-o", EXE,
-                    *VERILATE_FLAGS, "--threads", str(threads), *TRACE_FLAGS.get(trace, []),
+                    *VERILATE_FLAGS, *defines, "--threads", str(threads), *TRACE_FLAGS.get(trace, []),
                     *map(str, sources), str(DRIVER)]
         jobs = str(max(1, os.cpu_count() or 1))
         make = ["make", "-C", "obj", "-f", f"V{TOP_NAME}.mk", "-j", jobs, f"OPT_FAST={OPT_FAST}", EXE]
@@ -280,7 +313,8 @@ def simulate(sources, spec: dict, work, *, idle_cycles: int | None = None, threa
     design = design_streams(sources[-1])
     threads = default_threads() if threads is None else int(threads)
     timings = {} if timings is None else timings
-    exe = build(sources, threads=threads, waves=waves, timings=timings)
+    spec = check_frames(spec, design["frame_geometry"], sources[-1])
+    exe = build(sources, threads=threads, waves=waves, timings=timings, frame_geometry=design["frame_geometry"])
     timings["threads"] = threads
     for rom in rom_files(sources[-1].parent):
         shutil.copy(rom, work / rom.name)

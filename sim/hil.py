@@ -93,43 +93,93 @@ class RtlsimDevice:
         self.sim, self.stall_prob, self.seed = sim, stall_prob, seed
         self.host = HostInterface.from_model(self.model)  # packing and layout of the two streams
         self.estimate = estimated_cycles(self.model, self.model_dir)
+        summary = top.parent / "rtl.json"
+        # the runtime frame geometry (whole images, no tiles) where the RTL has it
+        self.frame = (json.loads(summary.read_text()).get("frame") or {}) if summary.is_file() else {}
         self.cycles = self.cycles_per_tile = self.sim_wall_s = self.sim_build_s = self.sim_cycles_per_s = None
         self.sim_cycles_per_cpu_s = self.sim_build_cached = None
 
+    @property
+    def runtime_frames(self) -> bool:
+        """The RTL takes each frame's rows and columns at run time (``rtl.json``'s ``frame``)."""
+        return bool(self.frame.get("runtime"))
+
+    def frame_refusal(self, rows: int, cols: int) -> str | None:
+        """Why a ``rows`` x ``cols`` frame cannot go through whole, or None."""
+        if not self.runtime_frames:
+            return "the RTL was generated without runtime frame geometry (`fqsr rtl MODEL` regenerates it)"
+        f = self.frame
+        if cols > f["max_cols"]:
+            return (f"it is {cols} pixels wide and the RTL's line buffers hold {f['max_cols']} (compile with a "
+                    f"tile at least {cols} wide, e.g. --tile 8x{cols})")
+        if rows > f["max_rows"] or rows < f["min_rows"] or cols < f["min_cols"]:
+            return (f"the RTL takes {f['min_rows']}..{f['max_rows']} rows and {f['min_cols']}..{f['max_cols']} "
+                    f"columns")
+        return None
+
+    def run_frames(self, frames) -> list:
+        """Whole frames of any size (``[C, rows, cols]`` integers each; the RTL's runtime geometry), one
+        simulation: frame k is phase k with its own ``frame`` -> the integer outputs ``[C, rows*s, cols*s]``."""
+        for frame in frames:
+            why = self.frame_refusal(*np.asarray(frame).shape[1:])
+            if why:
+                raise FqsrError(f"a {frame.shape[1]}x{frame.shape[2]} frame cannot stream whole: {why}")
+        sizes = [tuple(np.asarray(f).shape[1:]) for f in frames]
+        _, tile_h, tile_w = self.host.tile_shape
+        phases = [{"beats": self.host.input_beats(np.asarray(f)[None]), "frame": list(size),
+                   "expect": self.host.beats_out_per_frame(*size), "p_gap": self.stall_prob,
+                   "p_stall": self.stall_prob, "seed": self.seed + k} for k, (f, size) in enumerate(zip(frames, sizes))]
+        # the slowest node's cycles scale with the pixels; the first frame's latency with the rows too
+        pixels = sum(r * c for r, c in sizes) / (tile_h * tile_w)
+        result = self._simulate(phases, pixels + len(frames) + 1)
+        return [self.host.output_frame(phase["beats"], *size) for phase, size in zip(result["phases"], sizes)]
+
     def run(self, tiles) -> np.ndarray:
+        tiles = np.asarray(tiles)
+        phases = [{"beats": self.host.input_beats(tiles), "expect": self.host.beats_out_per_tile() * len(tiles),
+                   "p_gap": self.stall_prob, "p_stall": self.stall_prob, "seed": self.seed}]
+        if self.runtime_frames:  # the compiled size, set explicitly
+            phases[0]["frame"] = list(self.frame["compiled"])
+        result = self._simulate(phases, len(tiles) + 1)
+        got, stamps = result["phases"][0]["beats"], result["phases"][0]["cycles"]
+        per_tile = self.host.beats_out_per_tile()
+        if len(tiles) > 1 and len(stamps) == per_tile * len(tiles):  # steady state: consecutive tiles' first beats
+            self.cycles_per_tile = round((stamps[-per_tile] - stamps[0]) / (len(tiles) - 1), 1)
+        return self.host.output_tiles(got, len(tiles))
+
+    def _simulate(self, phases, frames_of_work: float) -> dict:
+        """Run ``phases`` in one simulation (``frames_of_work``: the work in compiled frames, for the
+        deadlock bounds); fails unless every phase received exactly its beats."""
         from fqsr.sim.runner import sim_build_root
         from fqsr.sim.verify import simulate
 
-        tiles = np.asarray(tiles)
-        beats = self.host.input_beats(tiles)
-        per_tile = self.host.beats_out_per_tile()
-        expect = per_tile * len(tiles)
+        beats = sum(len(p["beats"]) + p["expect"] for p in phases)
         slowdown = 1.0 / (1.0 - self.stall_prob) ** 2
-        max_cycles = int(slowdown * (4 * (len(tiles) + 1) * self.estimate + 20 * (len(beats) + expect)) + 20000)
+        max_cycles = int(slowdown * (4 * frames_of_work * self.estimate + 20 * beats) + 20000 * len(phases))
         key = hashlib.sha256(json.dumps([str(self.dataflow_path.resolve()), self.sim]).encode()).hexdigest()[:12]
         work = sim_build_root() / "hil" / key
         work.mkdir(parents=True, exist_ok=True)
-        spec = {"phases": [{"beats": beats, "expect": expect, "p_gap": self.stall_prob, "p_stall": self.stall_prob,
-                            "seed": self.seed}], "max_cycles": max_cycles}
+        spec = {"phases": phases, "max_cycles": max_cycles}
         start, timings = time.monotonic(), {}
-        # the simulation runs in ``work``, where the wrappers' ``$readmemh`` finds the ROM copies
+        # the simulation runs in ``work``, where the wrappers' ``$readmemh`` finds the ROM copies; the idle
+        # bound: no node idles a whole frame of the slowest one (the largest frame's, for whole frames)
+        largest = max(len(p["beats"]) for p in phases) / max(1, self.host.beats_in_per_tile())
         result = simulate(self.sources, spec, work, self.sim, self.seed, timings=timings,
-                          idle_cycles=int(2 * slowdown * self.estimate + 10000))
+                          idle_cycles=int(2 * slowdown * self.estimate * max(1.0, largest) + 10000))
         self.sim_wall_s = round(time.monotonic() - start, 2)
         self.sim_build_s, self.sim_build_cached = timings.get("build_s"), timings.get("build_cached")
         self.sim_cycles_per_s = round(result["cycles"] / max(result["wall_s"], 1e-9), 1)
         self.sim_cycles_per_cpu_s = (round(result["cycles"] / max(result["cpu_s"], 1e-9), 1)
                                      if "cpu_s" in result else None)
-        got, stamps = result["phases"][0]["beats"], result["phases"][0]["cycles"]
         self.cycles = int(result["cycles"])
-        if len(tiles) > 1 and len(stamps) == expect:  # steady state: first output beats of consecutive tiles
-            self.cycles_per_tile = round((stamps[-per_tile] - stamps[0]) / (len(tiles) - 1), 1)
-        if result["deadlock"] or len(got) != expect or result["extra_beats"]:
-            raise FqsrError(f"the RTL returned {len(got)} output beats (+{len(result['extra_beats'])} extra) of "
-                            f"{expect} expected for {len(tiles)} tiles"
+        got = [len(p["beats"]) for p in result["phases"]]
+        want = [p["expect"] for p in phases]
+        if result["deadlock"] or got != want or result["extra_beats"]:
+            raise FqsrError(f"the RTL returned {sum(got)} output beats (+{len(result['extra_beats'])} extra) of "
+                            f"{sum(want)} expected"
                             f"{' and deadlocked' if result['deadlock'] else ''}"
                             f"{_held(result)}; run `fqsr verify MODEL`")
-        return self.host.output_tiles(got, len(tiles))
+        return result
 
 
 def _held(result) -> str:
@@ -165,11 +215,78 @@ def _scores(sr, hr, scale) -> dict:
     return {"psnr_y": psnr_y(sr, hr, scale), "ssim_y": ssim_y(sr, hr, scale)}
 
 
-def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: int | None = None) -> dict:
-    """Tile every LR image of ``pairs`` (``(name, lr, hr)`` as from :func:`fqsr.models.data.eval_pairs`),
-    run all tiles on ``device``, assemble, compare with ``model``'s whole-image integers and score.
+FRAME_MODES = ("auto", "whole", "tiles")
 
-    ``halo``: the tiles' halo (default: the dataflow graph's receptive field)."""
+
+def _whole_frames(device, pairs, mode: str) -> tuple[bool, str | None]:
+    """(stream whole images?, why not): ``whole`` demands it, ``tiles`` refuses it, ``auto`` takes it where the
+    device has runtime frame geometry and every image fits."""
+    if mode not in FRAME_MODES:
+        raise FqsrError(f"unknown frame mode {mode!r}; choose auto, whole or tiles")
+    if mode == "tiles":
+        return False, "tiles were asked for"
+    why = None
+    if not hasattr(device, "frame_refusal"):
+        why = f"device {getattr(device, 'name', device)} takes tiles of the compiled size only"
+    else:
+        for name, lr, _ in pairs:
+            refusal = device.frame_refusal(lr.shape[0], lr.shape[1])
+            if refusal:
+                why = f"image {name} (LR {lr.shape[0]}x{lr.shape[1]}) does not fit: {refusal}"
+                break
+    if why and mode == "whole":
+        raise FqsrError(f"whole frames are impossible here: {why}; use --frames tiles")
+    return why is None, why
+
+
+def second_size(frame: dict) -> tuple[int, int]:
+    """A runtime frame size smaller than the compiled one (about 3/4 of each side) that the RTL takes."""
+    rows, cols = frame["compiled"]
+    return (max(frame["min_rows"], rows - max(1, rows // 4)), max(frame["min_cols"], cols - max(1, cols // 4)))
+
+
+def check_frame_sizes(model, model_dir: Path, sim: str = "verilator", stall_prob: float = 0.3, seed: int = 0,
+                      sizes=None) -> dict:
+    """Random frames of ``sizes`` (default: the compiled size, then :func:`second_size`) streamed whole
+    through RTL with runtime frame geometry under random stalls, each compared element for element with
+    ``model``'s (the Brevitas quantized model's) integer output on that frame. The compiled size comes
+    first: a mismatch there means ``model`` is not the network compiled (FINN's execution, which
+    ``fqsr verify`` compares at that size, is bound to the compiled shape)."""
+    from fqsr.models.data import to_model
+    from fqsr.models.infer import integer_output
+
+    device = RtlsimDevice(model_dir, sim=sim, stall_prob=stall_prob, seed=seed)
+    if not device.runtime_frames:
+        raise FqsrError(f"{model_dir}/rtl has no runtime frame geometry; regenerate it with `fqsr rtl MODEL`")
+    channels = device.host.tile_shape[0]
+    sizes = [tuple(device.frame["compiled"]), second_size(device.frame)] if sizes is None else sizes
+    rng = np.random.default_rng(seed)
+    lrs = [rng.integers(0, 256, size=(rows, cols, channels), dtype=np.uint8) for rows, cols in sizes]
+    start = time.monotonic()
+    outputs = device.run_frames([lr.transpose(2, 0, 1) for lr in lrs])
+    report = {"sizes": [list(size) for size in sizes], "equal": True, "mismatches": 0, "elements": 0,
+              "sim_cycles": device.cycles, "wall_s": None}
+    for (rows, cols), lr, got in zip(sizes, lrs, outputs):
+        want = np.asarray(integer_output(model, to_model(lr))[0][0]).astype(np.int64)
+        report["elements"] += int(want.size)
+        if not np.array_equal(want, got):
+            mismatch = {"frame": [rows, cols], **_first_mismatch(want, got)}
+            report["mismatches"] += mismatch["mismatches"]
+            report.setdefault("first_mismatch", mismatch)
+            report["equal"] = False
+    report["wall_s"] = round(time.monotonic() - start, 2)
+    return report
+
+
+def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: int | None = None,
+                frames: str = "auto") -> dict:
+    """Run every LR image of ``pairs`` (``(name, lr, hr)`` as from :func:`fqsr.models.data.eval_pairs`) on
+    ``device``, compare with ``model``'s whole-image integers and score.
+
+    ``frames``: ``whole`` streams each image whole through RTL with runtime frame geometry (no tiles, no
+    halo), ``tiles`` cuts them into overlapping tiles of the compiled size (all tiles in one run) and
+    assembles the cores, ``auto`` (default) takes whole frames where possible. ``halo``: the tiles' halo
+    (default: the dataflow graph's receptive field)."""
     import torch
 
     from fqsr.flows.tiling import assemble, cut, plan_tiles, receptive_halo
@@ -188,27 +305,42 @@ def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: i
     halo = receptive_halo(dataflow) if halo is None else halo
     if not pairs:
         raise FqsrError("no images to run; --data must name a folder with images")
-    plans, inputs = [], []
-    for name, lr, _ in pairs:
+    whole, why_tiles = _whole_frames(device, pairs, frames)
+    s = cfg.scale
+    plans, inputs, tiles = [], [], []
+    if whole:
+        device_start = time.monotonic()
+        images = device.run_frames([np.ascontiguousarray(lr.transpose(2, 0, 1)).astype(np.uint8)
+                                    for _, lr, _ in pairs])
+        device_wall = time.monotonic() - device_start
+        assembled = [np.asarray(image).astype(np.int64) for image in images]
+        for (name, lr, _), image in zip(pairs, assembled):
+            if image.shape != (channels, lr.shape[0] * s, lr.shape[1] * s):
+                raise FqsrError(f"the device returned shape {image.shape} for image {name}, expected "
+                                f"{(channels, lr.shape[0] * s, lr.shape[1] * s)}")
+    for name, lr, _ in ([] if whole else pairs):
         try:
             plan = plan_tiles(lr.shape[0], lr.shape[1], tile_h, tile_w, halo)
         except FqsrError as exc:
             raise FqsrError(f"image {name} (LR {lr.shape[0]}x{lr.shape[1]}): {exc}") from None
         plans.append(plan)
         inputs.append(cut(np.ascontiguousarray(lr.transpose(2, 0, 1)), plan))
-    tiles = np.concatenate(inputs).astype(np.uint8)
-    device_start = time.monotonic()
-    outputs = np.asarray(device.run(tiles)).astype(np.int64)
-    device_wall = time.monotonic() - device_start
-    s = cfg.scale
-    if outputs.shape != (len(tiles), channels, tile_h * s, tile_w * s):
-        raise FqsrError(f"the device returned shape {outputs.shape}, expected "
-                        f"{(len(tiles), channels, tile_h * s, tile_w * s)}")
+    if not whole:
+        tiles = np.concatenate(inputs).astype(np.uint8)
+        device_start = time.monotonic()
+        outputs = np.asarray(device.run(tiles)).astype(np.int64)
+        device_wall = time.monotonic() - device_start
+        if outputs.shape != (len(tiles), channels, tile_h * s, tile_w * s):
+            raise FqsrError(f"the device returned shape {outputs.shape}, expected "
+                            f"{(len(tiles), channels, tile_h * s, tile_w * s)}")
+        offset, assembled = 0, []
+        for (name, lr, hr), plan in zip(pairs, plans):
+            assembled.append(assemble(plan, outputs[offset:offset + len(plan)], lr.shape[0], lr.shape[1], s))
+            offset += len(plan)
 
-    rows, first, mismatches, offset = [], None, 0, 0
-    for (name, lr, hr), plan in zip(pairs, plans):
-        hw_ints = assemble(plan, outputs[offset:offset + len(plan)], lr.shape[0], lr.shape[1], s)
-        offset += len(plan)
+    rows, first, mismatches = [], None, 0
+    for k, (name, lr, hr) in enumerate(pairs):
+        hw_ints = assembled[k]
         want, out_scale = integer_output(model, to_model(lr))
         want = want[0]
         if not np.array_equal(want, hw_ints):
@@ -216,7 +348,8 @@ def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: i
             mismatches += report["mismatches"]
             first = first or report
         hw_sr = from_model(torch.from_numpy(hw_ints[None]).float() * out_scale)
-        row = {"image": name, "lr": list(lr.shape[:2]), "tiles": len(plan), "hw": _scores(hw_sr, hr, s),
+        row = {"image": name, "lr": list(lr.shape[:2]), "tiles": 1 if whole else len(plans[k]),
+               "hw": _scores(hw_sr, hr, s),
                "quant": _scores(super_resolve(model, lr), hr, s), "bicubic": _scores(upscale(lr, s), hr, s)}
         if float_model is not None:
             row["float"] = _scores(super_resolve(float_model, lr), hr, s)
@@ -234,7 +367,9 @@ def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: i
         "psnr_y_quant_model": mean("quant", "psnr_y"), "ssim_y_quant_model": mean("quant", "ssim_y"),
         "psnr_y_float": mean("float", "psnr_y"), "ssim_y_float": mean("float", "ssim_y"),
         "psnr_y_bicubic": mean("bicubic", "psnr_y"), "ssim_y_bicubic": mean("bicubic", "ssim_y"),
-        "scale": s, "images": len(rows), "tiles": int(len(tiles)), "halo": int(halo), "tile": [tile_h, tile_w],
+        "scale": s, "images": len(rows), "frames": "whole" if whole else "tiles", "tiles_because": why_tiles,
+        "tiles": len(pairs) if whole else int(len(tiles)), "halo": 0 if whole else int(halo),
+        "tile": [tile_h, tile_w],
         "cycles": getattr(device, "cycles", None), "cycles_per_tile": getattr(device, "cycles_per_tile", None),
         "sim_cycles_per_s": getattr(device, "sim_cycles_per_s", None),
         "sim_cycles_per_cpu_s": getattr(device, "sim_cycles_per_cpu_s", None),
@@ -250,7 +385,8 @@ def run_session(model, pairs, model_dir: Path, device, float_model=None, halo: i
 
 
 def hil(name: str, data: str, device: str = "rtlsim", model_dir: Path | None = None, checkpoint=None,
-        float_checkpoint=None, sim: str = "verilator", stall_prob: float = 0.0, bits: str | None = None) -> dict:
+        float_checkpoint=None, sim: str = "verilator", stall_prob: float = 0.0, bits: str | None = None,
+        frames: str = "auto") -> dict:
     """``fqsr hil``: the trained model ``name`` on every image of ``data`` through ``device``.
 
     Writes ``<model_dir>/hil.json`` (also when the check fails) and returns the report;
@@ -277,10 +413,10 @@ def hil(name: str, data: str, device: str = "rtlsim", model_dir: Path | None = N
             raise
     dev = open_device(device, folder, sim=sim, stall_prob=stall_prob)
     pairs = eval_pairs(data, cfg.scale, channels=cfg.channels)
-    report = run_session(model, pairs, folder, dev, float_model)
+    report = run_session(model, pairs, folder, dev, float_model, frames=frames)
     report = {**report, "data": str(data), "checkpoint": meta.get("checkpoint"),
               "sim": sim if device == "rtlsim" else None}
     write_json(folder / HIL_NAME, report)
     record(folder, HIL_NAME, inputs=[DATAFLOW_NAME] + ([RTL_DIRNAME] if device == "rtlsim" else []),
-           settings={"data": str(data), "device": device, "sim": sim, "stall_prob": stall_prob})
+           settings={"data": str(data), "device": device, "sim": sim, "stall_prob": stall_prob, "frames": frames})
     return report

@@ -4,9 +4,13 @@ The bench does no comparison (the Python side, :mod:`fqsr.sim.verify`,
 compares against FINN's execution); it only drives ``s_axis`` and records
 ``m_axis``. The spec comes as JSON in ``FQSR_BENCH_SPEC``::
 
-    {"phases": [{"beats": [...], "expect": n, "p_gap": 0.3, "p_stall": 0.3, "seed": 1}, ...],
+    {"phases": [{"beats": [...], "expect": n, "p_gap": 0.3, "p_stall": 0.3, "seed": 1, "frame": [rows, cols]},
+                ...],
      "max_cycles": 100000, "result": "path.json"}
 
+A phase's optional ``frame`` sets the ``frame_rows`` / ``frame_cols`` inputs of a top with runtime
+frame geometry: before reset for the first phase, else once the previous phase is complete, followed
+by ``GEOMETRY_SETTLE_CYCLES`` idle cycles when it changed (as the compiled harness does).
 Phases run one after the other on one reset: a phase's source starts once the
 previous phase has received all of its expected beats. Each phase records the
 beats it received and the cycle (counted from reset release) of each. After
@@ -33,6 +37,7 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from fqsr.sim.axis import AxisSink, AxisSource, drain, start_and_reset
 
 DRAIN_CYCLES = 64
+GEOMETRY_SETTLE_CYCLES = 4  # as fqsr.sim.harness: the nodes register their geometry
 
 
 @cocotb.test()
@@ -41,6 +46,18 @@ async def network_test(dut):
     dut.s_axis_tvalid.value = 0
     dut.s_axis_tdata.value = 0
     dut.m_axis_tready.value = 0
+    geometry = [None]
+
+    def set_geometry(phase) -> bool:
+        frame = phase.get("frame")
+        if not frame or list(frame) == geometry[0]:
+            return False
+        geometry[0] = list(frame)
+        dut.frame_rows.value, dut.frame_cols.value = int(frame[0]), int(frame[1])
+        return True
+
+    if spec["phases"]:
+        set_geometry(spec["phases"][0])
     await start_and_reset(dut)
 
     max_cycles = int(spec["max_cycles"])
@@ -49,7 +66,11 @@ async def network_test(dut):
     results = []
     deadlock = wall_limited = False
     start = time.monotonic()
-    for phase in spec["phases"]:
+    for index, phase in enumerate(spec["phases"]):
+        if index and set_geometry(phase):
+            for _ in range(GEOMETRY_SETTLE_CYCLES):
+                await FallingEdge(dut.ap_clk)
+                cycle += 1
         seed = int(phase.get("seed", 0))
         source = AxisSource(dut, "s_axis", phase["beats"], phase["p_gap"], seed * 1000 + 1)
         sink = AxisSink(dut, "m_axis", phase["p_stall"], seed * 1000 + 2)

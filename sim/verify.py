@@ -139,6 +139,9 @@ def simulate(sources, spec, work: Path, sim: str, seed: int, waves: bool = False
     work.mkdir(parents=True, exist_ok=True)
     if sim == "verilator":
         return harness_simulate(sources, spec, work, idle_cycles=idle_cycles, waves=waves, timings=timings)
+    from fqsr.sim.harness import check_frames, design_streams
+
+    spec = check_frames(spec, design_streams(sources[-1])["frame_geometry"], sources[-1])
     spec = {**spec, "result": str(work / f"result-{sim}.json")}
     spec_path = work / f"spec-{sim}.json"
     spec_path.write_text(json.dumps(spec))

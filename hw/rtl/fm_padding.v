@@ -3,6 +3,8 @@
 // (PAD_T + H + PAD_B) x (PAD_L + W + PAD_R) pixels; border beats are zeros, inner beats
 // are the input beats in order. A frame's first border beat waits for the frame's first
 // input beat to be offered (not taken), so no border of a frame that never comes is emitted.
+// RUNTIME = 1: the input frame is frame_rows x frame_cols (held stable while a frame streams, changed
+// only with the node empty); H and W are then unused (rows count up to 65535, columns up to W).
 module fm_padding #(
     parameter integer SIMD     = 1,
     parameter integer BITS     = 4,
@@ -13,10 +15,13 @@ module fm_padding #(
     parameter integer PAD_L    = 1,
     parameter integer PAD_B    = 1,
     parameter integer PAD_R    = 1,
+    parameter integer RUNTIME  = 0,
     parameter integer STREAM_WIDTH = (SIMD * BITS + 7) / 8 * 8
 ) (
     input  wire                    ap_clk,
     input  wire                    ap_rst_n,
+    input  wire [15:0]             frame_rows,  // RUNTIME: the input rows and columns
+    input  wire [15:0]             frame_cols,
     input  wire [STREAM_WIDTH-1:0] in0_tdata,
     input  wire                    in0_tvalid,
     output wire                    in0_tready,
@@ -27,6 +32,14 @@ module fm_padding #(
     localparam integer OH = PAD_T + H + PAD_B;
     localparam integer OW = PAD_L + W + PAD_R;
     localparam integer CF = CHANNELS / SIMD;
+    localparam integer OH_MAX = RUNTIME ? 65536 + PAD_T + PAD_B : OH;
+    reg [17:0] rows_end, cols_end, oh_last, ow_last;  // registered: the geometry is stable during a frame
+    always @(posedge ap_clk) begin
+        rows_end <= PAD_T + frame_rows;
+        cols_end <= PAD_L + frame_cols;
+        oh_last <= PAD_T + frame_rows + PAD_B - 1;
+        ow_last <= PAD_L + frame_cols + PAD_R - 1;
+    end
     initial if (SIMD < 1 || CHANNELS % SIMD != 0)
         $fatal(1, "fm_padding: CHANNELS (%0d) must be a multiple of SIMD (%0d)", CHANNELS, SIMD);
     initial if (PAD_T < 0 || PAD_L < 0 || PAD_B < 0 || PAD_R < 0) $fatal(1, "fm_padding: padding must not be negative");
@@ -36,10 +49,12 @@ module fm_padding #(
     wire produce;
     wire [95:0] count;
     wire [2:0]  at_last;
-    counter_chain #(.N(3), .LIMITS({OH, OW, CF})) walk (
-        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(produce), .count(count), .last(at_last));
+    counter_chain #(.N(3), .LIMITS({OH_MAX, OW, CF}), .RUNTIME({RUNTIME != 0, RUNTIME != 0, 1'b0})) walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(produce),
+        .last_values({14'd0, oh_last, 14'd0, ow_last, 32'd0}), .count(count), .last(at_last));
     wire [31:0] ow = count[63:32], oh = count[95:64];
-    wire in_image  = oh >= PAD_T && oh < PAD_T + H && ow >= PAD_L && ow < PAD_L + W;
+    wire in_image = RUNTIME ? oh >= PAD_T && oh < rows_end && ow >= PAD_L && ow < cols_end
+                            : oh >= PAD_T && oh < PAD_T + H && ow >= PAD_L && ow < PAD_L + W;
     assign produce = advance && (in_image ? in0_tvalid : started || in0_tvalid);
     wire last    = at_last[2];
     assign in0_tready = advance && in_image;

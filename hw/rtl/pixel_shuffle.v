@@ -7,16 +7,22 @@
 // so an input beat (PE consecutive k) and an output beat (PE consecutive c, one s) each
 // touch every bank at most once. Two halves (double buffer): one row is written while
 // the previous one is read out.
+// RUNTIME = 1: an input row is frame_cols pixels (held stable while a frame streams, changed only with
+// the node empty); WIDTH is then the maximum, which sizes the banks. frame_rows is not needed (rows
+// are independent).
 module pixel_shuffle #(
     parameter integer PE       = 1,
     parameter integer BITS     = 4,
     parameter integer CHANNELS = 2,  // C, output channels
     parameter integer R        = 2,  // upscale factor
     parameter integer WIDTH    = 4,  // W, input row width in pixels
+    parameter integer RUNTIME  = 0,
     parameter integer STREAM_WIDTH = (PE * BITS + 7) / 8 * 8
 ) (
     input  wire                    ap_clk,
     input  wire                    ap_rst_n,
+    input  wire [15:0]             frame_rows,  // unused: the shuffle works row by row
+    input  wire [15:0]             frame_cols,  // RUNTIME: the input row width in pixels
     input  wire [STREAM_WIDTH-1:0] in0_tdata,
     input  wire                    in0_tvalid,
     output wire                    in0_tready,
@@ -30,6 +36,8 @@ module pixel_shuffle #(
     localparam integer HALF  = WIDTH * CF;       // bank words per row
     localparam integer AW    = $clog2(2 * HALF) > 0 ? $clog2(2 * HALF) : 1;
     localparam integer SW    = $clog2(RR) > 0 ? $clog2(RR) : 1;
+    reg [15:0] w_last;  // registered: the geometry is stable during a frame
+    always @(posedge ap_clk) w_last <= frame_cols - 1'b1;
     initial if (PE < 1 || CHANNELS % PE != 0)
         $fatal(1, "pixel_shuffle: CHANNELS (%0d) must be a multiple of PE (%0d)", CHANNELS, PE);
     initial if (R < 1 || WIDTH < 1) $fatal(1, "pixel_shuffle: R (%0d) and WIDTH (%0d) must be positive", R, WIDTH);
@@ -45,15 +53,17 @@ module pixel_shuffle #(
     wire take = in0_tvalid && in0_tready;
     wire [95:0] wr_count;
     wire [2:0]  wr_last;
-    counter_chain #(.N(3), .LIMITS({WIDTH, CF, RR})) wr_walk (
-        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(take), .count(wr_count), .last(wr_last));
+    counter_chain #(.N(3), .LIMITS({WIDTH, CF, RR}), .RUNTIME({RUNTIME != 0, 2'b00})) wr_walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(take), .last_values({16'd0, w_last, 64'd0}),
+        .count(wr_count), .last(wr_last));
     wire [31:0] u_wr = wr_count[31:0];
     wire row_in_done = take && wr_last[2];
     assign in0_tready = !full[half_wr];
     reg [AW-1:0] waddr;
     always @(posedge ap_clk)
         if (!ap_rst_n) waddr <= 0;
-        else if (take && wr_last[0]) waddr <= waddr == 2 * HALF - 1 ? {AW{1'b0}} : waddr + 1'b1;
+        else if (take && wr_last[2]) waddr <= half_wr ? {AW{1'b0}} : HALF;  // the next row: the other half
+        else if (take && wr_last[0]) waddr <= waddr + 1'b1;
 
     // ---- read side: i (output row within the input row), w, j, g_rd (channel fold). Registers
     // follow the walk so that no index is multiplied: rbase = half_rd*HALF + w*CF (the word of
@@ -62,8 +72,9 @@ module pixel_shuffle #(
     wire give = advance && full[half_rd];
     wire [127:0] rd_count;
     wire [3:0]   rd_last;
-    counter_chain #(.N(4), .LIMITS({R, WIDTH, R, CF})) rd_walk (
-        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(give), .count(rd_count), .last(rd_last));
+    counter_chain #(.N(4), .LIMITS({R, WIDTH, R, CF}), .RUNTIME({1'b0, RUNTIME != 0, 2'b00})) rd_walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(give), .last_values({32'd0, 16'd0, w_last, 64'd0}),
+        .count(rd_count), .last(rd_last));
     wire [31:0] g_rd = rd_count[31:0];
     reg  [AW-1:0] rbase;
     reg  [SW-1:0] s_rd;
@@ -79,7 +90,7 @@ module pixel_shuffle #(
                 rbase <= rbase + CF;
             end else if (!rd_last[3]) begin                           // next i, w = 0, j = 0
                 s_rd <= s_rd + 1'b1;
-                rbase <= rbase - (WIDTH - 1) * CF;
+                rbase <= half_rd ? HALF : {AW{1'b0}};               // the row's first pixel
             end else begin                                            // next row, in the other half
                 s_rd <= 0;
                 rbase <= half_rd ? {AW{1'b0}} : HALF;

@@ -13,6 +13,9 @@
 // one, by a row or by a column from registered bases), with no product by the row length: a product
 // by a constant that is not a power of two goes to a MULT18X18D, which with the adders around it was
 // the critical path (benchmarks/fmax.md).
+// RUNTIME = 1: the frame's rows and columns come from frame_rows / frame_cols (held stable while a frame
+// streams, changed only with the node empty); H and W are then the maxima: W sizes the ring (a row
+// always starts at a slot boundary, ROW words apart), rows count up to 65535.
 // PARALLEL = 1 (FINN's parallel_window, SIMD = CHANNELS): one beat per output pixel holding
 // the whole window, lanes in Im2Col order (kh, kw, channel; element 0 in the LSBs).
 module sliding_window #(
@@ -25,11 +28,14 @@ module sliding_window #(
     parameter integer K_W      = 3,
     parameter integer SLOTS    = 2 * K_H,  // at least K_H + 1
     parameter integer PARALLEL = 0,
+    parameter integer RUNTIME  = 0,
     parameter integer STREAM_WIDTH = (SIMD * BITS + 7) / 8 * 8,
     parameter integer OUT_WIDTH = PARALLEL ? (K_H * K_W * SIMD * BITS + 7) / 8 * 8 : STREAM_WIDTH
 ) (
     input  wire                    ap_clk,
     input  wire                    ap_rst_n,
+    input  wire [15:0]             frame_rows,  // RUNTIME: this node's input rows and columns
+    input  wire [15:0]             frame_cols,
     input  wire [STREAM_WIDTH-1:0] in0_tdata,
     input  wire                    in0_tvalid,
     output wire                    in0_tready,
@@ -45,6 +51,14 @@ module sliding_window #(
     localparam integer AW    = $clog2(DEPTH) > 0 ? $clog2(DEPTH) : 1;
     localparam integer KH_N  = PARALLEL ? 1 : K_H;  // window positions walked beat by beat
     localparam integer KW_N  = PARALLEL ? 1 : K_W;
+    localparam integer OH_MAX = RUNTIME ? 65536 : OH;  // sizes the output row counter
+    // the walks' last values for a runtime geometry (registered: the geometry is stable during a frame)
+    reg [15:0] w_last, oh_last, ow_last;
+    always @(posedge ap_clk) begin
+        w_last <= frame_cols - 1'b1;
+        oh_last <= frame_rows - K_H;
+        ow_last <= frame_cols - K_W;
+    end
     initial if (SIMD < 1 || CHANNELS % SIMD != 0)
         $fatal(1, "sliding_window: CHANNELS (%0d) must be a multiple of SIMD (%0d)", CHANNELS, SIMD);
     initial if (K_H > H || K_W > W) $fatal(1, "sliding_window: the %0dx%0d window is larger than the %0dx%0d input", K_H, K_W, H, W);
@@ -61,13 +75,21 @@ module sliding_window #(
     wire take = in0_tvalid && in0_tready;
     wire [63:0] wr_count;
     wire [1:0]  wr_last;
-    counter_chain #(.N(2), .LIMITS({W, CF})) wr_walk (
-        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(take), .count(wr_count), .last(wr_last));
+    counter_chain #(.N(2), .LIMITS({W, CF}), .RUNTIME({RUNTIME != 0, 1'b0})) wr_walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(take), .last_values({16'd0, w_last, 32'd0}),
+        .count(wr_count), .last(wr_last));
     wire row_in = take && wr_last[1];
-    reg [AW-1:0] waddr;
+    reg [AW-1:0] waddr, wslot;  // wslot: the first word of the slot being written
+    wire [AW:0]   wslot_sum = wslot + ROW;
+    wire [AW-1:0] wslot_next = wslot_sum >= DEPTH ? wslot_sum - DEPTH : wslot_sum;
     always @(posedge ap_clk)
-        if (!ap_rst_n) waddr <= 0;
-        else if (take) waddr <= waddr == DEPTH - 1 ? {AW{1'b0}} : waddr + 1'b1;
+        if (!ap_rst_n) begin
+            waddr <= 0; wslot <= 0;
+        end else if (take) begin
+            if (!RUNTIME) waddr <= waddr == DEPTH - 1 ? {AW{1'b0}} : waddr + 1'b1;
+            else if (row_in) begin waddr <= wslot_next; wslot <= wslot_next; end  // a short row: next slot
+            else waddr <= waddr + 1'b1;
+        end
     always @(posedge ap_clk)
         if (take) mem[waddr] <= in0_tdata[SIMD*BITS-1:0];
 
@@ -76,8 +98,10 @@ module sliding_window #(
     wire give = advance && rows >= K_H;
     wire [159:0] rd_count;
     wire [4:0]   rd_last;
-    counter_chain #(.N(5), .LIMITS({OH, OW, KH_N, KW_N, CF})) rd_walk (
-        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(give), .count(rd_count), .last(rd_last));
+    counter_chain #(.N(5), .LIMITS({OH_MAX, OW, KH_N, KW_N, CF}), .RUNTIME({RUNTIME != 0, RUNTIME != 0, 3'b000}))
+    rd_walk (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(give),
+        .last_values({16'd0, oh_last, 16'd0, ow_last, 96'd0}), .count(rd_count), .last(rd_last));
     wire row_out = give && rd_last[3];
     wire frame_done = give && rd_last[4];
     // the read address of (oh, ow, kh, kw, cf) is slot(oh + kh) * ROW + (ow + kw) * CF + cf, slot(r) the ring

@@ -32,7 +32,7 @@ module video_timing #(
     wire [63:0] count;
     wire [1:0] last;
     counter_chain #(.N(2), .LIMITS({32'd0 + V_TOTAL, 32'd0 + H_TOTAL})) position (
-        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(1'b1), .count(count), .last(last)
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(1'b1), .last_values(64'd0), .count(count), .last(last)
     );
     assign x = count[15:0];
     assign y = count[32 +: 16];

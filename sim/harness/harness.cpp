@@ -146,6 +146,7 @@ struct Stream {
 };
 
 struct Phase {
+    uint32_t rows, cols;  // the frame geometry of the phase's frames (0: the top's as it stands)
     uint64_t beats, expect;
     double p_gap, p_stall;
     uint32_t record_taps;
@@ -170,10 +171,10 @@ int main(int argc, char** argv) {
     Reader in(argv[1]);
     char magic[8];
     in.take(magic, 8);
-    if (std::memcmp(magic, "FQSRSTI1", 8)) fail("not a stimulus file");
+    if (std::memcmp(magic, "FQSRSTI2", 8)) fail("not a stimulus file of this harness version");
     const uint32_t in_words = in.get<uint32_t>(), out_words = in.get<uint32_t>();
     const uint64_t max_cycles = in.get<uint64_t>(), idle_limit = in.get<uint64_t>();
-    const uint32_t drain_cycles = in.get<uint32_t>();
+    const uint32_t drain_cycles = in.get<uint32_t>(), settle_cycles = in.get<uint32_t>();
     const double max_wall_s = in.get<double>();
     // the tdata ports are CData..QData or VlWide<N>: little-endian bytes, sizeof() of them
     const uint32_t in_bytes = sizeof(top->s_axis_tdata), out_bytes = sizeof(top->m_axis_tdata);
@@ -199,6 +200,11 @@ int main(int argc, char** argv) {
     }
     std::vector<Phase> phases(in.get<uint32_t>());
     for (Phase& p : phases) {
+        p.rows = in.get<uint32_t>();
+        p.cols = in.get<uint32_t>();
+#ifndef FQSR_FRAME_GEOMETRY
+        if (p.rows || p.cols) fail("a phase sets a frame geometry but this fqsr_top has no frame_rows/frame_cols ports");
+#endif
         p.beats = in.get<uint64_t>();
         p.expect = in.get<uint64_t>();
         p.p_gap = in.get<double>();
@@ -231,6 +237,20 @@ int main(int argc, char** argv) {
         ctx->timeInc(5);
         top->ap_clk = 0;
     };
+    // the frame geometry: set while the top is empty (before reset, or after a phase received all of its
+    // beats), then settle_cycles idle cycles before a changed geometry's first beat
+    uint32_t rows_now = 0, cols_now = 0;
+    auto set_geometry = [&](const Phase& p) {
+        if (!p.rows && !p.cols) return false;
+        const bool changed = p.rows != rows_now || p.cols != cols_now;
+        rows_now = p.rows, cols_now = p.cols;
+#ifdef FQSR_FRAME_GEOMETRY
+        top->frame_rows = rows_now;
+        top->frame_cols = cols_now;
+#endif
+        return changed;
+    };
+    if (!phases.empty()) set_geometry(phases[0]);
     top->ap_clk = 0;
     top->ap_rst_n = 0;
     top->s_axis_tvalid = 0;
@@ -265,6 +285,14 @@ int main(int argc, char** argv) {
     for (size_t ph = 0; ph < phases.size(); ph++) {
         const Phase& p = phases[ph];
         Got& g = got[ph];
+        if (ph > 0 && set_geometry(p)) {
+            for (uint32_t i = 0; i < settle_cycles; i++) {
+                top->eval();
+                dump();
+                rise();
+                cycle++;
+            }
+        }
         PyRandom source(p.src_key), sink(p.sink_key);
         const bool record = p.record_taps != 0;
         for (size_t t = 2; t < streams.size(); t++) streams[t].recorded.clear();
@@ -274,6 +302,17 @@ int main(int argc, char** argv) {
             if (cycle >= max_cycles) { deadlock = true; break; }
             if (idle >= idle_limit) { deadlock = idle_stop = true; break; }
             if (max_wall_s > 0 && (cycle & 4095) == 0 && elapsed() > max_wall_s) { wall_limited = true; break; }
+            if ((cycle & 0xFFFFF) == 0) {  // progress.txt in the working directory, for a long run's watcher
+                if (FILE* f = std::fopen("progress.txt.tmp", "w")) {
+                    std::fprintf(f, "cycle %llu phase %zu of %zu received %llu of %llu sent %llu of %llu wall_s %.1f\n",
+                                 static_cast<unsigned long long>(cycle), ph + 1, phases.size(),
+                                 static_cast<unsigned long long>(received), static_cast<unsigned long long>(p.expect),
+                                 static_cast<unsigned long long>(g.sent), static_cast<unsigned long long>(p.beats),
+                                 elapsed());
+                    std::fclose(f);
+                    std::rename("progress.txt.tmp", "progress.txt");
+                }
+            }
             // the source draws a number only while it has beats left, the sink every cycle
             if (g.sent < p.beats && source.random() >= p.p_gap) {
                 top->s_axis_tvalid = 1;
