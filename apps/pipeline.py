@@ -334,9 +334,21 @@ def step_verify(cfg: BuildConfig) -> dict:
             net = cfg.load()
         except FqsrError as exc:  # an export without a factory to call again: nothing to compare a new size with
             net, sizes = None, {"checked": False, "why": str(exc)}
+        exported = (read_json(cfg.folder / "export.json") or {}).get("config")
+        loaded = getattr(getattr(net, "config", None), "to_dict", lambda: None)()
+        if net is not None and exported and loaded and exported != loaded:
+            net, sizes = None, {"checked": False, "why": f"{cfg.folder} was exported from another configuration "
+                                "of the model than the one this build loads; nothing to compare a new size with"}
         if net is not None:
             sizes = {"checked": True, **check_frame_sizes(net, cfg.folder, sim=cfg.sim, stall_prob=cfg.stall_prob,
                                                           seed=cfg.seed)}
+            compiled = list(sizes["sizes"][0])
+            if sizes.get("first_mismatch", {}).get("frame") == compiled:
+                # The RTL equals FINN at the compiled size (above), so the model loaded here is not the network
+                # exported (e.g. untrained weights drawn again): it cannot judge another size either.
+                sizes = {"checked": False, "why": "the model loaded again differs from the exported network at the "
+                         "compiled size (its weights are not kept with the export); nothing to compare a new size "
+                         "with", "mismatches_at_compiled_size": sizes["first_mismatch"]["mismatches"]}
         report = {**report, "frame_sizes": sizes, "equal": sizes.get("equal", True)}
         settings = settings_of(cfg.folder, VERIFY_NAME)  # verify's own record, kept for the amended report
         write_json(cfg.folder / VERIFY_NAME, report)
