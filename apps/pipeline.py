@@ -334,7 +334,7 @@ def step_verify(cfg: BuildConfig) -> dict:
             net = cfg.load()
         except FqsrError as exc:  # an export without a factory to call again: nothing to compare a new size with
             net, sizes = None, {"checked": False, "why": str(exc)}
-        exported = (read_json(cfg.folder / "export.json") or {}).get("config")
+        exported = read_json(cfg.folder / "export.json").get("config")
         loaded = getattr(getattr(net, "config", None), "to_dict", lambda: None)()
         if net is not None and exported and loaded and exported != loaded:
             net, sizes = None, {"checked": False, "why": f"{cfg.folder} was exported from another configuration "
@@ -357,8 +357,7 @@ def step_verify(cfg: BuildConfig) -> dict:
 
 
 def _runtime_frames(folder: Path) -> bool:
-    summary = Path(folder) / RTL_DIRNAME / "rtl.json"
-    return summary.is_file() and bool((json.loads(summary.read_text()).get("frame") or {}).get("runtime"))
+    return bool((read_json(Path(folder) / RTL_DIRNAME / "rtl.json").get("frame") or {}).get("runtime"))
 
 
 def verify_rolled(cfg: BuildConfig) -> dict:
