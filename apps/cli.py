@@ -363,14 +363,10 @@ def quantize(model, method, float_checkpoint, calib, patch, data, qat, out, seed
         path = Path(out) if out else build_root() / "quantize" / f"{file_stem(cfg)}-{method}.pt"
         report = quantize_to_checkpoint(cfg, twin, path, settings)
     if qat:
-        import dataclasses
+        from fqsr.models.train import finetune
 
-        from fqsr.models.train import TrainSettings
-        from fqsr.models.train import train as run_train
-
-        train_settings = dataclasses.replace(TrainSettings(), qat_iters=qat, data=data)  # QAT sees the same images
-        result = run_train(cfg, train_settings, path.parent / f"{path.stem}-qat", twin, None, path)
-        report["qat"] = {"iterations": qat, "checkpoint": result["checkpoint"], "data": result["data"]}
+        result = finetune(cfg, twin, path, qat, path.parent / f"{path.stem}-qat", data)  # QAT sees the same images
+        report["qat"] = {key: result[key] for key in ("iterations", "seconds", "checkpoint", "data")}
     emit(report, as_json, summary.quantize_lines(report, bits))
 
 

@@ -328,14 +328,16 @@ def step_verify(cfg: BuildConfig) -> dict:
                     seed=cfg.seed)
     if report["equal"] and _runtime_frames(cfg.folder):  # and a second, smaller frame size, whole
         from fqsr.flows.artifacts import record, write_json
+        from fqsr.flows.export import exported_network
         from fqsr.sim.hil import check_frame_sizes
 
-        try:
-            net = cfg.load()
+        try:  # the zoo network as exported (its copy in the folder), else the user's factory called again
+            net = exported_network(cfg.folder) or cfg.load()
         except FqsrError as exc:  # an export without a factory to call again: nothing to compare a new size with
             net, sizes = None, {"checked": False, "why": str(exc)}
         exported = read_json(cfg.folder / "export.json").get("config")
         loaded = getattr(getattr(net, "config", None), "to_dict", lambda: None)()
+        loaded = json.loads(json.dumps(loaded))  # as export.json holds it (tuples become lists)
         if net is not None and exported and loaded and exported != loaded:
             net, sizes = None, {"checked": False, "why": f"{cfg.folder} was exported from another configuration "
                                 "of the model than the one this build loads; nothing to compare a new size with"}

@@ -13,11 +13,9 @@ Then writes the table of every row in --out, beside the shipped QAT checkpoints'
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -29,8 +27,7 @@ from fqsr.models.files import SHIPPED_PSNR_NAME
 from fqsr.models.evaluate import evaluate
 from fqsr.models.quantize import QuantizeSettings, quantize_to_checkpoint
 from fqsr.models.registry import get_config
-from fqsr.models.train import TrainSettings
-from fqsr.models.train import train as run_train
+from fqsr.models.train import finetune
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,11 +76,9 @@ def main() -> int:
                 else:
                     report = quantize_to_checkpoint(cfg, twin, ckpt, QuantizeSettings(method=base, calib=args.calib))
                 if method.endswith("+qat"):  # DAQ's ranges and weights as QAT's starting point (fqsr quantize --qat N)
-                    tick = time.monotonic()
-                    trained = run_train(cfg, dataclasses.replace(TrainSettings(), qat_iters=args.qat),
-                                        Path(tmp) / "qat", twin, None, ckpt)
+                    trained = finetune(cfg, twin, ckpt, args.qat, Path(tmp) / "qat")
                     ckpt = Path(trained["checkpoint"])
-                    report["qat_iterations"], report["qat_seconds"] = args.qat, round(time.monotonic() - tick, 1)
+                    report["qat_iterations"], report["qat_seconds"] = trained["iterations"], trained["seconds"]
                 for set_name in sets:
                     scores = evaluate(cfg, str(Path(args.data) / set_name), ckpt, twin)
                     row = {"model": name, "method": method, "set": set_name, "twin": str(twin),

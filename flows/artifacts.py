@@ -25,6 +25,7 @@ PROVENANCE_NAME = "provenance.json"
 
 # the artifacts of a model folder, by the name each stage writes (one place for every file name)
 ONNX_NAME = "model.qonnx.onnx"
+NETWORK_NAME = "network.pt"  # the exported network itself (config and weights), for checks that run it again
 DATAFLOW_NAME = "dataflow.onnx"
 FOLDING_NAME = "folding.json"
 ESTIMATES_NAME = "estimates.json"

@@ -31,7 +31,8 @@ from fqsr.models.data import list_images, make_pair, to_model, y_uint8
 from fqsr.models.errors import FqsrError
 from fqsr.models.infer import integer_output
 
-from .artifacts import ONNX_NAME, atomic_path, content_hash, forget, model_dir, record, write_json
+from .artifacts import (NETWORK_NAME, ONNX_NAME, atomic_path, content_hash, forget, model_dir, record,
+                        why_stale, write_json)
 from .equality import compare, grid_integers, merge
 
 
@@ -264,7 +265,7 @@ def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, me
     timings = {}
     start = time.monotonic()
     tiles = equality_tiles(channels, tile, random_tiles)
-    forget(out_dir, ONNX_NAME, "export.json")
+    forget(out_dir, ONNX_NAME, "export.json", NETWORK_NAME)
     with torch.no_grad():
         probe = model(tiles[0][1])
     if not hasattr(probe, "scale"):
@@ -302,9 +303,28 @@ def export(model, tile=(32, 32), random_tiles=2, out_dir: Path | None = None, me
                 f"{failure['layer']} index {failure['first_mismatch']['index']}); no ONNX written"
             )
     record(out_dir, ONNX_NAME, settings={"model": name, "tile": list(tile), "checkpoint": (meta or {}).get("checkpoint")})
+    if cfg is not None:  # the network as exported, whatever a later load would draw or pick (a user's factory
+        from fqsr.models.checkpoint import save_checkpoint  # returns its model with its weights: no copy kept)
+
+        save_checkpoint(out_dir / NETWORK_NAME, model, meta)
+        record(out_dir, NETWORK_NAME, inputs=[ONNX_NAME])
+    else:
+        (out_dir / NETWORK_NAME).unlink(missing_ok=True)
     write_json(out_dir / "export.json", report)
     record(out_dir, "export.json", inputs=[ONNX_NAME])
     return report
+
+
+def exported_network(folder: Path):
+    """The zoo network ``folder`` was exported from (eval mode), exactly as exported: its configuration and its
+    weights, untrained or re-quantized ones included; None for a user's model or a folder without a current copy."""
+    if why_stale(folder, NETWORK_NAME):
+        return None
+    from fqsr.models.checkpoint import load_model, read_checkpoint
+    from fqsr.models.registry import ModelConfig
+
+    path = Path(folder) / NETWORK_NAME
+    return load_model(ModelConfig.from_dict(read_checkpoint(path)["config"]), path)[0]
 
 
 def user_record(name: str, probe, channels: int, tile, source: UserModel | None, scale: int | None) -> dict:
@@ -349,7 +369,7 @@ def import_qonnx(path, out_dir: Path) -> dict:
     if scale < 1 or out_shape[2] != scale * shape[2] or out_shape[3] != scale * shape[3]:
         raise FqsrError(f"{path} maps {shape} to {out_shape}, not to an image an integer factor larger")
     onnx_path = out_dir / ONNX_NAME
-    forget(out_dir, ONNX_NAME, "export.json")
+    forget(out_dir, ONNX_NAME, "export.json", NETWORK_NAME)
     with atomic_path(onnx_path) as tmp:
         wrapper.save(str(tmp))
     record(out_dir, ONNX_NAME, inputs=[str(path.resolve())], settings={"source": str(path.resolve())})

@@ -256,3 +256,16 @@ def train(name: str | ModelConfig, settings: TrainSettings, out_dir: Path,
         meta["previous"] = previous
     results["checkpoint"] = str(save_checkpoint(out_dir / f"{stem}.pt", model.cpu(), meta))
     return results
+
+
+def finetune(cfg: ModelConfig, twin_checkpoint: Path, init_checkpoint: Path, iters: int, out_dir: Path,
+             data: str | None = None) -> dict:
+    """QAT for ``iters`` iterations from a quantized checkpoint (``fqsr quantize --qat N``: DAQ's or the
+    mixed-precision search's ranges and weights as the starting point), the twin as the float teacher.
+
+    Returns :func:`train`'s paths plus ``iterations`` and ``seconds`` (wall time of the fine-tuning).
+    """
+    tick = time.monotonic()
+    result = train(cfg, dataclasses.replace(TrainSettings(), qat_iters=iters, data=data), out_dir,
+                   twin_checkpoint, None, init_checkpoint)
+    return {**result, "iterations": iters, "seconds": round(time.monotonic() - tick, 1)}
