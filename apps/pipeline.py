@@ -30,8 +30,8 @@ from typing import Any
 
 from fqsr.models.errors import FqsrError
 
-from fqsr.flows.artifacts import (DATAFLOW_NAME, ONNX_NAME, RTL_DIRNAME, VERIFY_NAME, require_current, settings_of,
-                                  why_stale)
+from fqsr.flows.artifacts import (DATAFLOW_NAME, FOLDING_NAME, ONNX_NAME, RTL_DIRNAME, VERIFY_NAME, require_current,
+                                  settings_of, why_stale)
 from fqsr.hw.board import DEFAULT_BOARD
 
 DEFAULT_TILE = (16, 16)  # LR tile: what the shipped small model fits an 85F with; line buffers grow with it
@@ -437,8 +437,8 @@ def verify_rolled(cfg: BuildConfig, echo=None) -> dict:
     full = estimate(tiles=cfg.verify_tiles, stall_prob=cfg.stall_prob)
     h, w = full["tile"]
     say(f"fqsr verify: {cfg.name}'s rolled design, {cfg.verify_tiles} tile(s) of {h}x{w}: about "
-        f"{full['cycles']:,} cycles (cycle model) at ~{full['cycles_per_s']:,.0f} cycles/s: ~{_duration(full['seconds'])} "
-        f"of simulation (budget {cfg.verify_budget_min:g} min, --verify-budget)")
+        f"{full['cycles']:,} cycles (cycle model) at ~{full['cycles_per_s']:,.0f} cycles/s: "
+        f"~{_duration(full['seconds'])} of simulation (budget {cfg.verify_budget_min:g} min, --verify-budget)")
     scope = {"design": "rolled_top", "compiled_tile": [h, w], "estimate": full, "budget_min": cfg.verify_budget_min}
     folder = cfg.folder
     if full["seconds"] <= budget_s:
@@ -485,7 +485,7 @@ def _reduced_rolled_proof(cfg: BuildConfig, scope: dict, estimate, budget_s: flo
         f"compiled with this build's folding (~{_duration(side['seconds'])} of simulation, after its export, compile "
         f"and Verilator build): the same engine and weight image, a smaller frame")
     sub = dataclasses.replace(cfg, folder=cfg.folder / VERIFY_TILE_DIRNAME, tile=(fits[0], fits[0]), onnx=None,
-                              folding=cfg.folder / "folding.json", target_fps=None, fps=None, fps_scale=None,
+                              folding=cfg.folder / FOLDING_NAME, target_fps=None, fps=None, fps_scale=None,
                               verify_tiles=1, roll_auto=False)
     try:
         sub.load()

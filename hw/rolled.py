@@ -40,9 +40,9 @@ datapath ``rolled_block`` (stitched as :mod:`fqsr.hw.stitch` stitches a network)
     w_t*    (in)   16-bit weight payload words, block 0 .. N-1, repeated for every frame
     cmd_t*  (out)  "iteration of block k starts": the DMA takes it once block k's input frame can stream
 
-Around the engine, ``rolled/`` also holds ``rolled_system`` (:func:`system_text`: the engine, its SDRAM DMA
-``rolled_dma.v`` behind a register slice on each data stream, and ``weight_memory``, frames in on ``in0_t*`` and out on ``out0_t*``, the SDRAM regions of
-:func:`sdram_layout`) and ``rolled_top`` (:func:`rolled_top_text`: the whole network, the nodes outside the body
+Around the engine, ``rolled/`` also holds ``rolled_system`` (:func:`system_text`: the engine, a register slice on
+each of its data streams, its SDRAM DMA ``rolled_dma.v`` and ``weight_memory``, frames in on ``in0_t*`` and out on
+``out0_t*``, the SDRAM regions of :func:`sdram_layout`) and ``rolled_top`` (:func:`rolled_top_text`: the whole network, the nodes outside the body
 stitched around ``rolled_system`` as :mod:`fqsr.hw.stitch` stitches the unrolled top).
 """
 from __future__ import annotations
@@ -72,7 +72,8 @@ SYSTEM_PORTS = ("input  wire [7:0] img_tdata", "input  wire img_tvalid", "output
                 "output wire sdram_ras_n", "output wire sdram_cas_n", "output wire sdram_we_n",
                 "output wire [1:0] sdram_ba", "output wire [12:0] sdram_a", "output wire [1:0] sdram_dqm",
                 "output wire [15:0] sdram_dq_o", "output wire sdram_dq_oe", "input  wire [15:0] sdram_dq_i")
-SYSTEM_SOURCES = ("stream_fifo.v", "stream_register_slice.v", "rolled_dma.v", "weight_loader.v", "sdram_ctrl.v", "weight_memory.v")
+SYSTEM_SOURCES = ("stream_fifo.v", "stream_register_slice.v", "rolled_dma.v", "weight_loader.v", "sdram_ctrl.v",
+                  "weight_memory.v")
 SDRAM_ALIGN_WORDS = 512  # regions start on a row of one bank (9 column bits)
 BLOCK_TOP = "rolled_block"
 WORD_BITS = 16

@@ -37,7 +37,8 @@ async def register_slice_test(dut):
             last_out = cycle
         await FallingEdge(dut.ap_clk)
         cycle += 1
-    assert sink.beats == beats, "beats differ: " + str(next(i for i, (a, b) in enumerate(zip(sink.beats, beats)) if a != b))
+    first = next(i for i, (a, b) in enumerate(zip(sink.beats, beats)) if a != b) if sink.beats != beats else None
+    assert first is None, f"beat {first} differs: {sink.beats[first]:#x}, sent {beats[first]:#x}"
     extra = await drain(dut, "out0", 8)
     assert extra == [], f"{len(extra)} extra beats"
     if cfg["p_gap"] == 0 and cfg["p_stall"] == 0:
