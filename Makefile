@@ -23,7 +23,7 @@ help:
 	@echo "make compile-zoo           full-size FINN compile + equality check of every zoo model"
 	@echo "make eval-zoo              regenerate benchmarks/psnr.md for every shipped checkpoint"
 	@echo "make export-zoo            full-size export + equality check of every zoo model"
-	@echo "make build-bitstream MODEL=... [BOARD=ulx3s-85f] [TILE=16x16] [TARGET_FPS=n] [ROLL=body|none]  all stages to a .bit"
+	@echo "make build-bitstream MODEL=... [BOARD=ulx3s-85f] [TILE=16x16] [TARGET_FPS=n] [ROLL=body|none] [VERIFY_BUDGET=min]  all stages to a .bit"
 	@echo "make report MODEL=...      build/MODEL/report.md, report.json and plots from the artifacts there"
 	@echo "make hil MODEL=...         whole Set5 images through the stitched RTL in tiles; PSNR == the model's (HIL_DEVICE=rtlsim|python|serial:PORT)"
 	@echo "make sweep                 FINN-estimate sweep of apps/sweep_grid.yaml -> benchmarks/sweep.{csv,md,png}"
@@ -98,7 +98,7 @@ export-zoo: $(STAMP)
 # export -> compile -> rtl -> storage -> synth -> fit -> verify -> pnr -> bitstream -> report (up-to-date stages skipped)
 BOARD ?= ulx3s-85f
 build-bitstream: $(STAMP)
-	$(FQSR) build $(MODEL) --board $(BOARD) $(if $(TILE),--tile $(TILE)) $(if $(TARGET_FPS),--target-fps $(TARGET_FPS)) $(if $(ROLL),--roll $(ROLL))
+	$(FQSR) build $(MODEL) --board $(BOARD) $(if $(TILE),--tile $(TILE)) $(if $(TARGET_FPS),--target-fps $(TARGET_FPS)) $(if $(ROLL),--roll $(ROLL)) $(if $(VERIFY_BUDGET),--verify-budget $(VERIFY_BUDGET))
 
 report: $(STAMP)
 	$(FQSR) report $(MODEL)

@@ -497,6 +497,12 @@ def rtl_cmd(model, roll, out_dir, bits, as_json):
     emit(report, as_json, summary.rolled_rtl_lines(report) if roll else summary.rtl_lines(report))
 
 
+verify_budget_option = click.option(
+    "--verify-budget", "verify_budget", type=float, default=DEFAULTS["verify_budget_min"], show_default=True,
+    help="Minutes of simulation a rolled design's verify may take (estimated before it starts); longer, it "
+         "verifies one smaller tile of the same network instead, and verify.json's scope says so.")
+
+
 @folder_command("verify")
 @click.option("--tiles", type=int, default=DEFAULTS["verify_tiles"], show_default=True,
               help="Tiles to stream: random 8-bit tiles plus one real-image tile.")
@@ -505,13 +511,14 @@ def rtl_cmd(model, roll, out_dir, bits, as_json):
 @click.option("--waves", is_flag=True, help="Dump a waveform into build/<model>/sim/.")
 @seed_option
 @roll_option
-def verify_cmd(model, tiles, sim, stall_prob, waves, seed, roll, out_dir, bits, as_json):
+@verify_budget_option
+def verify_cmd(model, tiles, sim, stall_prob, waves, seed, roll, verify_budget, out_dir, bits, as_json):
     """Simulate MODEL's stitched RTL under random stalls and compare every output element with FINN's execution.
 
     With --roll body: the rolled design (fqsr rtl --roll body), its SDRAM a chip model that checks every timing
     rule. Exits 2 when the RTL output differs (or the stream deadlocks)."""
     cfg = stage_config(model, out_dir, bits, verify_tiles=tiles, sim=sim, stall_prob=stall_prob, waves=waves,
-                       seed=seed, roll=roll)
+                       seed=seed, roll=roll, verify_budget_min=verify_budget)
     report = run_steps(cfg, ["verify"])["verify"]
     emit(report, as_json, summary.rolled_verify_lines(report) if roll else summary.verify_lines(report))
     if not report["equal"]:
@@ -546,8 +553,9 @@ def parse_fps(text: str | None):
               help="body: the residual body as one block engine with its weights in the board's SDRAM "
                    "(build/<model>/rolled/, weights.bin sent over the UART first); none: never. Default: body for a "
                    "zoo model whose unrolled ROMs cannot fit the board, else none.")
+@verify_budget_option
 def build_cmd(model, board, tile, frame, clock_mhz, target_fps, fps, folding, verify_tiles, sim, checkpoint, roll,
-              out_dir, bits, as_json):
+              verify_budget, out_dir, bits, as_json):
     """export -> compile -> rtl -> storage -> synth -> fit -> verify -> pnr (bitstream) -> report, skipping what
     is up to date.
 
@@ -561,7 +569,8 @@ def build_cmd(model, board, tile, frame, clock_mhz, target_fps, fps, folding, ve
     config = BuildConfig(folder, model=cfg, user=user, checkpoint=checkpoint, tile=geometry(tile, frame, DEFAULT_TILE),
                          board=board, clock_mhz=clock_mhz, target_fps=target_fps, folding=Path(folding) if folding else None,
                          fps=parse_fps(fps), verify_tiles=verify_tiles, sim=sim,
-                         roll=None if roll in (None, "none") else roll, roll_auto=roll is None and cfg is not None)
+                         roll=None if roll in (None, "none") else roll, roll_auto=roll is None and cfg is not None,
+                         verify_budget_min=verify_budget)
     result = build(config, echo=lambda line: click.echo(line, err=True))
     emit(result, as_json, summary.build_lines(result))
 

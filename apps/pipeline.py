@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,8 +30,8 @@ from typing import Any
 
 from fqsr.models.errors import FqsrError
 
-from fqsr.flows.artifacts import (DATAFLOW_NAME, ONNX_NAME, RTL_DIRNAME, VERIFY_NAME, require_current, settings_of,
-                                  why_stale)
+from fqsr.flows.artifacts import (DATAFLOW_NAME, FOLDING_NAME, ONNX_NAME, RTL_DIRNAME, VERIFY_NAME, require_current,
+                                  settings_of, why_stale)
 from fqsr.hw.board import DEFAULT_BOARD
 
 DEFAULT_TILE = (16, 16)  # LR tile: what the shipped small model fits an 85F with; line buffers grow with it
@@ -69,6 +70,7 @@ class BuildConfig:
     seed: int = 0
     waves: bool = False
     roll: str | None = None  # "body": the residual body as one block engine on SDRAM (fqsr.hw.rolled)
+    verify_budget_min: float = 60.0  # a rolled verify estimated longer runs on a smaller tile (verify_rolled)
     roll_auto: bool = False  # fqsr build of a zoo model: roll the body when the unrolled ROMs cannot fit the board
 
     def __post_init__(self):
@@ -362,19 +364,159 @@ def _runtime_frames(folder: Path) -> bool:
     return bool((read_json(Path(folder) / RTL_DIRNAME / "rtl.json").get("frame") or {}).get("runtime"))
 
 
-def verify_rolled(cfg: BuildConfig) -> dict:
+MIN_VERIFY_TILE = 3  # the smallest tile a reduced rolled verify goes down to (the engine's tests run 3x3)
+VERIFY_TILE_DIRNAME = "verify_tile"  # the same network compiled for a smaller tile, for a reduced rolled verify
+
+
+def rolled_verify_estimate(folder: Path):
+    """``estimate(tile=None, tiles=1, stall_prob=0.0) -> {tile, tiles, cycles, cycles_per_s, seconds}``: simulated
+    cycles and seconds of the rolled bench (``rolled_top``) on ``tiles`` tiles of ``tile`` (default: the compiled
+    one), from the compiled graph in ``folder``: the weight image through the loader (one byte per cycle), then per
+    tile the body's cycle model (:func:`fqsr.sim.rolled.cycle_model`, its compute scaled to ``tile`` with the same
+    cycles per pixel), the head's and the tail's slowest node (FINN's estimate scaled by the tile's area) and the
+    frame's load and unload through the DMA; the rate is the cocotb benches' measured cycles per second."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from fqsr.flows import finn  # noqa: F401 (registers fqsr's custom ops)
+    from fqsr.flows.export import load_qonnx
+    from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME
+    from fqsr.sim.rolled import cycle_model, load_summary
+    from fqsr.sim.verify import COCOTB_RATE
+
+    summary, model = load_summary(folder), load_qonnx(folder / DATAFLOW_NAME)
+    stream = summary["stream"]
+    _, h0, w0, _ = stream["shape"]
+    body = cycle_model(summary, model)
+    per_pixel, beats_per_pixel = body["slowest_node_cycles"] / (h0 * w0), stream["beats"] / (h0 * w0)
+    inside = {n for blk in summary["block_nodes"] for n in blk}
+    names = [n.name for n in model.graph.node]
+    first = min(names.index(n) for n in inside)
+    outer = {names.index(n.name): int(getCustomOp(n).get_exp_cycles()) / (h0 * w0) for n in model.graph.node
+             if n.name not in inside}  # per LR pixel of the tile
+    head = max([c for i, c in outer.items() if i < first] or [0])
+    tail = max([c for i, c in outer.items() if i > first] or [0])
+    words_per_pixel = 2 * beats_per_pixel * -(-stream["width"] // 16)  # the frame's load and unload
+    image = (folder / ROLLED_DIRNAME / WEIGHTS_NAME).stat().st_size
+    rate = COCOTB_RATE["cocotb"]
+
+    def estimate(tile=None, tiles: int = 1, stall_prob: float = 0.0) -> dict:
+        h, w = tile or (h0, w0)
+        compute = (h + 2) * w * per_pixel + 3 * (w + 2) * beats_per_pixel
+        iteration = max(compute, body["load_cycles_per_block"])
+        cycles = int(image / (1.0 - stall_prob)
+                     + tiles * (summary["blocks"] * iteration + (head + tail + words_per_pixel) * h * w))
+        return {"tile": [h, w], "tiles": tiles, "cycles": cycles, "cycles_per_s": rate, "seconds": round(cycles / rate)}
+    return estimate
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.1f} min"
+
+
+def verify_rolled(cfg: BuildConfig, echo=None) -> dict:
     """The rolled design (``rolled_top``: head, engine + DMA + SDRAM controller + chip model, tail) under random
-    stalls against FINN's execution of the whole graph (:func:`fqsr.sim.rolled.verify_rolled_top`)."""
+    stalls against FINN's execution of the whole graph (:func:`fqsr.sim.rolled.verify_rolled_top`); the report
+    is written to ``sim/verify.json``, its ``scope`` saying what was proven.
+
+    The run's length is estimated first (:func:`rolled_verify_estimate`) and said on stderr. Longer than
+    ``cfg.verify_budget_min``, the proof moves to the same network exported and compiled for the largest smaller
+    square tile that fits the budget (one tile; ``verify_tile/`` in the model folder) with this build's folding:
+    the same weight image byte for byte, the same engine stages and folding; what differs (the frame geometry:
+    line buffer widths, frame beats, FIFO depths) is listed in ``scope.differs``."""
+    from fqsr.flows.artifacts import record, write_json
     from fqsr.hw.rolled import ROLLED_DIRNAME
     from fqsr.sim.rolled import verify_rolled_top
 
     _check_roll(cfg)
     if cfg.sim == "icarus":
         raise FqsrError("the rolled design is verified with the cocotb bench on Verilator; drop --sim icarus")
+    if not cfg.verify_budget_min > 0:
+        raise FqsrError("--verify-budget must be a positive number of minutes")
     require_current(cfg.folder, ROLLED_DIRNAME, f"{_command(cfg, 'rtl')} --roll {cfg.roll}")
-    report = verify_rolled_top(cfg.folder, tiles=cfg.verify_tiles, p_gap=cfg.stall_prob, p_stall=cfg.stall_prob,
+    say = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+    budget_s = 60.0 * cfg.verify_budget_min
+    estimate = rolled_verify_estimate(cfg.folder)
+    full = estimate(tiles=cfg.verify_tiles, stall_prob=cfg.stall_prob)
+    h, w = full["tile"]
+    say(f"fqsr verify: {cfg.name}'s rolled design, {cfg.verify_tiles} tile(s) of {h}x{w}: about "
+        f"{full['cycles']:,} cycles (cycle model) at ~{full['cycles_per_s']:,.0f} cycles/s: "
+        f"~{_duration(full['seconds'])} of simulation (budget {cfg.verify_budget_min:g} min, --verify-budget)")
+    scope = {"design": "rolled_top", "compiled_tile": [h, w], "estimate": full, "budget_min": cfg.verify_budget_min}
+    folder = cfg.folder
+    if full["seconds"] <= budget_s:
+        scope.update(reduced=False, tile=[h, w], tiles=cfg.verify_tiles, what=f"the build's own RTL, {h}x{w} tiles")
+        tiles = cfg.verify_tiles
+    else:
+        folder, scope = _reduced_rolled_proof(cfg, scope, estimate, budget_s, say)
+        tiles = 1
+    report = verify_rolled_top(folder, tiles=tiles, p_gap=cfg.stall_prob, p_stall=cfg.stall_prob,
                                seed=cfg.seed + 1)
-    return {"model_dir": str(cfg.folder), "roll": cfg.roll, **report}
+    if report.get("first_mismatch"):
+        report["first_mismatch"] = {"stage": "rtl", "tile": report["first_mismatch"].pop("frame"),
+                                    **report["first_mismatch"]}
+    expected = (scope["verified_estimate"] if scope["reduced"] else full)["cycles"]
+    measured = round(report["cycles"] / report["test_s"], 1) if report.get("test_s") else None
+    report = {"model_dir": str(cfg.folder), "roll": cfg.roll, "sim": "verilator", "stall_prob": cfg.stall_prob,
+              **report, "scope": scope, "sim_cycles": report["cycles"], "expected_sim_cycles": expected,
+              "sim_cycles_per_s": measured}
+    if scope["reduced"]:  # cycles of the smaller tile say nothing of the build's throughput
+        report["verified_cycles_per_frame"] = report.pop("cycles_per_frame", None)
+    settings = {"tiles": cfg.verify_tiles, "sim": "verilator", "stall_prob": cfg.stall_prob, "seed": cfg.seed,
+                "roll": cfg.roll, "verify_budget_min": cfg.verify_budget_min}
+    write_json(cfg.folder / VERIFY_NAME, report)
+    record(cfg.folder, VERIFY_NAME, inputs=[DATAFLOW_NAME, ROLLED_DIRNAME], settings=settings)
+    return report
+
+
+def _reduced_rolled_proof(cfg: BuildConfig, scope: dict, estimate, budget_s: float, say) -> tuple[Path, dict]:
+    """The largest square tile below the compiled one whose one-tile verify fits ``budget_s``; the network exported,
+    compiled (this build's ``folding.json``) and rolled for it in ``verify_tile/``, checked to hold the same engine
+    and weight image. Returns that folder and the scope."""
+    from fqsr.hw.rolled import ROLLED_DIRNAME, SUMMARY_NAME, WEIGHTS_NAME
+
+    h, w = scope["compiled_tile"]
+    sizes = range(min(h, w) - 1, MIN_VERIFY_TILE - 1, -1)
+    fits = [s for s in sizes if estimate((s, s), 1, cfg.stall_prob)["seconds"] <= budget_s]
+    if not fits:
+        least = estimate((MIN_VERIFY_TILE,) * 2, 1, cfg.stall_prob)
+        raise FqsrError(f"verifying {cfg.name}'s rolled design takes ~{_duration(scope['estimate']['seconds'])}, and "
+                        f"~{_duration(least['seconds'])} even on one {MIN_VERIFY_TILE}x{MIN_VERIFY_TILE} tile; raise "
+                        f"--verify-budget to at least {least['seconds'] / 60:.0f} min, or fold the body faster")
+    side = estimate((fits[0], fits[0]), 1, cfg.stall_prob)
+    say(f"fqsr verify: that exceeds the budget; verifying instead one {fits[0]}x{fits[0]} tile of the same network "
+        f"compiled with this build's folding (~{_duration(side['seconds'])} of simulation, after its export, compile "
+        f"and Verilator build): the same engine and weight image, a smaller frame")
+    sub = dataclasses.replace(cfg, folder=cfg.folder / VERIFY_TILE_DIRNAME, tile=(fits[0], fits[0]), onnx=None,
+                              folding=cfg.folder / FOLDING_NAME, target_fps=None, fps=None, fps_scale=None,
+                              verify_tiles=1, roll_auto=False)
+    try:
+        sub.load()
+    except FqsrError:
+        raise FqsrError(f"verifying {cfg.name}'s rolled design at its {h}x{w} tile takes "
+                        f"~{_duration(scope['estimate']['seconds'])}, over the budget, and a smaller tile needs the "
+                        f"model exported again, which {cfg.folder} cannot do (no model to load); raise "
+                        f"--verify-budget to {scope['estimate']['seconds'] / 60:.0f} min") from None
+    for step in ("export", "compile", "rtl"):  # always made again: the export must be of this build's weights
+        STEP[step].run(sub)
+    mine, theirs = (read_json(f / ROLLED_DIRNAME / SUMMARY_NAME) for f in (cfg.folder, sub.folder))
+    same_image = (cfg.folder / ROLLED_DIRNAME / WEIGHTS_NAME).read_bytes() == \
+        (sub.folder / ROLLED_DIRNAME / WEIGHTS_NAME).read_bytes()
+    if not same_image or mine.get("stages") != theirs.get("stages") or mine.get("blocks") != theirs.get("blocks"):
+        raise FqsrError(f"the network compiled for a {fits[0]}x{fits[0]} tile in {sub.folder} does not hold this "
+                        f"build's engine ({'stages or blocks differ' if same_image else 'weights.bin differs'}), so "
+                        f"it cannot stand in for it; raise --verify-budget to verify the build's own RTL")
+    differs = sorted(f"{stage}.{key}" for stage, params in mine["params"].items()
+                     for key in set(params) | set(theirs["params"][stage])
+                     if params.get(key) != theirs["params"][stage].get(key))
+    scope.update(reduced=True, tile=[fits[0], fits[0]], tiles=1, folder=str(sub.folder), verified_estimate=side,
+                 same=["weights.bin (byte for byte)", "engine stages and their folding, data types, thresholds",
+                       "blocks", "the RTL modules (hw/rtl) and generators"],
+                 differs=differs + ["the frame geometry outside the engine (head, tail, FIFO depths, DMA frame "
+                                    "size and SDRAM layout)"],
+                 what=f"one {fits[0]}x{fits[0]} tile of the same network (not the build's {h}x{w} RTL): the "
+                      f"{h}x{w} verify was estimated at {_duration(scope['estimate']['seconds'])}, over the "
+                      f"{scope['budget_min']:g} min budget")
+    return sub.folder, scope
 
 
 def verify_gate(report: dict, cfg: BuildConfig) -> None:
@@ -384,9 +526,12 @@ def verify_gate(report: dict, cfg: BuildConfig) -> None:
 
 
 def verify_current(cfg: BuildConfig) -> bool:
-    if cfg.roll is not None:
-        return False  # the rolled design's report is not kept: verified whenever asked
     verified = read_json(cfg.folder / VERIFY_NAME)
+    if cfg.roll is not None:  # the same proof: same roll, tiles asked, stalls, seed and budget
+        return not why_stale(cfg.folder, VERIFY_NAME) and bool(verified.get("equal")) and \
+            settings_of(cfg.folder, VERIFY_NAME) == {"tiles": cfg.verify_tiles, "sim": "verilator",
+                                                     "stall_prob": cfg.stall_prob, "seed": cfg.seed,
+                                                     "roll": cfg.roll, "verify_budget_min": cfg.verify_budget_min}
     return not why_stale(cfg.folder, VERIFY_NAME) and bool(verified.get("equal")) \
         and verified.get("tiles", 0) >= cfg.verify_tiles
 

@@ -82,6 +82,11 @@ def rolled_verify_lines(report: dict) -> list[str]:
              f"{number(report.get('t_refi_ns'))} ns",
              f"  cycles_per_frame {number(report.get('cycles_per_frame'))}, block order {report.get('block_order')}, "
              f"sdram_rule {report.get('sdram_rule') or 'none broken'}"]
+    scope = report.get("scope")
+    if scope:
+        lines.append(f"  proven: {scope['what']}")
+        if scope.get("reduced"):
+            lines.append(f"  differs from the build's RTL: {', '.join(scope['differs'])}")
     if report.get("deadlock"):
         lines.append("  deadlock yes")
     return lines + _first_mismatch(report)

@@ -28,7 +28,7 @@ import torch
 
 from fqsr.flows.compile import DATAFLOW_NAME, compile_model
 from fqsr.flows.export import ONNX_NAME, export, load_qonnx
-from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, generate_rolled_rtl, residual_blocks
+from fqsr.hw.rolled import ENGINE_TOP, ROLLED_DIRNAME, SYSTEM_TOP, generate_rolled_rtl, residual_blocks
 from fqsr.hw.synth import _fmax, kinds_of, run_tool, tool
 from fqsr.models.calibrate import calibrate
 from fqsr.models.registry import build_model, get_config
@@ -44,32 +44,46 @@ def small_edsr(blocks: int, features: int, tile: int, seed: int = 0):
     return model
 
 
-def synthesize(rolled: Path, pnr: bool = False) -> dict:
-    """synth_ecp5 of ``rolled_body`` in ``rolled_synth/`` beside ``rolled`` (a copy of its sources: the yowasp tools
-    read files below their working dir, and ``rolled/`` stays as written); with ``pnr``, nextpnr-ecp5 on the 85F
-    too (every port a pin, unconstrained), its Fmax."""
-    sources = [line for line in (rolled / "filelist.f").read_text().split() if line]
+def synthesize(rolled: Path, pnr: bool = False, top: str = ENGINE_TOP) -> dict:
+    """synth_ecp5 of ``top`` (``rolled_body``, or ``rolled_system``: the engine with its DMA and SDRAM controller) in
+    ``rolled_synth/`` beside ``rolled`` (a copy of its sources: the yowasp tools read files below their working dir,
+    and ``rolled/`` stays as written); with ``pnr``, nextpnr-ecp5 on the 85F too (every port a pin,
+    unconstrained), its Fmax and critical path's nets."""
+    summary = json.loads((rolled / "rolled.json").read_text())
+    sources = summary["sources"] if top == ENGINE_TOP else summary["system_sources"]
     work = rolled.parent / "rolled_synth"
     work.mkdir(exist_ok=True)
     for name in sources:
         shutil.copy(rolled / name, work / name)
     rolled = work
-    script = [f"read_verilog -sv {' '.join(sources)}", f"synth_ecp5 -top {ENGINE_TOP} -json {ENGINE_TOP}.json",
-              f"tee -q -o {ENGINE_TOP}.stat.json stat -json"]
+    script = [f"read_verilog -sv {' '.join(sources)}", f"synth_ecp5 -top {top} -json {top}.json",
+              f"tee -q -o {top}.stat.json stat -json"]
     (rolled / "synth.ys").write_text("\n".join(script) + "\n")
     seconds = run_tool(tool("yosys") + ["-q", "-l", "synth.log", "synth.ys"], rolled, "synth.out")
-    stat = json.loads((rolled / f"{ENGINE_TOP}.stat.json").read_text())
-    top = stat["modules"][f"\\{ENGINE_TOP}"]
-    cells = {t.lstrip("\\"): int(n) for t, n in top["num_cells_by_type"].items()}
+    stat = json.loads((rolled / f"{top}.stat.json").read_text())
+    cells = {t.lstrip("\\"): int(n) for t, n in stat["modules"][f"\\{top}"]["num_cells_by_type"].items()}
     result = {"yosys_s": round(seconds, 1), "kinds": kinds_of(cells), "cells": cells}
     if pnr:
         argv = tool("nextpnr-ecp5") + ["--85k", "--package", "CABGA381", "--speed", "6", "--json",
-                                       f"{ENGINE_TOP}.json", "--lpf-allow-unconstrained", "--freq", "100",
+                                       f"{top}.json", "--lpf-allow-unconstrained", "--freq", "100",
                                        "--report", "report.json", "--timing-allow-fail", "--seed", "1"]
         seconds = run_tool(argv, rolled, "nextpnr.out")
-        result["pnr"] = {"fmax_mhz": _fmax(json.loads((rolled / "report.json").read_text()))["achieved"],
-                         "nextpnr_s": round(seconds, 1)}
+        report = json.loads((rolled / "report.json").read_text())
+        result["pnr"] = {"fmax_mhz": _fmax(report)["achieved"], "nextpnr_s": round(seconds, 1),
+                         "critical_path": critical_path(report)}
     return result
+
+
+def critical_path(report: dict) -> dict:
+    """The worst clock-to-clock path of nextpnr's ``--report`` (not the unconstrained pin paths): its delay and
+    where it starts and ends."""
+    paths = [p for p in report.get("critical_paths", []) if p.get("path") and p["from"] == p["to"] != "<async>"]
+    if not paths:
+        return {}
+    worst = max(paths, key=lambda p: sum(step["delay"] for step in p["path"]))
+    steps = worst["path"]
+    return {"delay_ns": round(sum(step["delay"] for step in steps), 2), "from": steps[0]["from"]["cell"],
+            "to": steps[-1]["to"]["cell"], "nets": [step.get("net", "") for step in steps if step.get("net")][:24]}
 
 
 def stream_folding(folder: Path, pe: int) -> Path:
@@ -115,6 +129,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--synth", action="store_true")
     parser.add_argument("--pnr", action="store_true", help="with --synth: place and route on the 85F, Fmax")
+    parser.add_argument("--synth-top", default=ENGINE_TOP, choices=(ENGINE_TOP, SYSTEM_TOP),
+                        help="what --synth synthesizes: the engine alone or the engine with its DMA and SDRAM")
     parser.add_argument("--no-sim", action="store_true", help="only build: payload and storage figures")
     parser.add_argument("--stream-pe", type=int, default=0, help="PE of the body's stream nodes (0: FINN's)")
     parser.add_argument("--sdram", action="store_true", help="the engine on SDRAM (DMA, controller, chip model) and "
@@ -145,7 +161,7 @@ def main(argv=None) -> int:
         if not report["equal"]:
             return 1
     if args.synth:
-        print(json.dumps({"synth_ecp5": synthesize(args.out / ROLLED_DIRNAME, args.pnr)}))
+        print(json.dumps({"synth_ecp5": synthesize(args.out / ROLLED_DIRNAME, args.pnr, args.synth_top)}))
     return 0
 
 

@@ -40,9 +40,9 @@ datapath ``rolled_block`` (stitched as :mod:`fqsr.hw.stitch` stitches a network)
     w_t*    (in)   16-bit weight payload words, block 0 .. N-1, repeated for every frame
     cmd_t*  (out)  "iteration of block k starts": the DMA takes it once block k's input frame can stream
 
-Around the engine, ``rolled/`` also holds ``rolled_system`` (:func:`system_text`: the engine, its SDRAM DMA
-``rolled_dma.v`` and ``weight_memory``, frames in on ``in0_t*`` and out on ``out0_t*``, the SDRAM regions of
-:func:`sdram_layout`) and ``rolled_top`` (:func:`rolled_top_text`: the whole network, the nodes outside the body
+Around the engine, ``rolled/`` also holds ``rolled_system`` (:func:`system_text`: the engine, a register slice on
+each of its data streams, its SDRAM DMA ``rolled_dma.v`` and ``weight_memory``, frames in on ``in0_t*`` and out on
+``out0_t*``, the SDRAM regions of :func:`sdram_layout`) and ``rolled_top`` (:func:`rolled_top_text`: the whole network, the nodes outside the body
 stitched around ``rolled_system`` as :mod:`fqsr.hw.stitch` stitches the unrolled top).
 """
 from __future__ import annotations
@@ -72,7 +72,8 @@ SYSTEM_PORTS = ("input  wire [7:0] img_tdata", "input  wire img_tvalid", "output
                 "output wire sdram_ras_n", "output wire sdram_cas_n", "output wire sdram_we_n",
                 "output wire [1:0] sdram_ba", "output wire [12:0] sdram_a", "output wire [1:0] sdram_dqm",
                 "output wire [15:0] sdram_dq_o", "output wire sdram_dq_oe", "input  wire [15:0] sdram_dq_i")
-SYSTEM_SOURCES = ("stream_fifo.v", "rolled_dma.v", "weight_loader.v", "sdram_ctrl.v", "weight_memory.v")
+SYSTEM_SOURCES = ("stream_fifo.v", "stream_register_slice.v", "rolled_dma.v", "weight_loader.v", "sdram_ctrl.v",
+                  "weight_memory.v")
 SDRAM_ALIGN_WORDS = 512  # regions start on a row of one bank (9 column bits)
 BLOCK_TOP = "rolled_block"
 WORD_BITS = 16
@@ -484,9 +485,10 @@ module {SYSTEM_TOP} #(
     output wire sdram_dq_oe,
     input  wire [15:0] sdram_dq_i
 );
-    wire [{width - 1}:0] frd_tdata, fwr_tdata;
+    wire [{width - 1}:0] frd_tdata, fwr_tdata, erd_tdata, ewr_tdata;
     wire frd_tvalid, frd_tready, fwr_tvalid, fwr_tready, w_tvalid, w_tready, cmd_tvalid, cmd_tready;
-    wire [15:0] w_tdata, cmd_tdata;
+    wire erd_tvalid, erd_tready, ewr_tvalid, ewr_tready, ew_tvalid, ew_tready;
+    wire [15:0] w_tdata, cmd_tdata, ew_tdata;
     wire m_cmd_valid, m_cmd_ready, m_cmd_write, m_wr_tvalid, m_wr_tready, m_rd_tvalid, m_rd_tready;
     wire [23:0] m_cmd_addr;
     wire [LEN_BITS-1:0] m_cmd_len;
@@ -497,11 +499,29 @@ module {SYSTEM_TOP} #(
     assign iter_start = cmd_tvalid && cmd_tready;
     assign iter_block = cmd_tdata;
 
+    // register slices on the engine's three data streams: no combinational valid or ready path between the
+    // engine's nodes and the DMA's counters (the full-size build's critical path ran from the DMA's write counter
+    // back through the whole block)
+    stream_register_slice #(.WIDTH({width})) rd_slice (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+        .in0_tdata(frd_tdata), .in0_tvalid(frd_tvalid), .in0_tready(frd_tready),
+        .out0_tdata(erd_tdata), .out0_tvalid(erd_tvalid), .out0_tready(erd_tready)
+    );
+    stream_register_slice #(.WIDTH({width})) wr_slice (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+        .in0_tdata(ewr_tdata), .in0_tvalid(ewr_tvalid), .in0_tready(ewr_tready),
+        .out0_tdata(fwr_tdata), .out0_tvalid(fwr_tvalid), .out0_tready(fwr_tready)
+    );
+    stream_register_slice #(.WIDTH(16)) w_slice (
+        .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+        .in0_tdata(w_tdata), .in0_tvalid(w_tvalid), .in0_tready(w_tready),
+        .out0_tdata(ew_tdata), .out0_tvalid(ew_tvalid), .out0_tready(ew_tready)
+    );
     {ENGINE_TOP} engine (
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
-        .rd_tdata(frd_tdata), .rd_tvalid(frd_tvalid), .rd_tready(frd_tready),
-        .wr_tdata(fwr_tdata), .wr_tvalid(fwr_tvalid), .wr_tready(fwr_tready),
-        .w_tdata(w_tdata), .w_tvalid(w_tvalid), .w_tready(w_tready),
+        .rd_tdata(erd_tdata), .rd_tvalid(erd_tvalid), .rd_tready(erd_tready),
+        .wr_tdata(ewr_tdata), .wr_tvalid(ewr_tvalid), .wr_tready(ewr_tready),
+        .w_tdata(ew_tdata), .w_tvalid(ew_tvalid), .w_tready(ew_tready),
         .cmd_tdata(cmd_tdata), .cmd_tvalid(cmd_tvalid), .cmd_tready(cmd_tready),
         .banks_loaded(banks_loaded), .busy(busy)
     );

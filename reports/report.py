@@ -263,6 +263,7 @@ def build_report(model_dir: Path) -> dict:
         "stages": {name: ("done" if value is not None else f"stale: {stale[name]}" if name in stale else NOT_RUN)
                    for name, value in artifacts.items()},
         "equal": {name: (artifacts[name] or {}).get("equal") for name in ("export", "compile", "verify")},
+        "verify_scope": (artifacts["verify"] or {}).get("scope"),
         "resources": resource_table(artifacts["estimates"], artifacts["resources"]),
         "throughput": throughput(artifacts, model_dir),
         "psnr": psnr_table(artifacts),

@@ -160,6 +160,12 @@ def report_markdown(report: dict) -> str:
                    [[name, state, number(report["equal"].get(name)) if name in report["equal"] else ""]
                     for name, state in report["stages"].items()])
     lines.append("")
+    scope = report.get("verify_scope")
+    if scope:  # a rolled design's verify says what it proved (a smaller tile when the build's own was too long)
+        lines += [f"Verify proved: {scope['what']}."]
+        if scope.get("reduced"):
+            lines += [f"It differs from the build's RTL in: {', '.join(scope['differs'])}."]
+        lines.append("")
     if report.get("pnr"):
         pnr = report["pnr"]
         lines += ["## Place and route", "",

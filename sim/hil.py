@@ -187,6 +187,19 @@ def _held(result) -> str:
     return f" (held at {', '.join(at['nodes'])})" if at and at["nodes"] else ""
 
 
+def rolled_weight_image(model_dir: Path) -> Path | None:
+    """``rolled/weights.bin`` when the board runs a rolled design: the bitstream was built with ``--roll body``
+    (``synth/pnr.json``), or the folder holds a rolled design only; None for an unrolled one."""
+    from fqsr.flows.artifacts import RTL_DIRNAME
+    from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME
+    from fqsr.hw.synth import PNR_NAME, SYNTH_DIRNAME
+
+    pnr = model_dir / SYNTH_DIRNAME / PNR_NAME
+    roll = json.loads(pnr.read_text()).get("roll") if pnr.is_file() else None
+    rolled = roll is not None or ((model_dir / ROLLED_DIRNAME).is_dir() and not (model_dir / RTL_DIRNAME).is_dir())
+    return model_dir / ROLLED_DIRNAME / WEIGHTS_NAME if rolled else None
+
+
 def open_device(spec: str, model_dir: Path, sim: str = "verilator", stall_prob: float = 0.0):
     """``rtlsim``, ``python`` or ``serial:PORT`` -> a device with ``run(tiles)``."""
     if spec == "rtlsim":
@@ -196,7 +209,8 @@ def open_device(spec: str, model_dir: Path, sim: str = "verilator", stall_prob: 
     if spec.startswith("serial:") and len(spec) > len("serial:"):
         from fqsr.sim.link import SerialDevice
 
-        device = SerialDevice(spec[len("serial:"):], model_dir=Path(model_dir))
+        device = SerialDevice(spec[len("serial:"):], model_dir=Path(model_dir),
+                              weight_image=rolled_weight_image(Path(model_dir)))
         device.name = spec
         return device
     raise FqsrError(f"unknown device '{spec}'; use rtlsim, python or serial:PORT (e.g. serial:/dev/ttyUSB0)")

@@ -10,7 +10,10 @@ buffers one whole input tile (the UART cannot pause the host), so the host
 sends one tile, reads its whole output, then sends the next.
 
 - :func:`encode` / :func:`decode`: tiles ``uint8 [N, C, H, W]`` <-> bytes <-> output ``[N, C, H*s, W*s]``.
-- :class:`SerialDevice`: a board on a serial port (pyserial), ``run(tiles) -> ndarray``.
+- :class:`SerialDevice`: a board on a serial port (pyserial), ``run(tiles) -> ndarray``. A rolled design's board
+  (``fqsr build --roll body``) first takes the weight image: the host sends ``rolled/weights.bin`` whole (header
+  with length and CRC-32, then the payload, :mod:`fqsr.hw.weight_image`) once, before the first tile; the
+  board's ``uart_image_split`` gives exactly that many bytes after reset to its weight loader.
 - :class:`UartRtlDevice`: the same bytes through the board top (bridge + stitched network)
   simulated at the UART bit level in cocotb (:mod:`fqsr.sim.uart_bench`), ``run(tiles) -> ndarray``.
 """
@@ -58,7 +61,7 @@ class SerialDevice:
     """The accelerator on a board behind its UART bridge: ``run(tiles) -> ndarray``, one tile at a time."""
 
     def __init__(self, port: str, baud: int = DEFAULT_BAUD, model_dir: Path | None = None,
-                 fmt: HostInterface | None = None, clock_mhz: float = 25.0):
+                 fmt: HostInterface | None = None, clock_mhz: float = 25.0, weight_image: Path | None = None):
         if fmt is None and model_dir is None:
             raise FqsrError("SerialDevice needs the model folder (build/<model>) to know the stream format")
         try:
@@ -68,6 +71,16 @@ class SerialDevice:
         self.fmt = fmt or HostInterface.load(model_dir)
         self.baud = baud
         self.clock_mhz = clock_mhz
+        self.image = None  # the weight image still to send (a rolled design), validated before the port opens
+        if weight_image is not None:
+            from fqsr.hw.weight_image import decode_image
+
+            weight_image = Path(weight_image)
+            if not weight_image.is_file():
+                raise FqsrError(f"weight image {weight_image} does not exist; rebuild the rolled design "
+                                "(fqsr build --roll body writes it)")
+            self.image = weight_image.read_bytes()
+            decode_image(self.image, name=f"weight image {weight_image}")  # short or corrupt: refused here
         try:
             self.port = serial.Serial(port, baud, timeout=1.0)
         except (serial.SerialException, OSError) as exc:
@@ -79,11 +92,19 @@ class SerialDevice:
         compute_s = (self.fmt.cycles_per_frame or 0) / (self.clock_mhz * 1e6)
         return 2 * (wire_s + compute_s) + 2.0
 
+    def send_image(self):
+        """The weight image, once, before the first tile (the board takes it into its SDRAM after reset)."""
+        if self.image is not None:
+            self.port.write(self.image)
+            self.port.flush()
+            self.image = None
+
     def run(self, tiles) -> np.ndarray:
         tiles = np.asarray(tiles)
         want = self.fmt.bytes_out_per_tile()
         outputs = []
         for i, tile in enumerate(tiles):
+            self.send_image()
             self.port.reset_input_buffer()
             self.port.write(encode(tile[None], self.fmt))
             self.port.flush()

@@ -21,7 +21,8 @@ SHARED = {("export", "tile"): "tile", ("build", "tile"): "tile", ("sweep", "tile
           ("export", "random_tiles"): "random_tiles", ("compile", "random_tiles"): "random_tiles",
           ("verify", "tiles"): "verify_tiles", ("build", "verify_tiles"): "verify_tiles",
           ("verify", "sim"): "sim", ("build", "sim"): "sim", ("hil", "sim"): "sim",
-          ("verify", "stall_prob"): "stall_prob", ("verify", "seed"): "seed"}
+          ("verify", "stall_prob"): "stall_prob", ("verify", "seed"): "seed",
+          ("verify", "verify_budget"): "verify_budget_min", ("build", "verify_budget"): "verify_budget_min"}
 
 
 def test_every_command_takes_a_setting_with_the_pipelines_default():

@@ -12,9 +12,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from test_rtl_rolled import BLOCKS, FEATURES, TILE, build_small_rolled
+from test_rtl_rolled import BLOCKS, FEATURES, TARGET_FPS, TILE, build_small_rolled
 from test_rtl_yosys import yosys_check
+from conftest import calibrated, small
 from fqsr.apps.cli import main
+from fqsr.apps.pipeline import BuildConfig, rolled_verify_estimate, run_steps
+from fqsr.flows.artifacts import VERIFY_NAME, why_stale
+from fqsr.models.errors import FqsrError
 from fqsr.hw.rolled import ROLLED_DIRNAME, WEIGHTS_NAME
 from fqsr.sim.rolled import verify_rolled_system, verify_rolled_top
 
@@ -80,8 +84,19 @@ def test_fqsr_rtl_and_verify_with_roll_body(built):
     assert rtl["rolled_top"] == "rolled_top" and rtl["blocks"] == BLOCKS
     result = CliRunner().invoke(main, ["verify", "--out-dir", str(folder), "--roll", "body", "--tiles", "1", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    assert "1 tile(s) of 6x6: about" in result.stderr  # the estimate, said before the run
+    report = json.loads(result.stdout)
     assert report["equal"] and report["mismatches"] == 0 and report["elements"] == (2 * TILE[0]) * (2 * TILE[1]) * 3
+    # sim/verify.json as the unrolled verify writes it, vouched for by its provenance record; fqsr report reads it
+    written = json.loads((folder / VERIFY_NAME).read_text())
+    assert written["equal"] and written["tiles"] == 1 and written["tile"] == list(TILE)
+    assert not why_stale(folder, VERIFY_NAME)
+    assert written["scope"]["reduced"] is False and written["scope"]["tile"] == list(TILE)
+    assert written["sim_cycles"] > 0 and written["expected_sim_cycles"] > 0 and written["first_mismatch"] is None
+    result = CliRunner().invoke(main, ["report", "--out-dir", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["equal"]["verify"] is True
+    assert "Verify proved: the build's own RTL, 6x6 tiles." in (folder / "report.md").read_text()
     result = CliRunner().invoke(main, ["rtl", "--out-dir", str(folder), "--roll", "blocks"])
     assert result.exit_code != 0 and "body" in result.output
 
@@ -91,3 +106,35 @@ def test_the_system_elaborates_cleanly_in_yosys(built):
     for sources, top in (("system_sources", "system_top"), ("top_sources", "rolled_top")):
         log = yosys_check(summary[sources], summary[top], folder / ROLLED_DIRNAME)
         assert "Found and reported 0 problems." in log, top
+
+
+def test_a_verify_over_its_budget_proves_a_smaller_tile_of_the_same_engine(built, capsys):
+    """The build's verify step estimates its length first; over --verify-budget it exports and compiles the same
+    network for the largest smaller tile that fits (this build's folding), checks it holds the same engine and the
+    same weights.bin, proves one tile of it, and verify.json's scope says exactly that."""
+    folder, _ = built
+    estimate = rolled_verify_estimate(folder)
+    budget_min = estimate((4, 4))["seconds"] / 60 * 1.01
+    assert estimate((5, 5))["seconds"] > 60 * budget_min and estimate()["seconds"] > 60 * budget_min
+    net = calibrated(small("edsr_w4a4", features=FEATURES, blocks=BLOCKS), tile=TILE[0])  # the built model again
+    cfg = BuildConfig(folder, net=net, tile=TILE, target_fps=TARGET_FPS, verify_tiles=1, random_tiles=1,
+                      roll="body", verify_budget_min=budget_min)
+    report = run_steps(cfg, ["verify"])["verify"]
+    err = capsys.readouterr().err
+    assert "tile(s) of 6x6: about" in err and "verifying instead one 4x4 tile of the same network" in err
+    scope = report["scope"]
+    assert report["equal"] and report["mismatches"] == 0 and report["elements"] == 8 * 8 * 3, report
+    assert scope["reduced"] and scope["tile"] == [4, 4] and scope["compiled_tile"] == list(TILE)
+    assert "weights.bin (byte for byte)" in scope["same"] and "not the build's 6x6 RTL" in scope["what"]
+    engine = [d for d in scope["differs"] if d.startswith("rolled_")]  # only the engine's frame geometry differs
+    assert engine and all(d.rsplit(".", 1)[1] in ("H", "W", "DEPTH") for d in engine), scope["differs"]
+    assert not any("MVAU" in d or "Thresholding" in d for d in engine), scope["differs"]
+    assert json.loads((folder / VERIFY_NAME).read_text())["scope"] == scope
+    assert report.get("cycles_per_frame") is None  # a 4x4 tile's cycles are not this build's
+
+
+def test_a_budget_too_small_even_for_the_smallest_tile_is_refused(built):
+    folder, _ = built
+    cfg = BuildConfig(folder, tile=TILE, verify_tiles=1, roll="body", verify_budget_min=0.001)
+    with pytest.raises(FqsrError, match=r"even on one 3x3 tile; raise --verify-budget to at least"):
+        run_steps(cfg, ["verify"])
