@@ -94,7 +94,15 @@ module sliding_window #(
         if (take) mem[waddr] <= in0_tdata[SIMD*BITS-1:0];
 
     // ---- read side: output pixel (oh, ow), window position (kh, kw), fold cf
-    wire advance = !out0_tvalid || out0_tready;
+    // OUT_REG (one word per beat): the word read from the ring (a block RAM's own read register when the ring is
+    // one) goes through a fabric register before out0_tdata: the block RAM's clock-to-output (5.8 ns on speed 6)
+    // and the routing to the next node's input buffer were the board's critical path (benchmarks/fmax.md).
+    // One cycle more latency, the same rate: the read stage advances whenever the output stage takes its word.
+    localparam integer OUT_REG = !PARALLEL;
+    reg rd_valid;
+    reg [OUT_WIDTH-1:0] rd_data;
+    wire out_advance = !out0_tvalid || out0_tready;
+    wire advance = OUT_REG ? !rd_valid || out_advance : out_advance;
     wire give = advance && rows >= K_H;
     wire [159:0] rd_count;
     wire [4:0]   rd_last;
@@ -169,15 +177,24 @@ module sliding_window #(
     endgenerate
     wire [RW-1:0] released = !row_out ? 0 : frame_done ? K_H : 1;
 
+    always @(posedge ap_clk)
+        if (give) rd_data <= beat;  // no reset: a block RAM's read register
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             rows <= 0;
+            rd_valid <= 1'b0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else begin
             rows <= rows + row_in - released;
-            if (advance) out0_tvalid <= give;
-            if (give) out0_tdata <= beat;
+            if (!OUT_REG) begin
+                if (advance) out0_tvalid <= give;
+                if (give) out0_tdata <= beat;
+            end else begin
+                if (advance) rd_valid <= give;
+                if (out_advance) out0_tvalid <= rd_valid;
+                if (out_advance && rd_valid) out0_tdata <= rd_data;
+            end
         end
     end
 endmodule
