@@ -241,13 +241,19 @@ def _write_top(model_dir: Path, board: str | Board, baud: int, clks_per_bit: int
     if board.vendor != "lattice":
         raise FqsrError(f"board {board.name} is a {board.vendor} board; the UART board top is for the ULX3S")
     io = interface_of(model_dir)
-    depth = 1 << max(4, (io["in_beats_per_tile"] * io["in_bytes"] - 1).bit_length())  # one whole tile
+    depth = receive_buffer_depth(io["in_beats_per_tile"] * io["in_bytes"])
     cpb = clks_per_bit or clocks_per_bit(pll_mhz or board.oscillator_mhz or board.clock_mhz, baud)
     path = Path(path or Path(model_dir) / "synth" / f"{BOARD_TOP}.v")
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text(text_of(board, io, depth, cpb))
     return path
+
+
+def receive_buffer_depth(tile_bytes: int) -> int:
+    """Bytes of the UART bridge's receive buffer: one whole input tile or frame (the host cannot be paused),
+    rounded up to a power of two."""
+    return 1 << max(4, (tile_bytes - 1).bit_length())
 
 
 def bridge_sources() -> list[Path]:

@@ -33,10 +33,10 @@ module fm_padding #(
     localparam integer OW = PAD_L + W + PAD_R;
     localparam integer CF = CHANNELS / SIMD;
     localparam integer OH_MAX = RUNTIME ? 65536 + PAD_T + PAD_B : OH;
-    reg [17:0] rows_end, cols_end, oh_last, ow_last;  // registered: the geometry is stable during a frame
+    reg [17:0] rows_end_m1, cols_end_m1, oh_last, ow_last;  // registered: the geometry is stable during a frame
     always @(posedge ap_clk) begin
-        rows_end <= PAD_T + frame_rows;
-        cols_end <= PAD_L + frame_cols;
+        rows_end_m1 <= PAD_T + frame_rows - 1;
+        cols_end_m1 <= PAD_L + frame_cols - 1;
         oh_last <= PAD_T + frame_rows + PAD_B - 1;
         ow_last <= PAD_L + frame_cols + PAD_R - 1;
     end
@@ -53,8 +53,28 @@ module fm_padding #(
         .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .step(produce),
         .last_values({14'd0, oh_last, 14'd0, ow_last, 32'd0}), .count(count), .last(at_last));
     wire [31:0] ow = count[63:32], oh = count[95:64];
-    wire in_image = RUNTIME ? oh >= PAD_T && oh < rows_end && ow >= PAD_L && ow < cols_end
-                            : oh >= PAD_T && oh < PAD_T + H && ow >= PAD_L && ow < PAD_L + W;
+    // in_image = row_inside && col_inside, kept in registers and updated when the walk leaves a column or a
+    // row, by equality compares only: the four range compares on the runtime geometry fed `produce` and the
+    // walk's step (the stitched design's critical path, benchmarks/fmax.md). A frame has at least one row
+    // and one column, so PAD_T - 1 (entering) and the last image row (leaving) are different rows.
+    wire [17:0] last_row = RUNTIME ? rows_end_m1 : PAD_T + H - 1;
+    wire [17:0] last_col = RUNTIME ? cols_end_m1 : PAD_L + W - 1;
+    reg row_inside, col_inside;
+    wire in_image = row_inside && col_inside;
+    always @(posedge ap_clk)
+        if (!ap_rst_n) begin
+            row_inside <= PAD_T == 0;
+            col_inside <= PAD_L == 0;
+        end else if (produce && at_last[0]) begin  // the walk leaves column ow
+            if (at_last[1]) col_inside <= PAD_L == 0;
+            else if (PAD_L > 0 && ow == PAD_L - 1) col_inside <= 1'b1;
+            else if (ow == last_col) col_inside <= 1'b0;
+            if (at_last[1]) begin  // and row oh
+                if (at_last[2]) row_inside <= PAD_T == 0;
+                else if (PAD_T > 0 && oh == PAD_T - 1) row_inside <= 1'b1;
+                else if (oh == last_row) row_inside <= 1'b0;
+            end
+        end
     assign produce = advance && (in_image ? in0_tvalid : started || in0_tvalid);
     wire last    = at_last[2];
     assign in0_tready = advance && in_image;

@@ -94,7 +94,15 @@ module sliding_window #(
         if (take) mem[waddr] <= in0_tdata[SIMD*BITS-1:0];
 
     // ---- read side: output pixel (oh, ow), window position (kh, kw), fold cf
-    wire advance = !out0_tvalid || out0_tready;
+    // OUT_REG (one word per beat): the word read from the ring (a block RAM's own read register when the ring is
+    // one) goes through a fabric register before out0_tdata: the block RAM's clock-to-output (5.8 ns on speed 6)
+    // and the routing to the next node's input buffer were the board's critical path (benchmarks/fmax.md).
+    // One cycle more latency, the same rate: the read stage advances whenever the output stage takes its word.
+    localparam integer OUT_REG = !PARALLEL;
+    reg rd_valid;
+    reg [OUT_WIDTH-1:0] rd_data;
+    wire out_advance = !out0_tvalid || out0_tready;
+    wire advance = OUT_REG ? !rd_valid || out_advance : out_advance;
     wire give = advance && rows >= K_H;
     wire [159:0] rd_count;
     wire [4:0]   rd_last;
@@ -109,11 +117,31 @@ module sliding_window #(
     // beat), krow = slot(oh + kh) * ROW + ow * CF (its row kh), raddr = the address itself. Within a
     // window row the beats (kw, cf) are consecutive; a row of the ring wraps at DEPTH.
     reg [AW-1:0] row_base, pixel, krow, raddr;
-    wire [AW:0]   row_sum = row_base + (rd_last[4] ? K_H * ROW : ROW);
-    wire [AW-1:0] row_next = row_sum >= DEPTH ? row_sum - DEPTH : row_sum;
+    wire [AW:0]   row_sum1 = row_base + ROW;
+    wire [AW:0]   row_sumk = row_base + K_H * ROW;
+    wire [AW-1:0] row_now1 = row_sum1 >= DEPTH ? row_sum1 - DEPTH : row_sum1;
+    wire [AW-1:0] row_nowk = row_sumk >= DEPTH ? row_sumk - DEPTH : row_sumk;
     wire [AW:0]   krow_sum = krow + ROW;
-    wire [AW-1:0] krow_next = krow_sum >= DEPTH ? krow_sum - DEPTH : krow_sum;
-    wire [AW-1:0] pixel_next = pixel + CF;
+    wire [AW-1:0] krow_now = krow_sum >= DEPTH ? krow_sum - DEPTH : krow_sum;
+    wire [AW-1:0] pixel_now = pixel + CF;
+    // The next kh, ow and oh addresses are computed from the registers a cycle ahead (their add and
+    // wrap were the stitched design's critical path, after the walk's last-digit flags: benchmarks/fmax.md):
+    // krow changes at most every KW_N x CF gives before the next kh step reads its successor, pixel every
+    // KH_N x KW_N x CF, row_base every OW x KH_N x KW_N x CF. Where a period can be 1 the sum stays
+    // combinational. The registers are loaded every cycle, reset included, so they are valid by the first give.
+    localparam integer KROW_AHEAD  = KW_N * CF >= 2;
+    localparam integer PIXEL_AHEAD = KH_N * KW_N * CF >= 2;
+    localparam integer ROW_AHEAD   = (RUNTIME ? 1 : OW) * KH_N * KW_N * CF >= 2;
+    reg [AW-1:0] row_ahead1, row_aheadk, krow_ahead, pixel_ahead;
+    always @(posedge ap_clk) begin
+        row_ahead1 <= row_now1;
+        row_aheadk <= row_nowk;
+        krow_ahead <= krow_now;
+        pixel_ahead <= pixel_now;
+    end
+    wire [AW-1:0] row_next = rd_last[4] ? (ROW_AHEAD ? row_aheadk : row_nowk) : (ROW_AHEAD ? row_ahead1 : row_now1);
+    wire [AW-1:0] krow_next = KROW_AHEAD ? krow_ahead : krow_now;
+    wire [AW-1:0] pixel_next = PIXEL_AHEAD ? pixel_ahead : pixel_now;
     always @(posedge ap_clk)
         if (!ap_rst_n) begin
             row_base <= 0; pixel <= 0; krow <= 0; raddr <= 0;
@@ -149,15 +177,24 @@ module sliding_window #(
     endgenerate
     wire [RW-1:0] released = !row_out ? 0 : frame_done ? K_H : 1;
 
+    always @(posedge ap_clk)
+        if (give) rd_data <= beat;  // no reset: a block RAM's read register
     always @(posedge ap_clk) begin
         if (!ap_rst_n) begin
             rows <= 0;
+            rd_valid <= 1'b0;
             out0_tvalid <= 1'b0;
             out0_tdata <= 0;
         end else begin
             rows <= rows + row_in - released;
-            if (advance) out0_tvalid <= give;
-            if (give) out0_tdata <= beat;
+            if (!OUT_REG) begin
+                if (advance) out0_tvalid <= give;
+                if (give) out0_tdata <= beat;
+            end else begin
+                if (advance) rd_valid <= give;
+                if (out_advance) out0_tvalid <= rd_valid;
+                if (out_advance && rd_valid) out0_tdata <= rd_data;
+            end
         end
     end
 endmodule
