@@ -248,18 +248,21 @@ def _trace_kind(waves: bool) -> str | None:
 
 
 def build(sources, *, threads: int = 1, waves: bool = False, timings: dict | None = None,
-          frame_geometry: bool = False) -> Path:
+          frame_geometry: bool = False, lut_products: bool = False) -> Path:
     """Verilate ``sources`` (top ``fqsr_top``) with the driver and compile them (cached); the executable.
 
-    ``timings`` receives ``build_s`` (0 when cached) and ``build_cached``."""
+    ``timings`` receives ``build_s`` (0 when cached) and ``build_cached``. ``lut_products``: mvau.v's
+    ``LUT_MULT`` products in their LUT form (default `*`, :func:`fqsr.sim.runner.sim_defines`)."""
     from fqsr.hw.stitch import TOP_NAME
-    from fqsr.sim.runner import build_hash, keep_runtime, reuse_runtime, sim_build_root, simulator_env
+    from fqsr.sim.runner import build_hash, keep_runtime, reuse_runtime, sim_build_root, sim_defines, simulator_env
 
     trace = _trace_kind(waves)
     sources = [Path(s).resolve() for s in sources]
+    verilog_defines = sim_defines(lut_products)
     params = {"threads": threads, "trace": trace, "flags": [VERILATE_FLAGS, OPT_FAST, FLAGS_VERSION],
-              "frame_geometry": frame_geometry}
-    defines = ["-CFLAGS", "-DFQSR_FRAME_GEOMETRY"] if frame_geometry else []
+              "frame_geometry": frame_geometry, "defines": verilog_defines}
+    defines = [f"-D{name}={value}" for name, value in verilog_defines.items()]
+    defines += ["-CFLAGS", "-DFQSR_FRAME_GEOMETRY"] if frame_geometry else []
     key = build_hash("harness", [*sources, DRIVER], TOP_NAME, params)
     build_dir = sim_build_root() / f"harness-{TOP_NAME}-{key}"
     exe, stamp = build_dir / "obj" / EXE, build_dir / ".built"
@@ -295,7 +298,7 @@ def build(sources, *, threads: int = 1, waves: bool = False, timings: dict | Non
 
 
 def simulate(sources, spec: dict, work, *, idle_cycles: int | None = None, threads: int | None = None,
-             waves: bool = False, timings: dict | None = None) -> dict:
+             waves: bool = False, timings: dict | None = None, lut_products: bool = False) -> dict:
     """Run ``spec`` (the cocotb bench's phases) through the compiled harness in ``work`` (ROM files of the
     sources' folder are copied there, ``$readmemh`` reads them from the working directory).
 
@@ -303,7 +306,7 @@ def simulate(sources, spec: dict, work, *, idle_cycles: int | None = None, threa
     (default: only ``max_cycles``). With ``waves`` the run writes ``work/dump.fst`` (``dump.vcd``
     without liblz4-dev). The result is the bench's dict plus ``streams``, ``idle_stop`` and,
     when deadlocked, ``deadlock_at`` (:func:`stalled`), and ``cpu_s`` (the clock loop's CPU time).
-    ``timings`` receives ``build_s``, ``build_cached``, ``threads``."""
+    ``timings`` receives ``build_s``, ``build_cached``, ``threads``; ``lut_products`` as :func:`build`."""
     from fqsr.hw.stitch import rom_files
     from fqsr.sim.runner import waveform_path
 
@@ -314,7 +317,8 @@ def simulate(sources, spec: dict, work, *, idle_cycles: int | None = None, threa
     threads = default_threads() if threads is None else int(threads)
     timings = {} if timings is None else timings
     spec = check_frames(spec, design["frame_geometry"], sources[-1])
-    exe = build(sources, threads=threads, waves=waves, timings=timings, frame_geometry=design["frame_geometry"])
+    exe = build(sources, threads=threads, waves=waves, timings=timings, frame_geometry=design["frame_geometry"],
+                lut_products=lut_products)
     timings["threads"] = threads
     for rom in rom_files(sources[-1].parent):
         shutil.copy(rom, work / rom.name)

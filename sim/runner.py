@@ -28,6 +28,17 @@ INSTALL_HINT = {
 }
 
 
+# hw/rtl/mvau.v builds LUT_MULT products as `*` where this is defined (Yosys proves the two forms equal,
+# tests/test_lut_product.py): Verilator's C++ of the shift-and-add form of a large folding did not compile
+SIM_PRODUCTS_DEFINE = "FQSR_SIM_PRODUCTS"
+
+
+def sim_defines(lut_products: bool = False) -> dict:
+    """The Verilog defines of a simulation build: :data:`SIM_PRODUCTS_DEFINE`, unless ``lut_products`` asks
+    for the products in the LUT form synthesis builds."""
+    return {} if lut_products else {SIM_PRODUCTS_DEFINE: 1}
+
+
 def sim_build_root() -> Path:
     """``$FQSR_BUILD/sim`` (default ``build/sim`` in the repository)."""
     return build_root() / "sim"
@@ -144,7 +155,8 @@ def build_hash(sim: str, sources, toplevel: str, parameters: dict) -> str:
 
 def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | None = None,
                sim: str = "verilator", extra_env: dict | None = None, seed: int = 0,
-               waves: bool = False, test_dir=None, data_files=(), timings: dict | None = None) -> Path:
+               waves: bool = False, test_dir=None, data_files=(), timings: dict | None = None,
+               lut_products: bool = False) -> Path:
     """Build ``sources`` with ``toplevel`` (cached) and run the cocotb ``test_module`` on it.
 
     The simulation runs in ``test_dir`` (default: the build directory), the working
@@ -153,13 +165,16 @@ def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | N
     into ``test_dir``, see :func:`waveform_path`. Raises AssertionError when a cocotb test fails (so pytest
     reports it) and FqsrError when the simulator is missing. Returns the results XML path.
     ``timings`` (a dict) receives ``build_s`` (0 when the cached build was used) and ``test_s``.
+    ``lut_products``: mvau.v's ``LUT_MULT`` products in their LUT form (default: `*`, :func:`sim_defines`).
     """
     from cocotb_tools.runner import get_results
 
     parameters = dict(parameters or {})
     sources = [Path(s).resolve() for s in sources]
     waves_format = waveform_path(sim, toplevel, ".").suffix if waves else None
-    key = build_hash(sim, sources, toplevel, {**parameters, "__waves": waves_format, "__flags": BUILD_FLAGS_VERSION})
+    defines = sim_defines(lut_products)
+    key = build_hash(sim, sources, toplevel, {**parameters, "__waves": waves_format, "__flags": BUILD_FLAGS_VERSION,
+                                              "__defines": defines})
     build_dir = sim_build_root() / f"{sim}-{toplevel}-{key}"
     test_dir = Path(test_dir).resolve() if test_dir else build_dir
     test_dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +196,8 @@ def run_cocotb(sources, toplevel: str, test_module: str, *, parameters: dict | N
         if sim == "verilator" and not stamp.exists():
             reuse_runtime(build_dir)
         try:
-            runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters, build_args=build_args,
+            runner.build(sources=sources, hdl_toplevel=toplevel, parameters=parameters, defines=defines,
+                         build_args=build_args,
                          build_dir=build_dir, always=not stamp.exists(), waves=waves, timescale=("1ns", "1ps"),
                          log_file=build_dir / "build.log")
         except RuntimeError as err:

@@ -87,8 +87,9 @@ class BenchResult:
 
 def verify_node(model: ModelWrapper, *, sim: str = "verilator", seed: int = 0, p_gap: float = 0.3,
                 p_stall: float = 0.3, frames: int = 1, feed: dict | None = None,
-                max_cycles: int | None = None) -> BenchResult:
-    """Random inputs (``frames`` of them, streamed back to back) -> FINN reference -> RTL under stalls."""
+                max_cycles: int | None = None, lut_products: bool = False) -> BenchResult:
+    """Random inputs (``frames`` of them, streamed back to back) -> FINN reference -> RTL under stalls.
+    ``lut_products``: simulate mvau.v's ``LUT_MULT`` products in their LUT form (:func:`fqsr.sim.runner.run_cocotb`)."""
     node = model.graph.node[0]
     inst = getCustomOp(node)
     rng_seed = np.random.default_rng(seed)
@@ -107,7 +108,8 @@ def verify_node(model: ModelWrapper, *, sim: str = "verilator", seed: int = 0, p
             lanes = inst.get_folded_output_shape(j)[-1]
             outputs.setdefault(f"out{j}", []).extend(
                 pack_beats(ref[name], inst.get_output_datatype(j).bitwidth(), lanes))
-    key = hashlib.sha256(model.model.SerializeToString() + json.dumps([sim, seed, frames]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(model.model.SerializeToString()
+                         + json.dumps([sim, seed, frames, lut_products]).encode()).hexdigest()[:12]
     work = sim_build_root() / "benches" / f"{node.name}-{sim}-{key}"
     name, _, files = emit_node(model, node, work)
     rtl = [f for f in files if f.suffix in (".v", ".sv")]
@@ -118,7 +120,8 @@ def verify_node(model: ModelWrapper, *, sim: str = "verilator", seed: int = 0, p
     spec_path = work / "spec.json"
     spec_path.write_text(json.dumps(spec))
     run_cocotb([*rtl, work / f"{name}.v"], name, "fqsr.sim.bench", sim=sim, seed=seed,
-               extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, test_dir=work)  # ROM files are in work
+               extra_env={"FQSR_BENCH_SPEC": str(spec_path)}, test_dir=work,  # ROM files are in work
+               lut_products=lut_products)
     cycles = json.loads((work / "result.json").read_text())["cycles"]
     return BenchResult(sum(map(len, inputs.values())), sum(map(len, outputs.values())), sim, cycles,
                        frames * _expected_cycles(inst))

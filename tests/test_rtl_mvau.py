@@ -51,15 +51,17 @@ def test_mvau(mw, mh, simd, pe, in_dt, w_dt, out_dt, p_gap, p_stall):
     assert res.beats_out == 6 * mh // pe
 
 
-@pytest.mark.parametrize("mw, mh, simd, pe, in_dt, w_dt, out_dt", [
-    (8, 4, 2, 2, "UINT4", "INT4", "INT4"),
-    (12, 6, 3, 2, "INT8", "INT2", None),
-    (18, 4, 9, 4, "INT3", "UINT5", "UINT4"),
+@pytest.mark.parametrize("mw, mh, simd, pe, in_dt, w_dt, out_dt, lut_products", [
+    (8, 4, 2, 2, "UINT4", "INT4", "INT4", True),
+    (12, 6, 3, 2, "INT8", "INT2", None, True),
+    (18, 4, 9, 4, "INT3", "UINT5", "UINT4", True),
+    (18, 4, 9, 4, "INT3", "UINT5", "UINT4", False),
 ])
-def test_mvau_lut_products(mw, mh, simd, pe, in_dt, w_dt, out_dt):
-    """resType "lut": every product built from LUTs (shift and add), still equal to FINN's execution."""
+def test_mvau_lut_products(mw, mh, simd, pe, in_dt, w_dt, out_dt, lut_products):
+    """resType "lut": equal to FINN's execution with every product built from LUTs (shift and add, what
+    synthesis builds; ``lut_products``) and as simulation builds it by default (`*`, FQSR_SIM_PRODUCTS)."""
     model = mvau_model(mw, mh, simd, pe, in_dt, w_dt, out_dt, seed=mw + pe, res_type="lut")
-    res = verify_node(model, p_gap=0.3, p_stall=0.3, seed=simd)
+    res = verify_node(model, p_gap=0.3, p_stall=0.3, seed=simd, lut_products=lut_products)
     assert res.beats_out == 6 * mh // pe
 
 

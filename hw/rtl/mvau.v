@@ -37,6 +37,13 @@
 // product per weight bit, the sign bit's subtracted) instead of the `*` that synth_ecp5 maps to a
 // MULT18X18D per product whatever its width (Yosys has no per-cell attribute that stops it); the
 // partial products of all SIMD lanes then meet in one adder tree. LUT_MULT = 0: `*`, synthesis decides.
+// Simulation builds define FQSR_SIM_PRODUCTS (fqsr.sim.runner / fqsr.sim.harness: every Verilator and
+// Icarus build unless it asks for the LUT form): the products are then `*` of the same sign-extended
+// operands whatever LUT_MULT says, because Verilator's C++ of the LUT form grows with every bit of every
+// product (a network folded to PE 16 x SIMD 72 per MVAU gave 662 MB of C++ that did not compile in 31 min,
+// benchmarks/sim_speed.md). Synthesis never defines it. The two forms are proved equal by Yosys' SAT
+// solver for every width and signedness the generator emits (tests/test_lut_product.py), and the MVAU
+// tests simulate both.
 // WEIGHT_RAM = 1 (the rolled build, one engine for all residual blocks): the weights (and the thresholds)
 // live in double-buffered RAMs (bank_ram.v) read from bank cfg_rd_bank and written through the cfg port:
 // cfg addresses 0 .. NF*SF-1 are the weight words (as the ROM file's lines), the thresholding's address
@@ -195,6 +202,11 @@ module mvau #(
     wire signed [W_BITS:0]  wl [0:PE*SIMD-1];
 
     localparam integer PW = IN_BITS + W_BITS + 2;  // a product's width
+`ifdef FQSR_SIM_PRODUCTS
+    localparam integer LUT_FORM = 0;  // a simulation build: `*`, proved equal to lut_product
+`else
+    localparam integer LUT_FORM = LUT_MULT;
+`endif
     // x * w from LUTs: the sum of x << i over the weight's set bits i < W_BITS, minus x << W_BITS when its
     // sign bit is set (the (W_BITS+1)-bit two's complement value of wl), added as a balanced tree (pairs,
     // then pairs of pairs; the subtracted term last, so it is the one carried up unpaired) in this module:
@@ -238,7 +250,7 @@ module mvau #(
             for (g = 0; g < SIMD; g = g + 1) begin : prod
                 reg signed [PW-1:0] q;
                 wire signed [PW-1:0] product;
-                if (LUT_MULT) begin : from_luts
+                if (LUT_FORM) begin : from_luts
                     assign product = lut_product(xl[g], wl[lane * SIMD + g]);
                 end else begin : multiply
                     assign product = xl[g] * wl[lane * SIMD + g];
