@@ -255,9 +255,11 @@ def write_video_board_top(model_dir: Path, board: str | Board = DEFAULT_BOARD, m
     return _write_top(model_dir, board, baud, clks_per_bit, path, pll_mhz, interface_of, text_of)
 
 
-def video_sources() -> list[Path]:
-    """The RTL the video core adds to the accelerator's (``rtl/``): the UART bridge, frame RAMs, raster, TMDS."""
-    return [RTL_DIR / name for name in (*BRIDGE_SOURCES, *VIDEO_SOURCES)]
+def video_sources(rtl_dir: Path | None = None) -> list[Path]:
+    """The RTL the video core adds to the accelerator's: the UART bridge, frame RAMs, raster, TMDS; without the
+    files ``rtl_dir`` (the accelerator's ``rtl/``) already has (``counter_chain.v``: one module, defined once)."""
+    have = {path.name for path in Path(rtl_dir).iterdir()} if rtl_dir else set()
+    return [RTL_DIR / name for name in (*BRIDGE_SOURCES, *VIDEO_SOURCES) if name not in have]
 
 
 def video_pll_module(board: Board, pixel_mhz: float, work: Path) -> tuple[Path, float]:
@@ -306,14 +308,15 @@ def synthesize_video(model_dir: Path, mode: VideoMode | str = DEFAULT_MODE, repe
     out_dir = model_dir / VIDEO_DIRNAME
     out_dir.mkdir(parents=True, exist_ok=True)
     with scratch(out_dir, "video") as work:
-        sources = stage_rtl(design_of(model_dir)["dir"], work)
-        for src in video_sources():
+        rtl = design_of(model_dir)["dir"]
+        sources = stage_rtl(rtl, work)
+        for src in video_sources(rtl):
             shutil.copy(src, work / src.name)
         _, pixel_mhz = video_pll_module(spec, mode.pixel_mhz, work)
         top = write_video_board_top(model_dir, spec, mode, repeat, pll_mhz=clock if pll else None,
                                     pixel_mhz=pixel_mhz, path=work / f"{BOARD_TOP}.v")
         shutil.copy(top, out_dir / top.name)
-        sources += [src.name for src in video_sources()] + [top.name, f"{VIDEO_PLL_MODULE}.v"]
+        sources += [src.name for src in video_sources(rtl)] + [top.name, f"{VIDEO_PLL_MODULE}.v"]
         if pll:
             sources.append(pll_module(spec, clock, work).name)
         script = [f"read_verilog -defer -sv {' '.join(sources)}", f"hierarchy -top {BOARD_TOP}",

@@ -52,7 +52,7 @@ def test_the_board_shows_the_models_image_over_tmds(network, tmp_path):
     spec.write_text(json.dumps({"frame": list(encode(lr.transpose(2, 0, 1)[None], fmt)), "clks_per_bit": 4,
                                 "clk_ns": 7, "pix_ns": 10, "gap_prob": 0.3, "seed": 1, "max_cycles": 400_000,
                                 "record_cycles": 4 * frame_cycles + frame_cycles // 2, "result": str(result_path)}))
-    run_cocotb([*rtl_sources(folder / "rtl"), *video_sources(), core], VIDEO_CORE, "fqsr.sim.video_board_bench",
+    run_cocotb([*rtl_sources(folder / "rtl"), *video_sources(folder / "rtl"), core], VIDEO_CORE, "fqsr.sim.video_board_bench",
                extra_env={"FQSR_VIDEO_BOARD_SPEC": str(spec)}, test_dir=tmp_path,
                data_files=rom_files(folder / "rtl"))
     result = json.loads(result_path.read_text())
@@ -91,3 +91,23 @@ def test_the_video_pll_makes_a_pixel_clock_and_exactly_five_times_it(tmp_path):
     assert pixel_mhz == 74.0 and 'FREQUENCY_PIN_CLKOP="370"' in text and 'FREQUENCY_PIN_CLKOS="74"' in text
     with pytest.raises(FqsrError, match=r"cannot make a 148.5 MHz pixel clock .* \(nearest: 147.5 and 737.5 MHz\)"):
         video_pll_module(BOARDS["ulx3s-85f"], 148.5, tmp_path)  # 1080p60
+
+
+def test_fqsr_video_synthesizes_the_board_top_with_its_plls_and_gpdi_cells(network):
+    from click.testing import CliRunner
+
+    from fqsr.apps.cli import main
+
+    folder, _ = network
+    result = CliRunner().invoke(main, ["video", str(folder), "--clock-mhz", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    cells = report["cells"]
+    # the design clock's PLL and the video PLL; one DDR output cell per TMDS pair (3 colours and the clock)
+    assert cells["EHXPLLL"] == 2 and cells["ODDRX1F"] == 4 and report["pixel_mhz"] == 74.0
+    assert report["total"]["LUT"] > 0 and report["total"]["FF"] > 0
+    top = (folder / "video" / "board_top.v").read_text()
+    assert "output wire [3:0] gpdi_dp" in top and ".Q(gpdi_dp[3])" in top and ".REPEAT(90)" in top
+    assert "fqsr_pll pll (.clkin(clk_25mhz)" in top and ".CLKS_PER_BIT(CLKS_PER_BIT), .IN_BYTES(1)" in top
+    refused = CliRunner().invoke(main, ["video", str(folder), "--repeat", "0"])
+    assert refused.exit_code == 2 and "--repeat must be a positive number" in refused.output
