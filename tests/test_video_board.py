@@ -111,3 +111,22 @@ def test_fqsr_video_synthesizes_the_board_top_with_its_plls_and_gpdi_cells(netwo
     assert "fqsr_pll pll (.clkin(clk_25mhz)" in top and ".CLKS_PER_BIT(CLKS_PER_BIT), .IN_BYTES(1)" in top
     refused = CliRunner().invoke(main, ["video", str(folder), "--repeat", "0"])
     assert refused.exit_code == 2 and "--repeat must be a positive number" in refused.output
+
+
+@pytest.mark.parametrize("beats,width", [(5, 8), (8, 24)])
+def test_frame_loop_replays_the_stored_frame_under_stalls(tmp_path, beats, width):
+    from fqsr.hw.generate import RTL_DIR
+
+    rng = np.random.default_rng(beats)
+    frame = [int(v) for v in rng.integers(0, 1 << width, size=beats)]
+    spec, result = tmp_path / "spec.json", tmp_path / "result.json"
+    reads = 3 * beats + 2
+    spec.write_text(json.dumps({"frame": frame, "reads": reads, "p_gap": 0.3, "p_stall": 0.4, "seed": beats,
+                                "result": str(result)}))
+    run_cocotb([RTL_DIR / "frame_ram.v", RTL_DIR / "frame_loop.v"], "frame_loop", "fqsr.sim.frame_loop_bench",
+               parameters={"WIDTH": width, "BEATS": beats}, extra_env={"FQSR_FRAME_LOOP_SPEC": str(spec)},
+               test_dir=tmp_path)
+    got = json.loads(result.read_text())
+    assert got["early"] == 0 and got["loaded"] == 1 and got["frame_received"] == 1
+    assert got["beats"] == [frame[i % beats] for i in range(2 * reads)]  # the frame, again and again
+    assert got["full_rate_cycles"] <= reads + 2  # a beat every cycle once tready stays high
