@@ -91,7 +91,7 @@ def fit_repeat(rows: int, cols: int, mode: VideoMode) -> int:
 
 
 def video_core_text(io: dict, clks_per_bit: int, repeat: int, mode: VideoMode, reset_cycles: int = 1 << 16,
-                    clock_mhz: float = 25.0) -> str:
+                    clock_mhz: float = 25.0, bank_words: int = 2048) -> str:
     """``video_board_core``: reset, the UART bridge, the LR frame loop, ``fqsr_top``, the HR frame and raster."""
     frame = io["frame"]
     geometry = f",\n        .frame_rows(16'd{frame[0]}), .frame_cols(16'd{frame[1]})" if frame else ""
@@ -163,7 +163,7 @@ module {VIDEO_CORE} #(
 
     video_frame #(
         .FRAME_W({io['cols']}), .FRAME_H({io['rows']}), .CHANNELS({io['channels']}), .LANES({io['lanes']}),
-        .REPEAT({repeat}), {params}
+        .REPEAT({repeat}), .BANK_WORDS({bank_words}), {params}
     ) hr_frame (
         .ap_clk(clk), .ap_rst_n(rst_n), .s_tdata(out_tdata), .s_tvalid(out_tvalid), .s_tready(out_tready),
         .frame_written(frame_written), .frames_written(frames_written),
@@ -230,11 +230,12 @@ endmodule
 def write_video_board_top(model_dir: Path, board: str | Board = DEFAULT_BOARD, mode: VideoMode | str = DEFAULT_MODE,
                           repeat: int | None = None, baud: int = DEFAULT_BAUD, clks_per_bit: int | None = None,
                           reset_cycles: int = 1 << 16, path: Path | None = None, pll_mhz: float | None = None,
-                          pixel_mhz: float | None = None, core_only: bool = False) -> Path:
+                          pixel_mhz: float | None = None, core_only: bool = False, bank_words: int = 2048) -> Path:
     """``build/<model>/video/board_top.v`` (or ``path``): the core and, unless ``core_only`` (simulation), the
     board top around it. ``repeat``: the pixel repeat (default: the largest that fits ``mode``); ``pll_mhz``:
     the design clock from ``fqsr_pll`` (None: the oscillator); ``pixel_mhz``: the pixel clock the video PLL
-    makes (a comment; default the mode's)."""
+    makes (a comment; default the mode's); ``bank_words``: the HR frame RAM's bank size (2048: one DP16KD per
+    bank at 8 bits; smaller in tests, so a small image spans several banks)."""
     mode = MODES[mode] if isinstance(mode, str) else mode
     found = {}
 
@@ -248,7 +249,7 @@ def write_video_board_top(model_dir: Path, board: str | Board = DEFAULT_BOARD, m
             raise FqsrError(f"a {io['cols']}x{io['rows']} image repeated {rep} times does not fit the "
                             f"{mode.h_active}x{mode.v_active} raster of {mode.name}")
         clock = pll_mhz or spec.oscillator_mhz
-        core = video_core_text(io, cpb, rep, mode, reset_cycles, clock)
+        core = video_core_text(io, cpb, rep, mode, reset_cycles, clock, bank_words)
         return core if core_only else core + video_top_text(clock, bool(pll_mhz), pixel_mhz or mode.pixel_mhz)
 
     path = Path(path or Path(model_dir) / VIDEO_DIRNAME / f"{BOARD_TOP}.v")

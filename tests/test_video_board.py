@@ -45,7 +45,7 @@ def test_the_board_shows_the_models_image_over_tmds(network, tmp_path):
     fmt = HostInterface.load(folder)
     lr = np.random.default_rng(4).integers(0, 256, size=(*LR, 1), dtype=np.uint8)
     core = write_video_board_top(folder, mode=SMALL, repeat=REPEAT, clks_per_bit=4, reset_cycles=8,
-                                 path=tmp_path / "video_core.v", core_only=True)
+                                 path=tmp_path / "video_core.v", core_only=True, bank_words=16)  # 6 banks
     spec = tmp_path / "spec.json"
     result_path = tmp_path / "result.json"
     frame_cycles = TIMING.h_total * TIMING.v_total

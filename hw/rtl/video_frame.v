@@ -16,6 +16,7 @@ module video_frame #(
     parameter integer CHANNELS = 1,
     parameter integer LANES = 1,
     parameter integer REPEAT = 1,
+    parameter integer BANK_WORDS = 2048,  // frame RAM banks (frame_ram): the read takes two cycles
     parameter integer H_ACTIVE = 1280,
     parameter integer H_FRONT = 110,
     parameter integer H_SYNC = 40,
@@ -52,6 +53,7 @@ module video_frame #(
     localparam integer RW = REPEAT > 1 ? $clog2(REPEAT) : 1;
     localparam integer CW = $clog2(FRAME_W + 1);
     initial if (CHANNELS != 1 && CHANNELS != 3) $fatal(1, "video_frame: CHANNELS (%0d) must be 1 (gray) or 3 (RGB)", CHANNELS);
+    initial if (BANK_WORDS < 1) $fatal(1, "video_frame: BANK_WORDS (%0d) must be positive", BANK_WORDS);
     initial if (LANES < 1 || CHANNELS % LANES != 0)
         $fatal(1, "video_frame: LANES (%0d) must divide CHANNELS (%0d)", LANES, CHANNELS);
     initial if (FRAME_W < 1 || FRAME_H < 1 || REPEAT < 1 || SHOWN_W > H_ACTIVE || SHOWN_H > V_ACTIVE)
@@ -125,7 +127,7 @@ module video_frame #(
     reg [CW-1:0] col;
     reg [AW:0] row_base;
     reg [AW-1:0] rd_addr;
-    reg [3:0] ctl1, ctl2;  // {de, hsync, vsync, visible} one and two cycles after the raster position
+    reg [3:0] ctl1, ctl2, ctl3;  // {de, hsync, vsync, visible} one to three cycles after the raster position
     wire [8*CHANNELS-1:0] q;
     always @(posedge pix_clk) begin
         if (!rst_n) begin
@@ -136,6 +138,7 @@ module video_frame #(
             showing <= 1'b0;
             ctl1 <= 4'd0;
             ctl2 <= 4'd0;
+            ctl3 <= 4'd0;
         end else begin
             if (!in_image) begin
                 rep_x <= 0;
@@ -158,20 +161,21 @@ module video_frame #(
             end
             ctl1 <= {de, hsync, vsync, in_image && showing};
             ctl2 <= ctl1;
+            ctl3 <= ctl2;
         end
         rd_addr <= row_base[AW-1:0] + col;
     end
 
-    frame_ram #(.WIDTH(8 * CHANNELS), .DEPTH(PIXELS), .AW(AW)) memory (
+    frame_ram #(.WIDTH(8 * CHANNELS), .DEPTH(PIXELS), .BANK_WORDS(BANK_WORDS), .AW(AW)) memory (
         .wr_clk(ap_clk), .wr_en(wr_en), .wr_addr(wr_addr), .wr_data(pixel),
         .rd_clk(pix_clk), .rd_en(1'b1), .rd_addr(rd_addr), .q(q));
 
-    wire [7:0] red = ctl2[0] ? q[7:0] : 8'd0;
-    wire [7:0] green = ctl2[0] ? q[8 * (CHANNELS > 1 ? 1 : 0) +: 8] : 8'd0;
-    wire [7:0] blue = ctl2[0] ? q[8 * (CHANNELS > 1 ? 2 : 0) +: 8] : 8'd0;
+    wire [7:0] red = ctl3[0] ? q[7:0] : 8'd0;
+    wire [7:0] green = ctl3[0] ? q[8 * (CHANNELS > 1 ? 1 : 0) +: 8] : 8'd0;
+    wire [7:0] blue = ctl3[0] ? q[8 * (CHANNELS > 1 ? 2 : 0) +: 8] : 8'd0;
     wire [9:0] sym_red, sym_green, sym_blue;
     dvi_out phy (
-        .ap_clk(pix_clk), .clk_x5(clk_x5), .ap_rst_n(rst_n), .de(ctl2[3]), .hsync(ctl2[2]), .vsync(ctl2[1]),
+        .ap_clk(pix_clk), .clk_x5(clk_x5), .ap_rst_n(rst_n), .de(ctl3[3]), .hsync(ctl3[2]), .vsync(ctl3[1]),
         .red(red), .green(green), .blue(blue), .sym_red(sym_red), .sym_green(sym_green), .sym_blue(sym_blue),
         .ddr_red(ddr_red), .ddr_green(ddr_green), .ddr_blue(ddr_blue), .ddr_clock(ddr_clock)
     );
