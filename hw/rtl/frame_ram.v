@@ -5,7 +5,8 @@
 // BANK_WORDS = 0: one memory, read latency one rd_clk cycle (q <= mem[rd_addr] on a clock with rd_en).
 // BANK_WORDS > 0: banks of BANK_WORDS words (2048: one DP16KD at 8 or 9 bits), each with its own read
 // register, then a registered multiplexer over the banks: read latency two rd_clk cycles (rd_en enables both).
-// A frame of hundreds of block RAMs needs it: a single memory's read multiplexer spans the whole die in one cycle.
+// It takes the multiplexer out of the cycle that reads the block RAMs; at 113 banks it is not yet enough for a
+// 74 MHz read (benchmarks/video_out.md: Yosys folds each bank's register into the DP16KD's read).
 module frame_ram #(
     parameter integer WIDTH = 8,
     parameter integer DEPTH = 16,
