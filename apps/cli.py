@@ -497,6 +497,30 @@ def rtl_cmd(model, roll, out_dir, bits, as_json):
     emit(report, as_json, summary.rolled_rtl_lines(report) if roll else summary.rtl_lines(report))
 
 
+@folder_command("video")
+@click.option("--mode", type=click.Choice(["720p"]), default="720p", show_default=True,
+              help="The raster on the GPDI (HDMI) port; the pixel clock is the nearest the ECP5 PLL makes.")
+@click.option("--repeat", type=int, default=None,
+              help="Show each HR pixel as NxN raster pixels (default: the largest that fits the raster).")
+@click.option("--clock-mhz", type=float, default=None, help="The accelerator's clock (default: the board's).")
+@click.option("--pnr", is_flag=True, help="Also place and route (nextpnr-ecp5) and write the bitstream.")
+def video_cmd(model, mode, repeat, clock_mhz, pnr, out_dir, bits, as_json):
+    """The video board top (build/<model>/video/): an LR frame loaded once over the UART, upscaled frame after
+    frame by MODEL's RTL (compiled with the whole LR frame as its tile) and shown on the ULX3S's HDMI port;
+    synthesized with Yosys (and with --pnr placed and routed). See benchmarks/video_out.md."""
+    from fqsr.hw.video import synthesize_video
+
+    if repeat is not None and repeat < 1:
+        raise FqsrError(f"--repeat must be a positive number of raster pixels per HR pixel, not {repeat}")
+    report = synthesize_video(stage_folder(model, out_dir, bits), mode, repeat, clock_mhz, place=pnr)
+    lines = [f"video board top ({report['mode']}, pixel clock {report['pixel_mhz']:g} MHz, 5x {report['x5_mhz']:g} "
+             f"MHz, design clock {report['clock_mhz']:g} MHz): " +
+             ", ".join(f"{kind} {count}" for kind, count in report["total"].items())]
+    for net, fmax in report.get("pnr", {}).get("fmax_mhz", {}).items():
+        lines.append(f"  {net}: Fmax {fmax['achieved']:g} MHz (needs {fmax['constraint']:g})")
+    emit(report, as_json, lines)
+
+
 verify_budget_option = click.option(
     "--verify-budget", "verify_budget", type=float, default=DEFAULTS["verify_budget_min"], show_default=True,
     help="Minutes of simulation a rolled design's verify may take (estimated before it starts); longer, it "

@@ -503,3 +503,9 @@ def _fmax(report: dict) -> dict:
     net, entry = max(clocks.items(), key=lambda kv: kv[1].get("constraint", 0))
     return {"net": net, "achieved": round(float(entry["achieved"]), 2)}
 
+
+
+def _fmax_all(report: dict) -> dict:
+    """Every clock's achieved Fmax and its constraint (MHz) from nextpnr's report, keyed by the clock net."""
+    return {net: {"achieved": round(float(entry["achieved"]), 2), "constraint": round(float(entry["constraint"]), 2)}
+            for net, entry in report.get("fmax", {}).items()}

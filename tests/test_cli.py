@@ -12,7 +12,7 @@ from fqsr.models.checkpoint import save_checkpoint, shipped_checkpoint
 from conftest import calibrated
 from fqsr.models.registry import build_model, get_config
 
-COMMANDS = ["train", "quantize", "eval", "export", "list", "demo", "compile", "rtl", "verify", "hil", "build", "report", "sweep"]
+COMMANDS = ["train", "quantize", "eval", "export", "list", "demo", "compile", "rtl", "verify", "hil", "build", "report", "sweep", "video"]
 README_BITS = "head=8,tail=8,up.*=6,body.*.conv1=3"  # README.md, Models: the mixed-precision example
 
 
