@@ -150,13 +150,26 @@ def power_on_reset(clock: str) -> str:
     end"""
 
 
+def status_leds(clock: str, clock_mhz: float, pulses: dict[str, str], levels: list[str], comment: str) -> str:
+    """The board's 8 LEDs: ``pulses`` (register name -> event) each restart a ~20 ms pulse on their event,
+    ``levels`` are LEDs 6..0 (first = LED 6, expressions over the pulses and the design's flags), LED 7 a
+    heartbeat. ``comment`` says what each LED shows."""
+    stretch = max(4, int(clock_mhz * 1e6 / 50).bit_length())
+    ones = f"{{{stretch}{{1'b1}}}}"
+    updates = "".join(f"        {name} <= {event} ? {ones} : {name} - ({name} != 0);\n" for name, event in pulses.items())
+    return (f"    // {comment}\n"
+            f"    reg [{stretch - 1}:0] {', '.join(f'{name} = 0' for name in pulses)};\n"
+            f"    reg [{stretch + 3}:0] heartbeat = 0;\n"
+            f"    always @(posedge {clock}) begin\n{updates}        heartbeat <= heartbeat + 1'b1;\n    end\n"
+            f"    assign led = {{heartbeat[{stretch + 3}], {', '.join(levels)}}};\n")
+
+
 def board_top_text(board: Board, in_bytes: int, out_bytes: int, buffer_depth: int, clks_per_bit: int,
                    reset_cycles: int = 1 << 16, pll_mhz: float | None = None, frame=None) -> str:
     """``frame``: (rows, cols) the board streams, for an accelerator with runtime frame geometry (the UART
     bridge carries tiles of the compiled size); None: one without the geometry ports."""
     geometry = f",\n        .frame_rows(16'd{frame[0]}), .frame_cols(16'd{frame[1]})" if frame else ""
     clock_mhz = pll_mhz or board.oscillator_mhz or board.clock_mhz
-    stretch = max(4, int(clock_mhz * 1e6 / 50).bit_length())  # ~20 ms LED pulses
     if pll_mhz:
         clocking = f"""    wire clk, pll_locked;
     {PLL_MODULE} pll (.clkin(clk_25mhz), .clkout0(clk), .locked(pll_locked));"""
@@ -203,19 +216,10 @@ module {BOARD_TOP} #(
         .m_axis_tdata(out_tdata), .m_axis_tvalid(out_tvalid), .m_axis_tready(out_tready){geometry}
     );
 
-    // activity LEDs: each event restarts a ~20 ms pulse
-    reg [{stretch - 1}:0] rx_led = 0, tx_led = 0, in_led = 0, out_led = 0;
-    reg [{stretch + 3}:0] heartbeat = 0;
-    always @(posedge clk) begin
-        rx_led <= rx_strobe ? {{{stretch}{{1'b1}}}} : rx_led - (rx_led != 0);
-        tx_led <= tx_busy ? {{{stretch}{{1'b1}}}} : tx_led - (tx_led != 0);
-        in_led <= in_tvalid && in_tready ? {{{stretch}{{1'b1}}}} : in_led - (in_led != 0);
-        out_led <= out_tvalid && out_tready ? {{{stretch}{{1'b1}}}} : out_led - (out_led != 0);
-        heartbeat <= heartbeat + 1'b1;
-    end
-    assign led = {{heartbeat[{stretch + 3}], 1'b0, out_led != 0, in_led != 0, framing_error, overflow,
-                  tx_led != 0, rx_led != 0}};
-endmodule
+{status_leds("clk", clock_mhz, {"rx_led": "rx_strobe", "tx_led": "tx_busy", "in_led": "in_tvalid && in_tready",
+                                   "out_led": "out_tvalid && out_tready"},
+             ["1'b0", "out_led != 0", "in_led != 0", "framing_error", "overflow", "tx_led != 0", "rx_led != 0"],
+             "activity LEDs: each event restarts a ~20 ms pulse")}endmodule
 """
 
 
@@ -285,7 +289,6 @@ def rolled_board_text(board: Board, in_bytes: int, out_bytes: int, image_bytes: 
     ``rolled_top``, LEDs; SDRAM data as separate in/out/enable wires) and ``board_top`` around it (the PLL,
     the SDRAM clock and the data pins' tristate buffers); ``core_only``: the core alone (simulation)."""
     clock_mhz = pll_mhz or board.oscillator_mhz or board.clock_mhz
-    stretch = max(4, int(clock_mhz * 1e6 / 50).bit_length())
     if pll_mhz:
         clocking = f"""    wire clk, pll_locked;
     {PLL_MODULE} pll (.clkin(clk_25mhz), .clkout0(clk), .locked(pll_locked));"""
@@ -366,18 +369,10 @@ module {ROLLED_CORE} #(
         .sdram_dq_o(sdram_dq_o), .sdram_dq_oe(sdram_dq_oe), .sdram_dq_i(sdram_dq_i)
     );
 
-    // LEDs: 0 byte received, 1 byte sent, 2 receive-buffer overflow, 3 framing error, 4 image_ok,
-    // 5 image_error, 6 a frame finished (toggles), 7 heartbeat
-    reg [{stretch - 1}:0] rx_led = 0, tx_led = 0;
-    reg [{stretch + 3}:0] heartbeat = 0;
-    always @(posedge ap_clk) begin
-        rx_led <= rx_strobe ? {{{stretch}{{1'b1}}}} : rx_led - (rx_led != 0);
-        tx_led <= tx_busy ? {{{stretch}{{1'b1}}}} : tx_led - (tx_led != 0);
-        heartbeat <= heartbeat + 1'b1;
-    end
-    assign led = {{heartbeat[{stretch + 3}], frames_done[0], image_error, image_ok, framing_error, overflow,
-                  tx_led != 0, rx_led != 0}};
-endmodule
+{status_leds("ap_clk", clock_mhz, {"rx_led": "rx_strobe", "tx_led": "tx_busy"},
+             ["frames_done[0]", "image_error", "image_ok", "framing_error", "overflow", "tx_led != 0", "rx_led != 0"],
+             "LEDs: 0 byte received, 1 byte sent, 2 receive-buffer overflow, 3 framing error, 4 image_ok, "
+             "5 image_error, 6 a frame finished (toggles), 7 heartbeat")}endmodule
 """ + ("" if core_only else f"""
 module {BOARD_TOP} (
     input  wire        clk_25mhz,

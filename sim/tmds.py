@@ -5,10 +5,9 @@ Symbols are 10-bit integers, bit 0 sent first. :class:`Encoder` keeps the runnin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from fqsr.hw.video import Timing  # the raster as hw/rtl/video_timing.v makes it
 from fqsr.models.errors import FqsrError
 
 CONTROL = {0b00: 0b1101010100, 0b01: 0b0010101011, 0b10: 0b0101010100, 0b11: 0b1010101011}
@@ -89,36 +88,6 @@ def running_disparity(symbols: list[int]) -> int:
         level += 2 * _ones(symbol) - 10
         worst = max(worst, abs(level))
     return worst
-
-
-@dataclass(frozen=True)
-class Timing:
-    """One video mode: active, front porch, sync, back porch per axis; positive syncs."""
-
-    h_active: int
-    h_front: int
-    h_sync: int
-    h_back: int
-    v_active: int
-    v_front: int
-    v_sync: int
-    v_back: int
-
-    @property
-    def h_total(self) -> int:
-        return self.h_active + self.h_front + self.h_sync + self.h_back
-
-    @property
-    def v_total(self) -> int:
-        return self.v_active + self.v_front + self.v_sync + self.v_back
-
-    def signals(self, x: int, y: int) -> tuple[bool, int, int]:
-        """(de, hsync, vsync) at position (x, y), as hw/rtl/video_timing.v makes them."""
-        de = x < self.h_active and y < self.v_active
-        hsync = int(self.h_active + self.h_front <= x < self.h_active + self.h_front + self.h_sync)
-        vsync = int(self.v_active + self.v_front <= y < self.v_active + self.v_front + self.v_sync)
-        return de, hsync, vsync
-
 
 
 def frames_from_symbols(symbols: dict[str, list[int]], timing: Timing) -> list[np.ndarray]:

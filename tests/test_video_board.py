@@ -14,20 +14,19 @@ from fqsr.flows.export import ONNX_NAME, export
 from fqsr.flows.host import HostInterface
 from fqsr.hw.board import BOARDS
 from fqsr.hw.stitch import generate_rtl, rom_files, rtl_sources
-from fqsr.hw.video import (ACK, VIDEO_CORE, VideoMode, fit_repeat, video_pll_module, video_sources,
+from fqsr.hw.video import (ACK, MODES, VIDEO_CORE, VideoMode, fit_repeat, video_pll_module, video_sources,
                            write_video_board_top)
 from fqsr.models.data import to_model
 from fqsr.models.errors import FqsrError
 from fqsr.models.infer import integer_output
 from fqsr.sim.link import encode
 from fqsr.sim.runner import run_cocotb
-from fqsr.sim.tmds import Timing, frames_from_symbols, symbols_from_bits
+from fqsr.sim.tmds import frames_from_symbols, symbols_from_bits
 
 LR = (4, 6)  # rows, cols: the compiled tile is the whole LR frame
 REPEAT = 2
 # a raster two pixels wider and taller than the 16x24 image shown, so the image sits at (2, 1) inside black
-SMALL = VideoMode("small", 28, 2, 2, 2, 18, 1, 1, 1, 100.0)
-TIMING = Timing(28, 2, 2, 2, 18, 1, 1, 1)
+SMALL = VideoMode(28, 2, 2, 2, 18, 1, 1, 1, name="small", pixel_mhz=100.0)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +47,7 @@ def test_the_board_shows_the_models_image_over_tmds(network, tmp_path):
                                  path=tmp_path / "video_core.v", core_only=True, bank_words=16)  # 6 banks
     spec = tmp_path / "spec.json"
     result_path = tmp_path / "result.json"
-    frame_cycles = TIMING.h_total * TIMING.v_total
+    frame_cycles = SMALL.frame_cycles
     spec.write_text(json.dumps({"frame": list(encode(lr.transpose(2, 0, 1)[None], fmt)), "clks_per_bit": 4,
                                 "clk_ns": 7, "pix_ns": 10, "gap_prob": 0.3, "seed": 1, "max_cycles": 400_000,
                                 "record_cycles": 4 * frame_cycles + frame_cycles // 2, "result": str(result_path)}))
@@ -63,14 +62,14 @@ def test_the_board_shows_the_models_image_over_tmds(network, tmp_path):
     hr, _ = integer_output(model, to_model(lr))
     hr = hr[0, 0]  # Y only: [rows * 2, cols * 2]
     assert hr.shape == (2 * LR[0], 2 * LR[1]) and len(np.unique(hr)) > 8  # a real picture, not a flat one
-    want = np.zeros((TIMING.v_active, TIMING.h_active, 3), np.int64)
+    want = np.zeros((SMALL.v_active, SMALL.h_active, 3), np.int64)
     shown = np.repeat(np.repeat(hr, REPEAT, axis=0), REPEAT, axis=1)
-    y0, x0 = (TIMING.v_active - shown.shape[0]) // 2, (TIMING.h_active - shown.shape[1]) // 2
+    y0, x0 = (SMALL.v_active - shown.shape[0]) // 2, (SMALL.h_active - shown.shape[1]) // 2
     want[y0:y0 + shown.shape[0], x0:x0 + shown.shape[1]] = shown[..., None]  # gray: R = G = B
 
     symbols = {name: symbols_from_bits(result["bits"][name], result["bits"]["clock"])
                for name in ("red", "green", "blue")}
-    decoded = frames_from_symbols(symbols, TIMING)
+    decoded = frames_from_symbols(symbols, SMALL)
     assert len(decoded) >= 3
     for k, image in enumerate(decoded):  # integer equality of every displayed pixel of every frame
         diff = np.argwhere(image.astype(np.int64) != want)
@@ -79,7 +78,7 @@ def test_the_board_shows_the_models_image_over_tmds(network, tmp_path):
 
 def test_the_image_must_fit_the_raster(network, tmp_path):
     folder, _ = network
-    assert fit_repeat(360, 640, SMALL.__class__("720p", 1280, 110, 40, 220, 720, 5, 5, 20, 74.25)) == 2
+    assert fit_repeat(360, 640, MODES["720p"]) == 2
     with pytest.raises(FqsrError, match="repeated 3 times does not fit the 28x18 raster of small"):
         write_video_board_top(folder, mode=SMALL, repeat=3, path=tmp_path / "top.v")
 
