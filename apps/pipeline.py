@@ -461,11 +461,15 @@ def verify_rolled(cfg: BuildConfig, echo=None) -> dict:
               "sim_cycles_per_s": measured}
     if scope["reduced"]:  # cycles of the smaller tile say nothing of the build's throughput
         report["verified_cycles_per_frame"] = report.pop("cycles_per_frame", None)
-    settings = {"tiles": cfg.verify_tiles, "sim": "verilator", "stall_prob": cfg.stall_prob, "seed": cfg.seed,
-                "roll": cfg.roll, "verify_budget_min": cfg.verify_budget_min}
     write_json(cfg.folder / VERIFY_NAME, report)
-    record(cfg.folder, VERIFY_NAME, inputs=[DATAFLOW_NAME, ROLLED_DIRNAME], settings=settings)
+    record(cfg.folder, VERIFY_NAME, inputs=[DATAFLOW_NAME, ROLLED_DIRNAME], settings=_rolled_verify_settings(cfg))
     return report
+
+
+def _rolled_verify_settings(cfg: BuildConfig) -> dict:
+    """What a rolled verify's report was made with (its provenance settings)."""
+    return {"tiles": cfg.verify_tiles, "sim": "verilator", "stall_prob": cfg.stall_prob, "seed": cfg.seed,
+            "roll": cfg.roll, "verify_budget_min": cfg.verify_budget_min}
 
 
 def _reduced_rolled_proof(cfg: BuildConfig, scope: dict, estimate, budget_s: float, say) -> tuple[Path, dict]:
@@ -529,9 +533,7 @@ def verify_current(cfg: BuildConfig) -> bool:
     verified = read_json(cfg.folder / VERIFY_NAME)
     if cfg.roll is not None:  # the same proof: same roll, tiles asked, stalls, seed and budget
         return not why_stale(cfg.folder, VERIFY_NAME) and bool(verified.get("equal")) and \
-            settings_of(cfg.folder, VERIFY_NAME) == {"tiles": cfg.verify_tiles, "sim": "verilator",
-                                                     "stall_prob": cfg.stall_prob, "seed": cfg.seed,
-                                                     "roll": cfg.roll, "verify_budget_min": cfg.verify_budget_min}
+            settings_of(cfg.folder, VERIFY_NAME) == _rolled_verify_settings(cfg)
     return not why_stale(cfg.folder, VERIFY_NAME) and bool(verified.get("equal")) \
         and verified.get("tiles", 0) >= cfg.verify_tiles
 

@@ -25,6 +25,7 @@ when synthesis finds the real design larger than predicted).
 from __future__ import annotations
 
 import copy
+import math
 
 from fqsr.models.errors import FqsrError
 
@@ -54,9 +55,7 @@ def board_top_reserve(model) -> dict:
     from .board import receive_buffer_depth
 
     in_bits, in_lanes, _, _, _ = stream_format(model)
-    elements = 1
-    for dim in model.get_tensor_shape(model.graph.input[0].name):
-        elements *= dim
+    elements = math.prod(model.get_tensor_shape(model.graph.input[0].name))
     tile_bytes = elements // in_lanes * ((in_bits * in_lanes + 7) // 8)
     _, ebr = cost._sync_ram(8, receive_buffer_depth(tile_bytes))
     return {**BOARD_TOP_RESERVE, "BRAM": BOARD_TOP_RESERVE["BRAM"] + ebr}

@@ -456,12 +456,7 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1, ti
             if roll is not None:  # the rolled board top also drives the SDRAM
                 lpf += "\n" + (BOARDS_DIR / SDRAM_LPF).read_text()
             (work / lpf_path(spec).name).write_text(lpf)
-            argv = tool("nextpnr-ecp5") + [
-                f"--{spec.nextpnr_device}", "--package", spec.package, "--speed", str(spec.speed),
-                "--json", "board.json", "--lpf", lpf_path(spec).name, "--textcfg", "board.config",
-                "--report", "report.json", "--timing-allow-fail", "--seed", str(seed), "-q", "-l", "nextpnr.log"]
-            nextpnr_s = run_tool(argv, work, "nextpnr.out", timeout_s)
-            report = json.loads((work / "report.json").read_text())
+            report, nextpnr_s = nextpnr_ecp5(spec, work, lpf_path(spec).name, seed, timeout_s)
             fmax = _fmax(report)
             met = fmax["achieved"] is not None and fmax["achieved"] >= clock
             tried.append({"clock_mhz": clock, "fmax_mhz": fmax["achieved"], "timing_met": met,
@@ -480,8 +475,7 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1, ti
         "fmax_mhz": fmax["achieved"], "clock_mhz": clock, "requested_clock_mhz": requested,
         "clock_source": "oscillator" if clock == spec.oscillator_mhz else "pll", "timing_met": met,
         "clock_net": fmax["net"], "attempts": tried,
-        "utilization": {bel: {"used": int(v["used"]), "available": int(v["available"])}
-                        for bel, v in sorted(report.get("utilization", {}).items())},
+        "utilization": utilization(report),
         "fit": table, "bitstream": str(bit_final.resolve()), "baud": DEFAULT_BAUD,
         "tools": {"yosys_s": counts.get("yosys_s"), "nextpnr_s": round(sum(t["nextpnr_s"] for t in tried), 1),
                   "ecppack_s": round(ecppack_s, 1)},
@@ -493,6 +487,23 @@ def place_and_route(model_dir: Path, board: str = "ulx3s-85f", seed: int = 1, ti
                settings={"board": spec.name, "seed": seed, "requested_clock_mhz": requested,
                          **({"roll": roll} if roll else {})})
     return result
+
+
+def nextpnr_ecp5(spec, work: Path, lpf: str, seed: int, timeout_s: float | None) -> tuple[dict, float]:
+    """nextpnr-ecp5 for board ``spec`` on ``work/board.json`` with the pins of ``work/<lpf>`` (writes
+    ``board.config`` for ecppack); its JSON report and the wall seconds it took. Timing is reported, not enforced."""
+    argv = tool("nextpnr-ecp5") + [
+        f"--{spec.nextpnr_device}", "--package", spec.package, "--speed", str(spec.speed),
+        "--json", "board.json", "--lpf", lpf, "--textcfg", "board.config",
+        "--report", "report.json", "--timing-allow-fail", "--seed", str(seed), "-q", "-l", "nextpnr.log"]
+    seconds = run_tool(argv, work, "nextpnr.out", timeout_s)
+    return json.loads((work / "report.json").read_text()), seconds
+
+
+def utilization(report: dict) -> dict:
+    """Used and available cells per kind of BEL from nextpnr's report."""
+    return {bel: {"used": int(v["used"]), "available": int(v["available"])}
+            for bel, v in sorted(report.get("utilization", {}).items())}
 
 
 def _fmax(report: dict) -> dict:

@@ -305,13 +305,12 @@ def synthesize_video(model_dir: Path, mode: VideoMode | str = DEFAULT_MODE, repe
     nextpnr-ecp5 on the ULX3S pins (``ulx3s.lpf`` + ``ulx3s_gpdi.lpf``) and ecppack; writes
     ``video/resources.json`` (and ``video/pnr.json``, ``video/<model>.bit``). ``clock_mhz``: the design clock
     (default: the board's; the oscillator's needs no PLL). Fmax is reported per clock (design, pixel, 5x)."""
-    import json
     import shutil
 
     from fqsr.flows.artifacts import write_json
     from fqsr.hw.board import BOARDS_DIR, get_board, lpf_path
-    from fqsr.hw.synth import (_fmax_all, _module_cells, _stat, design_of, flatten_cells, kinds_of, pll_module,
-                               run_tool, scratch, stage_rtl, tool)
+    from fqsr.hw.synth import (_fmax_all, _module_cells, _stat, design_of, flatten_cells, kinds_of, nextpnr_ecp5,
+                               pll_module, run_tool, scratch, stage_rtl, tool, utilization)
 
     mode = MODES[mode] if isinstance(mode, str) else mode
     spec = get_board(board)
@@ -343,16 +342,10 @@ def synthesize_video(model_dir: Path, mode: VideoMode | str = DEFAULT_MODE, repe
         if place:
             lpf = lpf_path(spec).read_text() + "\n" + (BOARDS_DIR / GPDI_LPF).read_text()
             (work / "board.lpf").write_text(lpf)
-            argv = tool("nextpnr-ecp5") + [
-                f"--{spec.nextpnr_device}", "--package", spec.package, "--speed", str(spec.speed), "--json",
-                "board.json", "--lpf", "board.lpf", "--textcfg", "board.config", "--report", "report.json",
-                "--timing-allow-fail", "--seed", str(seed), "-q", "-l", "nextpnr.log"]
-            nextpnr_s = run_tool(argv, work, "nextpnr.out", timeout_s)
-            pnr = json.loads((work / "report.json").read_text())
+            pnr, nextpnr_s = nextpnr_ecp5(spec, work, "board.lpf", seed, timeout_s)
             run_tool(tool("ecppack") + ["--compress", "board.config", "board.bit"], work, "ecppack.log", timeout_s)
             shutil.move(str(work / "board.bit"), out_dir / f"{model_dir.resolve().name}.bit")
             report["pnr"] = {"fmax_mhz": _fmax_all(pnr), "nextpnr_s": round(nextpnr_s, 1), "seed": seed,
-                             "utilization": {bel: {"used": int(v["used"]), "available": int(v["available"])}
-                                             for bel, v in sorted(pnr.get("utilization", {}).items())}}
+                             "utilization": utilization(pnr)}
     write_json(out_dir / "resources.json", report)
     return report
